@@ -1,0 +1,15 @@
+import { parseArgs } from "node:util";
+import { loadSettings } from "../settings";
+import { serveForever } from "../main";
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: "string" }, host: { type: "string" }, "no-next": { type: "boolean" } },
+  });
+  const env = { ...process.env };
+  if (values.port !== undefined) env.PORT = values.port;
+  if (values.host !== undefined) env.HOST = values.host;
+  await serveForever(loadSettings(env), { withNext: !values["no-next"] });
+  return new Promise<number>(() => {}); // runs until a signal ends the process
+}

@@ -1,0 +1,18 @@
+import { registry } from "../metrics";
+import type { Kbs } from "../kbs";
+import { Router } from "./router";
+
+/** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
+export function createApiRouter(_kbs: Kbs): Router {
+  const router = new Router();
+  router.get("/healthz", ({ res }) => {
+    res.writeHead(200, { "Content-Type": "text/plain" });
+    res.end("ok\n");
+  });
+  router.get("/metrics", async ({ res }) => {
+    const text = await registry.metrics();
+    res.writeHead(200, { "Content-Type": registry.contentType });
+    res.end(text);
+  });
+  return router;
+}

@@ -1,0 +1,60 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import fs from "node:fs";
+import { openDb, type Db } from "./db";
+import { log } from "./log";
+import type { Settings } from "./settings";
+
+/** A WebSocket (or other) upgrade handler for paths under `prefix`. */
+export interface UpgradeRoute {
+  prefix: string;
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/**
+ * The service graph of one kbs process: settings, the database and every part.
+ * Built the same way for `kbs serve`, the CLI verbs and `kbs worker`; only `start()`
+ * (background work: pool warming, sync of built-ins, build workers) differs by role.
+ */
+export class Kbs {
+  readonly db: Db;
+  readonly upgrades: UpgradeRoute[] = [];
+  private closers: Array<() => Promise<void> | void> = [];
+  private starters: Array<() => Promise<void> | void> = [];
+
+  constructor(readonly settings: Settings) {
+    fs.mkdirSync(settings.dataDir, { recursive: true });
+    this.db = openDb(settings.dataDir);
+  }
+
+  /** Register background work that runs only when the process serves (`kbs serve`). */
+  onStart(fn: () => Promise<void> | void): void {
+    this.starters.push(fn);
+  }
+
+  /** Register clean-up; run in reverse order of registration at close. */
+  onClose(fn: () => Promise<void> | void): void {
+    this.closers.push(fn);
+  }
+
+  async start(): Promise<void> {
+    for (const fn of this.starters) await fn();
+  }
+
+  async close(): Promise<void> {
+    for (const fn of this.closers.reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        log.warn({ err: e }, "error while closing");
+      }
+    }
+    this.closers = [];
+    this.db.close();
+  }
+}
+
+export async function createKbs(settings: Settings): Promise<Kbs> {
+  const kbs = new Kbs(settings);
+  return kbs;
+}

@@ -1,0 +1,94 @@
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createKbs, type Kbs } from "./kbs";
+import { createApiRouter } from "./http/api";
+import { log } from "./log";
+import { killAllGroups } from "./proc";
+import type { Settings } from "./settings";
+
+export interface RunningServer {
+  kbs: Kbs;
+  server: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * The kbs process: the JSON API and /healthz, /metrics; WebSocket upgrades on the
+ * paths the parts registered (anything else is destroyed); every other request goes
+ * to the Next production build. `withNext: false` serves the API alone (API tests).
+ */
+export async function startServer(settings: Settings, opts: { withNext?: boolean } = {}): Promise<RunningServer> {
+  const withNext = opts.withNext ?? true;
+  const kbs = await createKbs(settings);
+  const router = createApiRouter(kbs);
+
+  let nextHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | undefined;
+  if (withNext) {
+    const { default: next } = await import("next");
+    const app = next({ dev: false, dir: root, hostname: settings.host, port: settings.port });
+    await app.prepare();
+    const handle = app.getRequestHandler();
+    nextHandler = (req, res) => handle(req, res);
+  }
+
+  const server = http.createServer((req, res) => {
+    const pathname = (req.url ?? "/").split("?")[0]!;
+    if (pathname.startsWith("/api/") || router.owns(pathname) || !nextHandler) {
+      void router.handle(req, res);
+      return;
+    }
+    nextHandler(req, res).catch((err) => {
+      log.error({ err }, "page render failed");
+      if (!res.headersSent) res.writeHead(500);
+      res.end("internal error");
+    });
+  });
+  server.on("upgrade", (req, socket, head) => {
+    const pathname = (req.url ?? "/").split("?")[0]!;
+    const route = kbs.upgrades.find((u) => pathname.startsWith(u.prefix));
+    if (!route) {
+      socket.destroy();
+      return;
+    }
+    route.handle(req, socket, head);
+  });
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : settings.port;
+  const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
+  process.env.KBS_INTERNAL_URL = url;
+  await kbs.start();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      server.close();
+      server.closeAllConnections();
+      await kbs.close();
+      killAllGroups();
+    })());
+  return { kbs, server, url, close };
+}
+
+/** Run until SIGTERM/SIGINT, then stop cleanly: no child process group outlives us. */
+export async function serveForever(settings: Settings, opts: { withNext?: boolean } = {}): Promise<void> {
+  const running = await startServer(settings, opts);
+  // Tests and scripts wait for this exact line to learn the port.
+  console.log(`kbs listening on ${running.url}`);
+  const stop = async (signal: string) => {
+    log.info({ signal }, "shutting down");
+    await running.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
