@@ -29,8 +29,10 @@ stamp() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 
 lock=$(stamp package.json package-lock.json)
 if [ ! -d node_modules ] || [ "$(cat node_modules/.kbs-setup-stamp 2>/dev/null)" != "$lock" ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: the lock file lists only this platform's optional
+  # native packages, which `npm ci` rejects as out of sync.
+  echo "setup: npm install"
+  npm install --no-audit --no-fund --loglevel=error
   echo "$lock" > node_modules/.kbs-setup-stamp
 fi
 

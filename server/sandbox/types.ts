@@ -1,0 +1,113 @@
+/**
+ * The sandbox contract every backend (bwrap, qemu, docker/podman) implements.
+ * Everything that runs project code goes through it: menuconfig sessions (a warm
+ * sandbox with a pty), olddefconfig/savedefconfig (run to completion), builds.
+ *
+ * Inside every sandbox: no network; read-only system; `/work` is a size-limited
+ * writable tmpfs (the cwd by default); `HOME=/work/.home`; fixed env
+ * (`TERM=xterm-256color`, `LANG=C.UTF-8`, `PATH=/usr/bin:/bin`) plus what the request adds;
+ * only the binds the request names are visible from the host; rlimits applied;
+ * the whole process tree dies when the sandbox is killed or kbs exits.
+ */
+
+export interface Limits {
+  cpuSeconds: number;
+  memoryBytes: number;
+  processes: number;
+  fileSizeBytes: number;
+  openFiles: number;
+}
+
+export interface Bind {
+  host: string;
+  guest: string;
+  writable?: boolean;
+}
+
+export interface SandboxRequest {
+  /** sandbox-images/<image>: which system view and tools the sandbox gets. */
+  image: string;
+  /** Host paths handed in; nothing else from the host's data dir is visible. */
+  binds?: Bind[];
+  /** Size of the /work tmpfs. */
+  workSizeBytes?: number;
+  limits?: Partial<Limits>;
+  env?: Record<string, string>;
+}
+
+export interface RunRequest extends SandboxRequest {
+  argv: string[];
+  cwd?: string;
+  stdin?: Buffer | string;
+  /** Streams output as it comes (build logs). */
+  onOutput?: (chunk: Buffer, stream: "stdout" | "stderr") => void;
+  /** Wall-clock limit; the whole tree is killed when it passes. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** Bounded (the last bytes kept when output is larger). */
+  stdout: Buffer;
+  stderr: Buffer;
+  durationMs: number;
+}
+
+/** What a warm sandbox is told to do once claimed. */
+export interface LaunchJob {
+  /** Tar files (guest paths, normally under /kbs/in) extracted into /work, in order, before launch. */
+  extract: string[];
+  /** Files to copy after extraction: guest source -> guest destination (e.g. /kbs/in/config -> /kbs/out/.config). */
+  copy?: Array<{ from: string; to: string }>;
+  cwd: string;
+  /**
+   * `["python3", script, ...args]` runs the script in the already-started interpreter
+   * (the warm part: interpreter, curses and Kconfiglib are loaded); the script's own
+   * directory goes first on sys.path so a tree's own kconfiglib wins. Anything else is exec'd.
+   */
+  argv: string[];
+  env: Record<string, string>;
+  cols: number;
+  rows: number;
+}
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** A sandbox started ahead of need, with a pty, waiting for `launch`. */
+export interface WarmSandbox {
+  readonly id: string;
+  readonly backend: string;
+  readonly image: string;
+  /** Host dir the sandbox sees read-only at /kbs/in: put the bundle tar and starting config here before launch. */
+  readonly inDir: string;
+  /** Host dir the sandbox sees writable at /kbs/out: menuconfig writes the config here (KCONFIG_CONFIG=/kbs/out/.config). */
+  readonly outDir: string;
+  launch(job: LaunchJob): void;
+  write(data: string | Buffer): void;
+  resize(cols: number, rows: number): void;
+  /** pty output as raw bytes (never decoded here, so UTF-8 is never split). */
+  onData(cb: (data: Buffer) => void): Disposable;
+  onExit(cb: (e: { code: number | null; signal: number | null }) => void): Disposable;
+  pause(): void;
+  resume(): void;
+  /** Kills the whole tree; resolves once no process of it is left. Removes inDir/outDir. */
+  kill(): Promise<void>;
+  readonly pid: number;
+}
+
+export interface PoolKey {
+  image: string;
+}
+
+export interface SandboxBackend {
+  readonly name: string;
+  /** Whether this backend can run here, and if not, what to do about it. */
+  available(): Promise<{ ok: boolean; reason?: string }>;
+  run(req: RunRequest): Promise<RunResult>;
+  startWarm(req: SandboxRequest & PoolKey): Promise<WarmSandbox>;
+}
