@@ -29,6 +29,16 @@ const SettingsSchema = z.object({
   KBS_BUILTINS: z.enum(["0", "1"]).default("1"),
   /** Set to 0 to not pre-register Klipper and Kalico by URL. */
   KBS_UPSTREAMS: z.enum(["0", "1"]).default("1"),
+  /** Builds waiting at most; past it POST /api/builds answers 429 with Retry-After. */
+  KBS_BUILD_QUEUE_MAX: intFrom("KBS_BUILD_QUEUE_MAX", 200, 1, 1_000_000),
+  /** Queued builds one client (address) may have at a time. */
+  KBS_BUILD_CLIENT_MAX: intFrom("KBS_BUILD_CLIENT_MAX", 10, 1, 100_000),
+  /** Caps on every recipe's time limit and work-dir size (0: the recipe's own). */
+  KBS_BUILD_TIMEOUT_SEC: intFrom("KBS_BUILD_TIMEOUT_SEC", 0, 0, 7 * 86400),
+  KBS_BUILD_DISK_MB: intFrom("KBS_BUILD_DISK_MB", 0, 0, 1_000_000),
+  /** Build artifacts and logs are kept this long, and within this budget (pinned builds excepted). */
+  KBS_BUILD_KEEP_DAYS: intFrom("KBS_BUILD_KEEP_DAYS", 30, 1, 36500),
+  KBS_BUILD_STORE_MB: intFrom("KBS_BUILD_STORE_MB", 20480, 1, 100_000_000),
 });
 
 export type Settings = {
@@ -43,6 +53,7 @@ export type Settings = {
   allowedOrigins: string[];
   builtins: boolean;
   upstreams: boolean;
+  builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
 };
 
 export class SettingsError extends Error {}
@@ -66,6 +77,14 @@ export function loadSettings(env: Env = process.env): Settings {
     allowedOrigins: s.KBS_ALLOWED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
     builtins: s.KBS_BUILTINS === "1",
     upstreams: s.KBS_UPSTREAMS === "1",
+    builds: {
+      queueMax: s.KBS_BUILD_QUEUE_MAX,
+      clientMax: s.KBS_BUILD_CLIENT_MAX,
+      timeoutCapSec: s.KBS_BUILD_TIMEOUT_SEC,
+      diskCapMB: s.KBS_BUILD_DISK_MB,
+      keepDays: s.KBS_BUILD_KEEP_DAYS,
+      storeBudgetMB: s.KBS_BUILD_STORE_MB,
+    },
   };
 }
 
