@@ -39,6 +39,14 @@ const SettingsSchema = z.object({
   /** Build artifacts and logs are kept this long, and within this budget (pinned builds excepted). */
   KBS_BUILD_KEEP_DAYS: intFrom("KBS_BUILD_KEEP_DAYS", 30, 1, 36500),
   KBS_BUILD_STORE_MB: intFrom("KBS_BUILD_STORE_MB", 20480, 1, 100_000_000),
+  /** Terminal sessions: ended after this long without input, and after this long in all (seconds). */
+  KBS_SESSION_IDLE_SEC: intFrom("KBS_SESSION_IDLE_SEC", 900, 1, 7 * 86400),
+  KBS_SESSION_MAX_SEC: intFrom("KBS_SESSION_MAX_SEC", 4 * 3600, 1, 7 * 86400),
+  /** How long a session outlives its dropped WebSocket, waiting for a reconnect (seconds). */
+  KBS_SESSION_GRACE_SEC: intFrom("KBS_SESSION_GRACE_SEC", 60, 1, 86400),
+  /** Sessions at a time: per client address, and in all. */
+  KBS_SESSIONS_PER_CLIENT: intFrom("KBS_SESSIONS_PER_CLIENT", 4, 1, 10_000),
+  KBS_SESSIONS_MAX: intFrom("KBS_SESSIONS_MAX", 50, 1, 100_000),
 });
 
 export type Settings = {
@@ -54,6 +62,7 @@ export type Settings = {
   builtins: boolean;
   upstreams: boolean;
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
+  sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number };
 };
 
 export class SettingsError extends Error {}
@@ -84,6 +93,13 @@ export function loadSettings(env: Env = process.env): Settings {
       diskCapMB: s.KBS_BUILD_DISK_MB,
       keepDays: s.KBS_BUILD_KEEP_DAYS,
       storeBudgetMB: s.KBS_BUILD_STORE_MB,
+    },
+    sessions: {
+      idleSec: s.KBS_SESSION_IDLE_SEC,
+      maxSec: s.KBS_SESSION_MAX_SEC,
+      graceSec: s.KBS_SESSION_GRACE_SEC,
+      perClient: s.KBS_SESSIONS_PER_CLIENT,
+      max: s.KBS_SESSIONS_MAX,
     },
   };
 }
