@@ -1,0 +1,194 @@
+import fs from "node:fs";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Settings } from "../settings";
+import type { ArtifactStore } from "./artifacts";
+import type { BuildLogs } from "./logs";
+import { buildScript, reproducer } from "./script";
+import type { Finish } from "./store";
+import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
+
+const MB = 1024 * 1024;
+
+export interface BuilderContext {
+  settings: Settings;
+  deps: Pick<BuildDeps, "projects" | "configs" | "gitref" | "sandbox">;
+  artifacts: ArtifactStore;
+  logs: BuildLogs;
+  /** -j for this worker: its share of the machine's cores. */
+  jobs: number;
+  worker: string;
+}
+
+/** The limits a build runs under: the recipe's, capped by the operator's settings. */
+export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: number; diskMB: number; memoryMB: number } }) {
+  const cap = (v: number, c: number) => (c > 0 ? Math.min(v, c) : v);
+  return {
+    timeoutSec: cap(recipe.build.timeoutSec, settings.builds.timeoutCapSec),
+    diskMB: cap(recipe.build.diskMB, settings.builds.diskCapMB),
+    memoryMB: recipe.build.memoryMB,
+  };
+}
+
+/**
+ * One attempt of a build, all of it inside a sandbox with no network: the commit's tree
+ * (from `git archive`, handed in read-only as a tar) is unpacked into the sandbox's
+ * size-limited /work, the stored config written, the recipe's olddefconfig and steps
+ * run, and the artifacts copied out to the one writable bind. The host then stores the
+ * outputs by hash and writes manifest.json and reproduce.sh beside them.
+ */
+export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: number, signal: AbortSignal): Promise<Finish> {
+  const { settings, deps } = ctx;
+  const recipe = deps.projects.require(build.project).recipe;
+  const config = deps.configs.require(build.configId);
+  const limits = buildLimits(settings, recipe);
+  const startedAt = new Date();
+  const workRoot = path.join(settings.dataDir, "build-work");
+  fs.mkdirSync(workRoot, { recursive: true });
+  const jobDir = fs.mkdtempSync(path.join(workRoot, `${build.id}-${attempt}-`));
+  const inDir = path.join(jobDir, "in");
+  const outDir = path.join(jobDir, "out");
+  fs.mkdirSync(inDir);
+  fs.mkdirSync(outDir);
+  const ccacheDir = path.join(settings.dataDir, "ccache", `${recipe.id}-${build.image.replace(/[^A-Za-z0-9_.-]/g, "_")}`);
+  fs.mkdirSync(ccacheDir, { recursive: true });
+  // Shared by concurrent sandboxes that run as different uids: everything in it stays writable by all (CCACHE_UMASK too).
+  fs.chmodSync(ccacheDir, 0o777);
+  const log = ctx.logs.writer(build.id);
+  const say = (line: string) => log.write(`kbs: ${line}\n`);
+  try {
+    if (attempt > 1) say(`--- attempt ${attempt}: the previous worker stopped without finishing; starting over ---`);
+    say(`build ${build.id} on ${ctx.worker}: ${build.project} ${build.describe} (${build.commit}), config ${build.configId}`);
+    say(`recipe ${recipe.id} v${recipe.version}, image ${build.image}, -j${ctx.jobs}, limits ${limits.timeoutSec} s, ${limits.memoryMB} MB memory, ${limits.diskMB} MB disk`);
+
+    await pipeline(deps.gitref.archive(build.commit), fs.createWriteStream(path.join(inDir, "tree.tar")));
+    fs.writeFileSync(path.join(inDir, "config"), config.text);
+    const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe };
+    fs.writeFileSync(path.join(inDir, "build.sh"), buildScript(script));
+
+    const result = await deps.sandbox.run({
+      image: recipe.build.image,
+      argv: ["/bin/bash", "/kbs/in/build.sh"],
+      cwd: "/work",
+      binds: [
+        { host: inDir, guest: "/kbs/in" },
+        { host: outDir, guest: "/kbs/out", writable: true },
+        { host: ccacheDir, guest: "/ccache", writable: true },
+      ],
+      workSizeBytes: limits.diskMB * MB,
+      limits: { memoryBytes: limits.memoryMB * MB, fileSizeBytes: limits.diskMB * MB },
+      env: { CCACHE_DIR: "/ccache", CCACHE_BASEDIR: "/work/src", CCACHE_MAXSIZE: "2G", CCACHE_UMASK: "000", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
+      timeoutMs: limits.timeoutSec * 1000,
+      signal,
+      onOutput: (chunk) => log.write(chunk),
+    });
+
+    const step = readText(path.join(outDir, "step")) || "checkout";
+    if (signal.aborted) {
+      say(`cancelled during step '${step}'`);
+      return { state: "cancelled", failedStep: step, errorSummary: "Cancelled on request." };
+    }
+    if (result.timedOut) {
+      const msg = `The build passed its time limit of ${limits.timeoutSec} s during step '${step}' and was stopped with its whole process tree.`;
+      say(msg);
+      return { state: "timed_out", failedStep: step, errorSummary: msg };
+    }
+    if (result.code !== 0 || step !== "done") {
+      await log.close();
+      return failure(ctx, build.id, step, result.code, limits.diskMB);
+    }
+
+    const paths = parsePairs(readText(path.join(outDir, "paths")));
+    const outputs = [...(await storeDir(ctx, path.join(outDir, "artifacts"), false, paths)), ...(await storeDir(ctx, path.join(outDir, "optional"), true, paths))];
+    if (!outputs.some((a) => !a.optional)) {
+      const msg = `The build finished but produced none of the recipe's artifacts (${recipe.build.artifacts.join(", ")}).`;
+      say(msg);
+      return { state: "failed", failedStep: "artifacts", errorSummary: msg };
+    }
+    const finishedAt = new Date();
+    const manifest: Manifest = {
+      schema: 1,
+      build: build.id,
+      project: build.project,
+      rev: build.rev,
+      commit: build.commit,
+      describe: build.describe,
+      configId: build.configId,
+      recipe: { id: recipe.id, version: recipe.version },
+      image: { name: recipe.build.image, id: build.image },
+      toolchain: parsePairs(readText(path.join(outDir, "toolchain.txt"))),
+      jobs: ctx.jobs,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      artifacts: outputs.map(({ name, size, sha256, optional }) => ({ name, size, sha256, optional })),
+    };
+    const repro = reproducer({
+      ...script,
+      buildId: build.id,
+      project: build.project,
+      configId: build.configId,
+      configText: config.text,
+      artifacts: outputs.filter((a) => !a.optional),
+    });
+    const refs: ArtifactRef[] = [
+      ...outputs.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
+      { name: "manifest.json", ...ctx.artifacts.putBuffer(JSON.stringify(manifest, null, 2) + "\n") },
+      { name: "reproduce.sh", ...ctx.artifacts.putBuffer(repro) },
+    ];
+    for (const a of refs) say(`artifact ${a.name} ${a.size} bytes sha256 ${a.sha256}`);
+    say(`succeeded in ${(manifest.durationMs / 1000).toFixed(1)} s`);
+    return { state: "succeeded", artifacts: refs };
+  } catch (e) {
+    if (signal.aborted) return { state: "cancelled", errorSummary: "Cancelled on request." };
+    const msg = `The build could not run: ${(e as Error).message}`;
+    say(msg);
+    return { state: "failed", failedStep: "setup", errorSummary: msg };
+  } finally {
+    await log.close();
+    fs.rmSync(jobDir, { recursive: true, force: true });
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** `name<TAB>value` lines written by build.sh. */
+function parsePairs(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split("\n")
+      .map((l) => l.split("\t"))
+      .filter((p) => p.length === 2 && p[0])
+      .map(([k, v]) => [k!, v!]),
+  );
+}
+
+/** Store every file of a collected-artifacts dir; `path` is where the recipe's glob found it (for the reproducer). */
+async function storeDir(ctx: BuilderContext, dir: string, optional: boolean, paths: Record<string, string>) {
+  if (!fs.existsSync(dir)) return [];
+  const out: Array<ArtifactRef & { optional: boolean; path: string }> = [];
+  for (const name of fs.readdirSync(dir).sort()) {
+    const file = path.join(dir, name);
+    if (!fs.statSync(file).isFile()) continue;
+    const stored = await ctx.artifacts.putFile(file);
+    out.push({ name, ...stored, optional, path: paths[name] ?? name });
+  }
+  return out;
+}
+
+/** A failed build's record: the step that failed and the last lines of its log, disk-full said plainly. */
+function failure(ctx: BuilderContext, id: string, step: string, code: number | null, diskMB: number): Finish {
+  const tail = ctx.logs.tail(id, 200);
+  const last = tail.slice(-20).join("\n");
+  const diskFull = tail.some((l) => /No space left on device|File too large/.test(l));
+  const head = diskFull
+    ? `The build ran out of disk space in its work dir (limit ${diskMB} MB) during step '${step}'.`
+    : `Step '${step}' failed${code !== null ? ` (exit code ${code})` : ""}.`;
+  return { state: "failed", failedStep: step, errorSummary: `${head}\n${last}` };
+}

@@ -1,0 +1,27 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const imagesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../sandbox-images");
+
+/**
+ * An image's identity: its name plus a hash of its definition (sandbox-images/<name>/image.json),
+ * so changing what a build image holds changes every key built with it.
+ */
+export function imageId(name: string): string {
+  let def = "";
+  try {
+    def = fs.readFileSync(path.join(imagesDir, name, "image.json"), "utf8");
+  } catch {
+    /* an image without a definition file is known by name only */
+  }
+  return def ? `${name}@${crypto.createHash("sha256").update(def).digest("hex").slice(0, 12)}` : name;
+}
+
+export const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
+
+/** The build key: equal keys build the same thing, so the second request is served from the first. */
+export function buildKey(k: { project: string; commit: string; configHash: string; recipe: string; recipeVersion: number; image: string }): string {
+  return sha256(JSON.stringify(["kbs-build-1", k.project, k.commit, k.configHash, k.recipe, k.recipeVersion, k.image]));
+}

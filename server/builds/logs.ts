@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/**
+ * Build logs: `data/logs/<id>.log`, written by whichever worker runs the build (in
+ * this process or another one sharing the data dir), kept whole on success too.
+ * Readers follow the file, so a live log works the same for both queue engines.
+ */
+export class BuildLogs {
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, "logs");
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  path(id: string): string {
+    return path.join(this.dir, `${id}.log`);
+  }
+
+  /** An append-only writer for one attempt of a build. */
+  writer(id: string): { write(text: string | Buffer): void; close(): Promise<void> } {
+    const stream = fs.createWriteStream(this.path(id), { flags: "a" });
+    return {
+      write: (text) => void stream.write(text),
+      close: () => new Promise<void>((resolve) => stream.end(resolve)),
+    };
+  }
+
+  /** The last `n` lines of the log (for the error summary). */
+  tail(id: string, n: number): string[] {
+    let text = "";
+    try {
+      const fd = fs.openSync(this.path(id), "r");
+      try {
+        const size = fs.fstatSync(fd).size;
+        const len = Math.min(size, 64 * 1024);
+        const buf = Buffer.alloc(len);
+        fs.readSync(fd, buf, 0, len, size - len);
+        text = buf.toString("utf8");
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return [];
+    }
+    return text.replace(/\r/g, "").split("\n").filter((l) => l.trim() !== "").slice(-n);
+  }
+
+  /**
+   * The log's bytes from the start, then whatever is appended, until `done()` says the
+   * build has ended and everything written has been read (or `signal` aborts).
+   */
+  async *follow(id: string, done: () => boolean, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    let offset = 0;
+    const file = this.path(id);
+    while (!signal?.aborted) {
+      const finished = done(); // read before the file so the last bytes are never missed
+      let chunk: Buffer | undefined;
+      try {
+        const fd = fs.openSync(file, "r");
+        try {
+          const size = fs.fstatSync(fd).size;
+          if (size > offset) {
+            chunk = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
+            fs.readSync(fd, chunk, 0, chunk.length, offset);
+            offset += chunk.length;
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+      } catch {
+        /* not written yet */
+      }
+      if (chunk) {
+        yield chunk;
+        continue;
+      }
+      if (finished) return;
+      await sleep(200, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  remove(id: string): void {
+    fs.rmSync(this.path(id), { force: true });
+  }
+
+  /** Every stored log's build id, size and age (janitor). */
+  list(): Array<{ id: string; size: number; mtimeMs: number }> {
+    return fs
+      .readdirSync(this.dir)
+      .filter((f) => f.endsWith(".log"))
+      .map((f) => {
+        const st = fs.statSync(path.join(this.dir, f));
+        return { id: f.slice(0, -4), size: st.size, mtimeMs: st.mtimeMs };
+      });
+  }
+}

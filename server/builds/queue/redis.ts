@@ -1,0 +1,69 @@
+import { Queue, Worker } from "bullmq";
+import IORedis from "ioredis";
+import type { BuildStore } from "../store";
+import { workerName } from "./embedded";
+import type { BuildQueue, Job } from "./types";
+
+const QUEUE = "kbs-builds";
+
+/**
+ * BullMQ on Redis: any number of `kbs worker` processes take jobs. A worker holds a
+ * lock on its job and renews it while the build runs (the heartbeat); when a worker
+ * dies its lock lapses, the stalled-job check puts the job back, and another worker
+ * takes it over — the store's attempt counter makes only the last attempt's result count.
+ * Workers share the data dir (gitref, configs, artifacts, logs, the build records).
+ */
+export class RedisQueue implements BuildQueue {
+  readonly engine = "redis";
+  private queue: Queue;
+  private workers: Worker[] = [];
+  private connections: IORedis[] = [];
+
+  constructor(
+    private store: BuildStore,
+    private url: string,
+    /** Heartbeat: a dead worker's job is retried within about lockMs + stalledMs. */
+    private timing = { lockMs: 10_000, stalledMs: 5_000 },
+  ) {
+    this.queue = new Queue(QUEUE, { connection: this.connect() });
+  }
+
+  private connect(): IORedis {
+    const c = new IORedis(this.url, { maxRetriesPerRequest: null });
+    c.on("error", () => {}); // reconnects on its own; errors surface on the calls that need it
+    this.connections.push(c);
+    return c;
+  }
+
+  async enqueue(id: string): Promise<void> {
+    await this.queue.add("build", { id }, { jobId: id, removeOnComplete: true, removeOnFail: true, attempts: 100 });
+  }
+
+  async work(concurrency: number, handler: (job: Job) => Promise<void>): Promise<void> {
+    const worker = new Worker(
+      QUEUE,
+      async (job) => {
+        const id = (job.data as { id: string }).id;
+        const attempt = this.store.claim(id, `${workerName()}/${job.id}`);
+        // A handler that throws hands the job back (its worker is stopping): BullMQ retries it elsewhere.
+        if (attempt !== undefined) await handler({ id, attempt });
+      },
+      {
+        connection: this.connect(),
+        concurrency,
+        lockDuration: this.timing.lockMs,
+        stalledInterval: this.timing.stalledMs,
+        maxStalledCount: 5,
+      },
+    );
+    worker.on("error", () => {});
+    this.workers.push(worker);
+    await worker.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    await this.queue.close();
+    for (const c of this.connections) c.disconnect();
+  }
+}

@@ -1,0 +1,118 @@
+import type { BuildStep, Recipe } from "../projects/recipe";
+import { toolchainRules } from "./toolchains";
+
+/**
+ * The shell scripts of a build, generated from the recipe: `build.sh` runs inside the
+ * sandbox; `reproduce.sh` (stored beside the artifacts) runs the same recipe commands
+ * on the same commit and config anywhere with git, make and the toolchain.
+ */
+
+/** POSIX single-quoting. */
+export const shq = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** A recipe argv as a shell command; `{jobs}` becomes ${JOBS} (inside double quotes). */
+const dq = (s: string) => s.replace(/[\\"$`]/g, (c) => `\\${c}`);
+const command = (argv: string[]) =>
+  argv.map((a) => (a.includes("{jobs}") ? `"${a.split("{jobs}").map(dq).join("${JOBS}")}"` : shq(a))).join(" ");
+
+/** Recipe globs are shipped data; refuse anything beyond plain path characters and `*`. */
+const globWord = (g: string) => {
+  if (!/^[A-Za-z0-9_./*-]+$/.test(g)) throw new Error(`artifact glob '${g}' has characters kbs does not expand`);
+  return g;
+};
+
+/** Steps as shell, each announced by `step NAME TEXT` (defined by the script). */
+const stepLines = (steps: BuildStep[]): string =>
+  steps.map((s) => `step ${shq(s.name)} ${shq(s.argv.join(" "))}\n${command(s.argv)} || exit $?`).join("\n");
+const olddefconfig = (recipe: Recipe): BuildStep[] => [{ name: "olddefconfig", argv: recipe.build.olddefconfig }];
+
+function configHeredoc(configFile: string, text: string): string {
+  let tag = "KBS_CONFIG_EOF";
+  while (text.includes(tag)) tag += "_";
+  return `cat > ${shq(configFile)} <<'${tag}'\n${text.endsWith("\n") ? text : text + "\n"}${tag}`;
+}
+
+export interface BuildScriptInput {
+  recipe: Recipe;
+  image: string;
+  jobs: number;
+  commit: string;
+  describe: string;
+}
+
+/** Runs in the sandbox: /kbs/in has tree.tar and config; artifacts, step and toolchain.txt go to /kbs/out. */
+export function buildScript(b: BuildScriptInput): string {
+  const { recipe } = b;
+  const checks = toolchainRules
+    .map((r) =>
+      r.packaged
+        ? `if grep -qx 'CONFIG_${r.symbol}=y' .config; then need ${r.compiler} ${shq(r.what)}; fi`
+        : `if grep -qx 'CONFIG_${r.symbol}=y' .config; then fail ${shq(`this config builds for ${r.what}, which needs ${r.compiler}; Debian does not package ${r.compiler}, so kbs cannot build it`)}; fi`,
+    )
+    .join("\n");
+  const collect = (globs: string[], dir: string) =>
+    globs.length
+      ? `mkdir -p ${dir}\nfor f in ${globs.map(globWord).join(" ")}; do [ -f "$f" ] && cp "$f" ${dir}/"$(basename "$f")" && printf '%s\\t%s\\n' "$(basename "$f")" "$f" >> "$OUT/paths"; done`
+      : "";
+  return `#!/bin/bash
+# kbs build of ${b.describe} (${b.commit}), recipe ${recipe.id} v${recipe.version}; generated, runs inside the sandbox.
+set -uo pipefail
+shopt -s nullglob globstar
+JOBS=${b.jobs}
+OUT=/kbs/out
+step() { printf '%s\\n' "$1" > "$OUT/step"; printf '\\n==> [kbs] %s: %s\\n' "$1" "$2"; }
+fail() { printf 'kbs: %s\\n' "$1" >&2; exit 3; }
+TOOLS="make"
+need() { command -v "$1" >/dev/null 2>&1 || fail "this config builds for $2, which needs $1; $1 is not installed in the build image '${b.image}'"; TOOLS="$TOOLS $1"; }
+
+step checkout ${shq(`commit ${b.commit} (${b.describe})`)}
+mkdir -p /work/src && cd /work/src || exit 1
+tar -xf /kbs/in/tree.tar || fail "could not unpack the source tree into the work dir"
+cp /kbs/in/config ${shq(recipe.configFile)} || exit 1
+${stepLines(olddefconfig(recipe))}
+
+step toolchain "the compilers this config needs"
+${checks}
+[ "$TOOLS" = make ] && command -v gcc >/dev/null 2>&1 && TOOLS="make gcc"
+for t in $TOOLS ccache; do command -v "$t" >/dev/null 2>&1 && printf '%s\\t%s\\n' "$t" "$("$t" --version 2>&1 | head -n1)"; done > "$OUT/toolchain.txt"
+cat "$OUT/toolchain.txt"
+${stepLines(recipe.build.steps)}
+
+step artifacts "collecting outputs"
+${collect(recipe.build.artifacts, '"$OUT/artifacts"')}
+${collect(recipe.build.optionalArtifacts, '"$OUT/optional"')}
+echo done > "$OUT/step"
+`;
+}
+
+export interface ReproducerInput extends BuildScriptInput {
+  buildId: string;
+  project: string;
+  configId: string;
+  configText: string;
+  artifacts: Array<{ name: string; sha256: string; path: string }>;
+}
+
+/** A shell script that rebuilds the same thing with the same commands from the same commit and config. */
+export function reproducer(r: ReproducerInput): string {
+  const checks = r.artifacts.map((a) => `${a.sha256}  ${a.path}`).join("\n");
+  return `#!/bin/sh
+# Reproduces kbs build ${r.buildId}: ${r.project} ${r.describe} (commit ${r.commit}),
+# config ${r.configId}, recipe ${r.recipe.id} v${r.recipe.version}, build image '${r.image}'.
+# Needs git, make and the toolchain listed in manifest.json.
+# Usage: sh reproduce.sh <git clone or URL of ${r.project}> [work dir]
+set -eu
+repo=\${1:?usage: sh reproduce.sh GIT_REPOSITORY [WORK_DIR]}
+work=\${2:-$(mktemp -d)}
+JOBS=\${JOBS:-$(nproc)}
+step() { printf '\\n==> %s: %s\\n' "$1" "$2"; }
+git clone -q --no-checkout "$repo" "$work"
+cd "$work"
+git checkout -q --detach ${r.commit}
+${configHeredoc(r.recipe.configFile, r.configText)}
+${stepLines([...olddefconfig(r.recipe), ...r.recipe.build.steps])}
+
+step verify "the outputs against the build's manifest"
+${checks ? `sha256sum -c <<'KBS_SUMS_EOF'\n${checks}\nKBS_SUMS_EOF` : "echo 'no artifacts to compare'"}
+`;
+}

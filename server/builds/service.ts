@@ -1,0 +1,278 @@
+import os from "node:os";
+import fs from "node:fs";
+import type { Db } from "../db";
+import { HttpError, badRequest, notFound } from "../http/errors";
+import { log } from "../log";
+import type { Settings } from "../settings";
+import { ArtifactStore } from "./artifacts";
+import { runBuild } from "./builder";
+import { runJanitor } from "./janitor";
+import { buildKey, imageId, sha256 } from "./key";
+import { BuildLogs } from "./logs";
+import { buildDuration, buildsTotal, cacheHits, reportQueueDepth } from "./metrics";
+import { EmbeddedQueue, workerGone, workerName } from "./queue/embedded";
+import { RedisQueue } from "./queue/redis";
+import type { BuildQueue, Job } from "./queue/types";
+import { BuildStore } from "./store";
+import { isFinal, type BuildDeps, type BuildRow, type BuildView, type Manifest } from "./types";
+
+export interface BuildRequest {
+  project: string;
+  rev: string;
+  configId: string;
+  /** Who asked (the client address): per-client queue limits. */
+  client: string;
+}
+
+/** Thrown out of a job handler when this worker stops: the job goes back for another worker. */
+class ShuttingDown extends Error {}
+
+/**
+ * The build backend (DESIGN.md "Builds"): requests keyed and deduplicated, a queue
+ * with two engines, sandboxed workers, content-addressed artifacts, logs, janitor.
+ */
+export class BuildService {
+  readonly store: BuildStore;
+  readonly artifacts: ArtifactStore;
+  readonly logs: BuildLogs;
+  readonly queue: BuildQueue;
+  private running = new Map<string, AbortController>();
+  private pendingKeys = new Map<string, Promise<string>>();
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+
+  constructor(
+    private settings: Settings,
+    db: Db,
+    private deps: BuildDeps,
+    opts: { redisUrl?: string } = {},
+  ) {
+    this.store = new BuildStore(db);
+    this.artifacts = new ArtifactStore(settings.dataDir);
+    this.logs = new BuildLogs(settings.dataDir);
+    const redisUrl = opts.redisUrl ?? settings.redisUrl;
+    this.queue = redisUrl ? new RedisQueue(this.store, redisUrl) : new EmbeddedQueue(this.store);
+    reportQueueDepth(() => this.store.queuedCount());
+  }
+
+  /** POST /api/builds: a new build (created), the running or queued identical one (joined), or the finished one (cached). */
+  async request(r: BuildRequest): Promise<{ build: BuildView; outcome: "created" | "joined" | "cached" }> {
+    const project = this.deps.projects.require(r.project);
+    const revision = this.deps.revdb.resolve(project.id, r.rev);
+    const config = this.deps.configs.require(r.configId);
+    if (config.project !== project.id) {
+      throw badRequest("config_project_mismatch", `Config ${config.id.slice(0, 8)} belongs to project '${config.project}', not '${project.id}'. Save a config for ${project.id} first.`);
+    }
+    const recipe = project.recipe;
+    const image = imageId(recipe.build.image);
+    const configHash = await this.configHash(project.id, revision, config, `${recipe.id}@${recipe.version}`);
+    const key = buildKey({ project: project.id, commit: revision.sha, configHash, recipe: recipe.id, recipeVersion: recipe.version, image });
+    const { build, outcome } = this.store.createOrJoin(
+      { key, project: project.id, rev: r.rev, commit: revision.sha, describe: revision.describe, configId: config.id, recipe: recipe.id, recipeVersion: recipe.version, image, client: r.client },
+      { queueMax: this.settings.builds.queueMax, clientMax: this.settings.builds.clientMax, retryAfter: () => this.retryAfter(recipe.id, recipe.version) },
+    );
+    if (outcome === "created") await this.queue.enqueue(build.id);
+    if (outcome === "cached") cacheHits.inc();
+    return { build: this.view(build, outcome === "cached"), outcome };
+  }
+
+  /**
+   * The hash of the config as the build will see it (after olddefconfig, normalised), so
+   * configs that differ only in defaults share builds. Once per (config, commit, recipe);
+   * concurrent identical requests wait for the same olddefconfig run.
+   */
+  private async configHash(project: string, revision: { sha: string; describe: string }, config: { id: string; text: string }, recipe: string): Promise<string> {
+    const known = this.store.configHash(config.id, revision.sha, recipe);
+    if (known) return known;
+    const k = `${config.id}/${revision.sha}/${recipe}`;
+    let p = this.pendingKeys.get(k);
+    if (!p) {
+      p = (async () => {
+        try {
+          const text = await this.deps.kconfig.olddefconfig(project, revision, config.text);
+          const h = sha256(this.deps.configs.normalise(text));
+          this.store.saveConfigHash(config.id, revision.sha, recipe, h);
+          return h;
+        } catch (e) {
+          // The build runs olddefconfig again and fails at that step with the whole log.
+          log.info({ err: e, config: config.id }, "olddefconfig failed at request time; keying the build on the stored config");
+          return sha256(`unresolved\n${this.deps.configs.normalise(config.text)}`);
+        } finally {
+          this.pendingKeys.delete(k);
+        }
+      })();
+      this.pendingKeys.set(k, p);
+    }
+    return p;
+  }
+
+  get(id: string): BuildRow | undefined {
+    return this.store.get(id);
+  }
+
+  require(id: string): BuildRow {
+    const b = this.store.get(id);
+    if (!b) throw notFound("unknown_build", `There is no build ${id}. Builds are listed by the page that started them; start one with POST /api/builds.`);
+    return b;
+  }
+
+  view(b: BuildRow, cached = false): BuildView {
+    const mean = this.store.meanDurationMs(b.recipe, b.recipeVersion);
+    const queuePosition = b.state === "queued" ? this.store.position(b.id) : null;
+    let eta: number | null = null;
+    if (mean !== null && queuePosition !== null) eta = Math.round(((Math.floor((queuePosition - 1) / this.workerCount()) + 1) * mean) / 1000);
+    if (mean !== null && b.state === "running" && b.startedAt) eta = Math.max(0, Math.round((Date.parse(b.startedAt) + mean - Date.now()) / 1000));
+    const base = `/api/builds/${b.id}`;
+    return {
+      id: b.id,
+      state: b.state,
+      project: b.project,
+      rev: b.rev,
+      commit: b.commit,
+      describe: b.describe,
+      configId: b.configId,
+      recipe: { id: b.recipe, version: b.recipeVersion },
+      cached,
+      queuePosition,
+      eta,
+      attempt: b.attempt,
+      failedStep: b.failedStep,
+      errorSummary: b.errorSummary,
+      artifacts: b.expired ? [] : b.artifacts.map((a) => ({ ...a, url: `${base}/artifacts/${encodeURIComponent(a.name)}` })),
+      manifest: b.expired ? null : this.manifest(b),
+      pinned: b.pinned,
+      expired: b.expired,
+      logUrl: `${base}/log`,
+      createdAt: b.createdAt,
+      startedAt: b.startedAt,
+      finishedAt: b.finishedAt,
+    };
+  }
+
+  manifest(b: BuildRow): Manifest | null {
+    const m = b.artifacts.find((a) => a.name === "manifest.json");
+    if (!m || !this.artifacts.has(m.sha256)) return null;
+    return JSON.parse(fs.readFileSync(this.artifacts.path(m.sha256), "utf8")) as Manifest;
+  }
+
+  /** The stored file of one artifact of a build. */
+  artifact(b: BuildRow, name: string): { file: string; size: number; sha256: string; downloadName: string } {
+    if (b.expired) throw new HttpError(410, "build_expired", `Build ${b.id} has expired and its files were removed; request the build again to rebuild it.`);
+    const a = b.artifacts.find((x) => x.name === name);
+    if (!a) {
+      const names = b.artifacts.map((x) => x.name).join(", ") || "none yet";
+      throw notFound("unknown_artifact", `Build ${b.id} has no artifact '${name}' (it has: ${names}).`);
+    }
+    const safe = (s: string) => s.replace(/[^A-Za-z0-9._+-]+/g, "_");
+    return { file: this.artifacts.path(a.sha256), size: a.size, sha256: a.sha256, downloadName: safe(`${b.project}-${b.describe}-${b.configId.slice(0, 8)}-${a.name}`) };
+  }
+
+  cancel(id: string): BuildRow {
+    this.require(id);
+    const b = this.store.cancel(id)!;
+    this.running.get(id)?.abort();
+    return b;
+  }
+
+  pin(id: string): BuildRow {
+    this.require(id);
+    this.store.pin(id);
+    return this.store.get(id)!;
+  }
+
+  /** Follow a build's log from the start until the build ends. */
+  followLog(id: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    return this.logs.follow(id, () => isFinal(this.store.state(id) ?? "failed"), signal);
+  }
+
+  private workerCount(): number {
+    return Math.max(1, this.settings.buildWorkers);
+  }
+
+  private retryAfter(recipe: string, version: number): number {
+    const mean = this.store.meanDurationMs(recipe, version) ?? 60_000;
+    return Math.max(1, Math.round(((Math.floor(this.store.queuedCount() / this.workerCount()) + 1) * mean) / 1000));
+  }
+
+  /** Start `n` workers here: embedded ones first re-queue what a dead process left running. */
+  async startWorkers(n = this.settings.buildWorkers): Promise<void> {
+    if (this.queue.engine === "embedded") {
+      const orphans = this.store.requeueOrphans(workerGone);
+      if (orphans.length) log.info({ builds: orphans }, "re-queued builds left running by a stopped process");
+    } else {
+      for (const id of this.store.queuedIds()) await this.queue.enqueue(id);
+    }
+    if (n <= 0) return;
+    const jobs = Math.max(1, Math.floor(os.availableParallelism() / n));
+    await this.queue.work(n, (job) => this.process(job, jobs));
+  }
+
+  private async process(job: Job, jobs: number): Promise<void> {
+    const build = this.store.get(job.id);
+    if (!build || build.state !== "running") return;
+    const ac = new AbortController();
+    this.running.set(job.id, ac);
+    // Cancellation may come from another process (the API server while this is `kbs worker`).
+    const watch = setInterval(() => {
+      if (this.store.state(job.id) === "cancelled") ac.abort();
+    }, 1000);
+    try {
+      const finish = await runBuild(
+        { settings: this.settings, deps: this.deps, artifacts: this.artifacts, logs: this.logs, jobs, worker: workerName() },
+        build,
+        job.attempt,
+        ac.signal,
+      );
+      if (this.stopping && finish.state === "cancelled" && this.store.state(job.id) === "running") {
+        this.store.requeue(job.id, job.attempt);
+        throw new ShuttingDown("worker stopping");
+      }
+      if (this.store.finish(job.id, job.attempt, finish)) {
+        buildsTotal.inc({ state: finish.state });
+        const done = this.store.get(job.id)!;
+        if (done.startedAt && done.finishedAt) buildDuration.observe({ recipe: done.recipe, state: finish.state }, (Date.parse(done.finishedAt) - Date.parse(done.startedAt)) / 1000);
+      } else if (this.store.state(job.id) === "cancelled") {
+        buildsTotal.inc({ state: "cancelled" });
+      }
+    } catch (e) {
+      if (e instanceof ShuttingDown) throw e;
+      log.error({ err: e, build: job.id }, "build worker error");
+      this.store.finish(job.id, job.attempt, { state: "failed", failedStep: "internal", errorSummary: `kbs could not run the build: ${(e as Error).message}` });
+    } finally {
+      clearInterval(watch);
+      this.running.delete(job.id);
+    }
+  }
+
+  /** Background work of `kbs serve`: workers and the janitor. */
+  async start(): Promise<void> {
+    await this.startWorkers();
+    this.janitor();
+    const t = setInterval(() => this.janitor(), 15 * 60_000);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  janitor() {
+    try {
+      const r = runJanitor(this.store, this.artifacts, this.logs, {
+        keepDays: this.settings.builds.keepDays,
+        budgetBytes: this.settings.builds.storeBudgetMB * 1024 * 1024,
+        graceMs: 3600_000,
+      });
+      if (r.expired || r.removedBlobs) log.info(r, "build janitor");
+      return r;
+    } catch (e) {
+      log.warn({ err: e }, "build janitor failed");
+      return undefined;
+    }
+  }
+
+  /** Stop: running builds are killed and go back to the queue for the next worker. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const ac of this.running.values()) ac.abort();
+    await this.queue.close();
+  }
+}

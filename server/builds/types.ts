@@ -1,0 +1,103 @@
+import type { Readable } from "node:stream";
+import type { Recipe } from "../projects/recipe";
+import type { RunRequest, RunResult } from "../sandbox/types";
+
+export const buildStates = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled"] as const;
+export type BuildState = (typeof buildStates)[number];
+export const finalStates: readonly BuildState[] = ["succeeded", "failed", "timed_out", "cancelled"];
+export const isFinal = (s: BuildState) => finalStates.includes(s);
+
+export interface ArtifactRef {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** manifest.json: what was built, from what, with what, and what came out (TuxMake's metadata.json, smaller). */
+export interface Manifest {
+  schema: 1;
+  build: string;
+  project: string;
+  rev: string;
+  commit: string;
+  describe: string;
+  configId: string;
+  recipe: { id: string; version: number };
+  image: { name: string; id: string };
+  /** First line of `--version` of each tool, captured inside the sandbox. */
+  toolchain: Record<string, string>;
+  jobs: number;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  artifacts: Array<ArtifactRef & { optional: boolean }>;
+}
+
+/** A build as the store keeps it. */
+export interface BuildRow {
+  id: string;
+  key: string;
+  project: string;
+  rev: string;
+  commit: string;
+  describe: string;
+  configId: string;
+  recipe: string;
+  recipeVersion: number;
+  image: string;
+  client: string;
+  state: BuildState;
+  attempt: number;
+  worker: string | null;
+  failedStep: string | null;
+  errorSummary: string | null;
+  artifacts: ArtifactRef[];
+  pinned: boolean;
+  expired: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** GET /api/builds/:id */
+export interface BuildView {
+  id: string;
+  state: BuildState;
+  project: string;
+  rev: string;
+  commit: string;
+  describe: string;
+  configId: string;
+  recipe: { id: string; version: number };
+  cached: boolean;
+  queuePosition: number | null;
+  /** Estimated seconds until the build ends (from past durations of the recipe); null without history. */
+  eta: number | null;
+  attempt: number;
+  failedStep: string | null;
+  errorSummary: string | null;
+  artifacts: Array<ArtifactRef & { url: string }>;
+  manifest: Manifest | null;
+  pinned: boolean;
+  expired: boolean;
+  logUrl: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/**
+ * What the build part consumes from the others (api-contracts.md), as narrow
+ * structural types so the service can be built from the `Kbs` graph or in a test.
+ */
+export interface BuildDeps {
+  projects: { require(id: string): { id: string; recipe: Recipe } };
+  revdb: { resolve(project: string, rev: string): { sha: string; describe: string } };
+  gitref: { archive(sha: string): Readable };
+  configs: {
+    require(id: string): { id: string; project: string; text: string };
+    normalise(text: string): string;
+  };
+  kconfig: { olddefconfig(project: string, revision: { sha: string; describe: string }, text: string): Promise<string> };
+  sandbox: { run(req: RunRequest): Promise<RunResult> };
+}
