@@ -17,7 +17,7 @@ const verbs: Record<string, (() => Promise<{ run: Verb }>) | null> = {
   menuconfig: null,
   build: null,
   worker: null,
-  bench: null,
+  bench: () => import("./cli/bench"),
   vm: null,
 };
 
@@ -33,7 +33,7 @@ const usage = `usage: kbs <verb> [options]
   worker [--redis URL]                     a build worker
   vm run <build-id>                        boot a VM image build in QEMU here
   doctor                                   what this machine can run, and how to fix what it cannot
-  bench [--json] [--out FILE]              the benchmark suite
+  bench [--json] [--out FILE] [--quick] [--only S,..] [--full]  the benchmark suite
 `;
 
 export async function main(argv: string[]): Promise<number> {
