@@ -1,0 +1,73 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { HttpError } from "../http/errors";
+import type { Recipe } from "../projects/recipe";
+import type { RunRequest, RunResult } from "../sandbox/types";
+import { kconfigEnv } from "./kconfig-env";
+
+/** The Python helper bound read-only into the sandbox (it never runs on the host). */
+export const helperScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "kconfig_helper.py");
+
+/** The system's Kconfig `conf` (Debian kconfig-frontends), for the mconf frontend. */
+export const systemConf = "/usr/bin/kconfig-conf";
+
+export interface KconfigToolsDeps {
+  sandbox: { run(req: RunRequest): Promise<RunResult> };
+  bundles: { path(kconfigHash: string): string };
+  projects: { require(id: string): { recipe: Recipe } };
+}
+
+export interface KconfigRevision {
+  kconfigHash: string;
+}
+
+export type ChangedSymbol = { symbol: string; value: string; default: string };
+
+type Op = "olddefconfig" | "savedefconfig" | "changed";
+
+/**
+ * Kconfig operations on a revision's kconfig tree, each in a one-shot sandbox:
+ * parsing a tree runs its code (the Kconfig preprocessor's `$(shell,...)`, a tree's
+ * own kconfiglib), so it never happens on the host. The tree comes in as the bundle
+ * tar, which the helper extracts into the sandbox's /work.
+ */
+export class KconfigTools {
+  constructor(private readonly deps: KconfigToolsDeps) {}
+
+  olddefconfig(project: string, revision: KconfigRevision, text: string, opts: { arch?: string } = {}): Promise<string> {
+    return this.op("olddefconfig", project, revision, text, opts.arch).then((b) => b.toString("utf8"));
+  }
+
+  savedefconfig(project: string, revision: KconfigRevision, text: string, opts: { arch?: string } = {}): Promise<string> {
+    return this.op("savedefconfig", project, revision, text, opts.arch).then((b) => b.toString("utf8"));
+  }
+
+  async changed(project: string, revision: KconfigRevision, text: string, opts: { arch?: string } = {}): Promise<ChangedSymbol[]> {
+    const out = await this.op("changed", project, revision, text, opts.arch);
+    return JSON.parse(out.toString("utf8")) as ChangedSymbol[];
+  }
+
+  private async op(op: Op, project: string, revision: KconfigRevision, text: string, arch?: string): Promise<Buffer> {
+    const { recipe } = this.deps.projects.require(project);
+    const bundle = this.deps.bundles.path(revision.kconfigHash);
+    const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", recipe.entry];
+    if (recipe.frontend === "mconf") argv.push("--conf", systemConf);
+    const r = await this.deps.sandbox.run({
+      image: "menuconfig",
+      binds: [
+        { host: bundle, guest: "/kbs/in/bundle.tar" },
+        { host: helperScript, guest: "/kbs/in/kconfig_helper.py" },
+      ],
+      argv,
+      cwd: "/work",
+      env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, arch) },
+      stdin: text,
+      timeoutMs: 120_000,
+    });
+    if (r.code !== 0) {
+      const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-5).join(" | ") || `exit code ${r.code}`;
+      throw new HttpError(422, "kconfig_failed", `Kconfig ${op} on ${project}'s tree (kconfig ${revision.kconfigHash.slice(0, 12)}) failed: ${why.slice(0, 800)}`);
+    }
+    return r.stdout;
+  }
+}

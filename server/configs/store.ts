@@ -1,0 +1,135 @@
+import crypto from "node:crypto";
+import { migrate, type Db } from "../db";
+import { notFound } from "../http/errors";
+import { formatConfig, parseConfig, parseConfigStrict, type ParsedConfig } from "./parse";
+
+/** What the store needs from revdb: a commit's describe string and kconfig hash. */
+export interface RevisionLookup {
+  resolve(project: string, rev: string): { sha: string; describe: string; kconfigHash: string };
+}
+
+export interface StoredConfig {
+  id: string;
+  project: string;
+  /** The revision as first given when the config was stored (a tag, branch, sha...). */
+  rev: string;
+  commit: string;
+  describe: string;
+  kconfigHash: string;
+  /** The canonical form (sorted, LF, no comments). */
+  text: string;
+  createdAt: string;
+}
+
+export interface DerivedConfig {
+  defconfig: string;
+  changed: Array<{ symbol: string; value: string; default: string }>;
+}
+
+const schema = {
+  part: "configs",
+  migrations: [
+    `CREATE TABLE configs (
+       id TEXT PRIMARY KEY,
+       project TEXT NOT NULL,
+       rev TEXT NOT NULL,
+       commit_sha TEXT NOT NULL,
+       describe TEXT NOT NULL,
+       kconfig_hash TEXT NOT NULL,
+       text TEXT NOT NULL,
+       created_at TEXT NOT NULL
+     );
+     CREATE TABLE config_derived (
+       id TEXT PRIMARY KEY REFERENCES configs(id),
+       defconfig TEXT NOT NULL,
+       changed TEXT NOT NULL
+     );`,
+  ],
+};
+
+interface Row {
+  id: string;
+  project: string;
+  rev: string;
+  commit_sha: string;
+  describe: string;
+  kconfig_hash: string;
+  text: string;
+  created_at: string;
+}
+
+/** The config id: sha256 over project, commit and the canonical text, so equal input gives an equal id. */
+export function configId(project: string, commit: string, normalised: string): string {
+  return crypto.createHash("sha256").update(`kbs-config\0${project}\0${commit}\0${normalised}`).digest("hex");
+}
+
+/**
+ * Saved configs, content addressed, in SQLite (so they survive restarts). Input is
+ * parsed strictly and stored in canonical form; the canonical text is what the id covers.
+ */
+export class ConfigStore {
+  constructor(
+    private readonly db: Db,
+    private readonly revisions: RevisionLookup,
+  ) {
+    migrate(db, schema);
+  }
+
+  parse(text: Buffer | string): ParsedConfig {
+    return parseConfig(text);
+  }
+
+  normalise(text: Buffer | string): string {
+    return formatConfig(parseConfigStrict(text));
+  }
+
+  /** Store a config for a project at a revision (any rev revdb resolves; a commit sha is one). */
+  put(input: { project: string; commit?: string; rev?: string; text: Buffer | string }): { id: string; created: boolean; warnings: string[] } {
+    const parsed = parseConfigStrict(input.text);
+    const warnings = parsed.warnings.map((w) => `line ${w.line}: ${w.message}`);
+    const rev = input.rev ?? input.commit;
+    if (!rev) throw new Error("ConfigStore.put needs a commit or a rev");
+    const revision = this.revisions.resolve(input.project, input.commit ?? rev);
+    const text = formatConfig(parsed);
+    const id = configId(input.project, revision.sha, text);
+    const res = this.db
+      .prepare(
+        `INSERT INTO configs (id, project, rev, commit_sha, describe, kconfig_hash, text, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+      )
+      .run(id, input.project, rev, revision.sha, revision.describe, revision.kconfigHash, text, new Date().toISOString());
+    return { id, created: res.changes > 0, warnings };
+  }
+
+  get(id: string): StoredConfig | undefined {
+    if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
+    const row = this.db.prepare("SELECT * FROM configs WHERE id = ?").get(id) as Row | undefined;
+    return row && {
+      id: row.id,
+      project: row.project,
+      rev: row.rev,
+      commit: row.commit_sha,
+      describe: row.describe,
+      kconfigHash: row.kconfig_hash,
+      text: row.text,
+      createdAt: row.created_at,
+    };
+  }
+
+  require(id: string): StoredConfig {
+    const c = this.get(id);
+    if (!c) throw notFound("unknown_config", `No saved config '${id.slice(0, 80)}'. Config ids are the 64-hex-digit ids that POST /api/configs and session saves return.`);
+    return c;
+  }
+
+  derived(id: string): DerivedConfig | undefined {
+    const row = this.db.prepare("SELECT defconfig, changed FROM config_derived WHERE id = ?").get(id) as { defconfig: string; changed: string } | undefined;
+    return row && { defconfig: row.defconfig, changed: JSON.parse(row.changed) as DerivedConfig["changed"] };
+  }
+
+  saveDerived(id: string, d: DerivedConfig): void {
+    this.db
+      .prepare("INSERT INTO config_derived (id, defconfig, changed) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET defconfig = excluded.defconfig, changed = excluded.changed")
+      .run(id, d.defconfig, JSON.stringify(d.changed));
+  }
+}

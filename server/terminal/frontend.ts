@@ -1,0 +1,35 @@
+import type { Recipe } from "../projects/recipe";
+
+/** Where the system's frontends live inside the sandbox (Debian python3-kconfiglib, kconfig-frontends). */
+const SYSTEM_KCONFIGLIB = "/usr/lib/python3/dist-packages";
+const SYSTEM_MCONF = "/usr/bin/kconfig-mconf";
+
+export interface Frontend {
+  /** What runs in the sandbox, at /work (the extracted kconfig tree). */
+  argv: string[];
+  /** Smaller terminals get a message instead of a broken screen. */
+  minCols: number;
+  minRows: number;
+  /** Which copy runs, for logs and the session record. */
+  source: "tree" | "system";
+}
+
+/**
+ * How menuconfig runs on a kconfig tree, chosen by the recipe's frontend and by what
+ * the tree ships: a tree's own copy wins (it matches the tree's Kconfig dialect), the
+ * system's is the fallback. `files` is the bundle's file list.
+ */
+export function chooseFrontend(recipe: Recipe, files: Set<string>): Frontend {
+  if (recipe.frontend === "kconfiglib") {
+    const own = files.has("lib/kconfiglib/menuconfig.py") && files.has("lib/kconfiglib/kconfiglib.py");
+    return {
+      argv: ["python3", own ? "/work/lib/kconfiglib/menuconfig.py" : `${SYSTEM_KCONFIGLIB}/menuconfig.py`, recipe.entry],
+      // Kconfiglib's menuconfig draws (and says so itself) on any size it can.
+      minCols: 0,
+      minRows: 0,
+      source: own ? "tree" : "system",
+    };
+  }
+  // mconf refuses to draw below 80x19 ("Your display is too small").
+  return { argv: [SYSTEM_MCONF, recipe.entry], minCols: 80, minRows: 19, source: "system" };
+}

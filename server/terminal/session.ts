@@ -1,0 +1,341 @@
+import fs from "node:fs";
+import path from "node:path";
+import { log } from "../log";
+import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
+import { FlowControl } from "./flow";
+import type { Frontend } from "./frontend";
+import type { ErrorCode, ServerMessage } from "./protocol";
+import { ScreenMirror } from "./screen";
+
+/** One connected client of a session, whatever carries it (a WebSocket, the local TTY of `kbs menuconfig`). */
+export interface TerminalClient {
+  sendBytes(data: Buffer): void;
+  sendMessage(msg: ServerMessage): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued for sending and not yet handed to the network. */
+  readonly bufferedAmount: number;
+}
+
+export type EndReason = "exit" | "idle" | "lifetime" | "disconnected" | "sandbox_failed" | "shutdown";
+
+export interface SessionOptions {
+  id: string;
+  kconfigHash: string;
+  sandbox: WarmSandbox;
+  frontend: Frontend;
+  /** The launch job without the size (the first `init` gives it). */
+  job: Omit<LaunchJob, "cols" | "rows">;
+  /** The text the session started from (already in the store), so copying it in is not a "save". */
+  startText: string | undefined;
+  limits: { idleMs: number; maxMs: number; graceMs: number };
+  flow: { high: number; low: number };
+  /** Store a config menuconfig wrote; returns its id. */
+  store(text: string): Promise<string>;
+  /** A complete config for an explicit `save` before menuconfig wrote one (olddefconfig on the start). */
+  complete(startText: string): Promise<string>;
+  onEnd(reason: EndReason): void;
+}
+
+/** Where menuconfig writes the config inside the sandbox (KCONFIG_CONFIG), and so on the host in outDir. */
+export const CONFIG_NAME = ".config";
+const RESIZE_COALESCE_MS = 15;
+const SAVE_DEBOUNCE_MS = 40;
+
+const notice = (text: string) => Buffer.from(`\r\n\x1b[1;33m[kbs] ${text}\x1b[0m\r\n`, "utf8");
+
+/**
+ * A menuconfig session: a claimed warm sandbox running the tree's menuconfig in a
+ * pty, and at most one client attached to it at a time. The pty outlives a dropped
+ * client for a grace period; a mirror of the screen lets the next client pick up
+ * exactly where the last one was. Every config menuconfig writes is stored at once.
+ */
+export class Session {
+  readonly id: string;
+  readonly kconfigHash: string;
+  readonly createdAt = Date.now();
+  latestConfigId: string | undefined;
+  private client: TerminalClient | undefined;
+  private screen: ScreenMirror | undefined;
+  private launched = false;
+  private ended = false;
+  private size: { cols: number; rows: number } | undefined;
+  private pendingSize: { cols: number; rows: number } | undefined;
+  private resizeTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private readonly lifetimeTimer: NodeJS.Timeout;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> = Promise.resolve();
+  private lastStoredText: string | undefined;
+  private watcher: fs.FSWatcher | undefined;
+  private readonly flow: FlowControl;
+  private readonly subscriptions: Disposable[] = [];
+
+  constructor(private readonly opts: SessionOptions) {
+    this.id = opts.id;
+    this.kconfigHash = opts.kconfigHash;
+    this.lastStoredText = opts.startText;
+    this.flow = new FlowControl({ ...opts.flow, pause: () => this.opts.sandbox.pause(), resume: () => this.opts.sandbox.resume() });
+    this.lifetimeTimer = setTimeout(() => void this.end("lifetime", "max_lifetime", `This session reached its maximum length of ${formatDuration(opts.limits.maxMs)} and was closed. Saved configs are kept; start a new session to go on.`), opts.limits.maxMs);
+    this.graceTimer = setTimeout(() => void this.end("disconnected"), opts.limits.graceMs);
+    this.subscriptions.push(opts.sandbox.onData((d) => this.output(d)), opts.sandbox.onExit((e) => void this.exited(e)));
+    this.watch();
+  }
+
+  get active(): boolean {
+    return !this.ended;
+  }
+
+  /** A client sent `init`: it becomes the session's one client (a previous one is told and closed). */
+  async attach(client: TerminalClient, cols: number, rows: number): Promise<void> {
+    if (this.ended) {
+      client.sendMessage({ type: "error", code: "unknown_session", message: "This session has ended. Start a new one; saved configs are kept." });
+      client.close(4404, "session ended");
+      return;
+    }
+    const previous = this.client;
+    if (previous && previous !== client) {
+      previous.sendMessage({ type: "error", code: "replaced", message: "This session was opened in another window; this one is disconnected." });
+      previous.close(4409, "replaced by a newer connection");
+    }
+    this.client = client;
+    this.flow.reset();
+    this.stopDrainWatch();
+    clearTimeout(this.graceTimer);
+    this.touch();
+    client.sendMessage({ type: "ready", session: this.id, kconfigHash: this.kconfigHash });
+    if (this.launched && this.screen) {
+      const snap = await this.screen.snapshot();
+      if (this.client !== client) return;
+      client.sendMessage({ type: "snapshot" });
+      // A full reset first, so whatever the client showed before is replaced, not overlaid.
+      client.sendBytes(Buffer.concat([Buffer.from("\x1bc"), snap]));
+      this.resize(cols, rows);
+    } else {
+      this.size = { cols, rows };
+      this.launchIfRoom();
+    }
+  }
+
+  /** The client's socket went away: keep the pty for the grace period. */
+  detach(client: TerminalClient): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.flow.reset();
+    this.stopDrainWatch();
+    if (!this.ended) this.graceTimer = setTimeout(() => void this.end("disconnected"), this.opts.limits.graceMs);
+  }
+
+  input(client: TerminalClient, data: Buffer): void {
+    if (this.client !== client || !this.launched || this.ended) return;
+    this.touch();
+    this.opts.sandbox.write(data);
+  }
+
+  ack(client: TerminalClient, bytes: number): void {
+    if (this.client === client) this.flow.acked(bytes);
+  }
+
+  /** Resizes arrive in storms (a window being dragged): only the last one in a short window is applied. */
+  resize(cols: number, rows: number): void {
+    this.pendingSize = { cols, rows };
+    this.resizeTimer ??= setTimeout(() => {
+      this.resizeTimer = undefined;
+      const s = this.pendingSize!;
+      this.pendingSize = undefined;
+      this.applySize(s.cols, s.rows);
+    }, RESIZE_COALESCE_MS);
+  }
+
+  /**
+   * An explicit save: stores what menuconfig last wrote to KCONFIG_CONFIG. Before
+   * menuconfig wrote anything, it stores the starting config completed with the
+   * tree's defaults (olddefconfig), so the user always gets a complete config.
+   * Changes made in menuconfig but not yet written by it are not visible to kbs:
+   * menuconfig's own save (S, or Q then Y) writes them, and that is stored at once.
+   */
+  async save(client: TerminalClient): Promise<void> {
+    this.touch();
+    try {
+      await this.checkSaved();
+      if (!this.latestConfigId) {
+        this.latestConfigId = await this.opts.store(await this.opts.complete(this.readWritten() ?? this.opts.startText ?? ""));
+      }
+      client.sendMessage({ type: "saved", configId: this.latestConfigId });
+    } catch (e) {
+      log.warn({ err: e, session: this.id }, "explicit save failed");
+      client.sendMessage({ type: "error", code: "save_failed", message: `Saving failed: ${(e as Error).message}` });
+    }
+  }
+
+  /** End the session: store what menuconfig wrote last, tell the client why, kill the sandbox. */
+  async end(reason: EndReason, code?: ErrorCode, message?: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    for (const t of [this.lifetimeTimer, this.idleTimer, this.graceTimer, this.resizeTimer, this.saveTimer]) clearTimeout(t);
+    this.stopDrainWatch();
+    await this.checkSaved().catch(() => {});
+    this.watcher?.close();
+    const client = this.client;
+    this.client = undefined;
+    if (client && code && message) {
+      client.sendBytes(notice(message));
+      client.sendMessage({ type: "error", code, message });
+    }
+    client?.close(1000, reason);
+    for (const s of this.subscriptions) s.dispose();
+    await this.opts.sandbox.kill().catch((e: unknown) => log.warn({ err: e, session: this.id }, "sandbox kill failed"));
+    this.screen?.dispose();
+    this.opts.onEnd(reason);
+  }
+
+  /** The screen's text (tests, the CLI's messages). */
+  screenLines(): string[] {
+    return this.screen?.lines() ?? [];
+  }
+
+  private applySize(cols: number, rows: number): void {
+    if (this.ended) return;
+    if (!this.launched) {
+      this.size = { cols, rows };
+      this.launchIfRoom();
+      return;
+    }
+    if (this.size && this.size.cols === cols && this.size.rows === rows) return;
+    this.size = { cols, rows };
+    this.screen!.resize(cols, rows);
+    this.opts.sandbox.resize(cols, rows);
+    if (this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
+  }
+
+  private tooSmall(): boolean {
+    const s = this.size!;
+    return s.cols < this.opts.frontend.minCols || s.rows < this.opts.frontend.minRows;
+  }
+
+  private tooSmallMessage(): string {
+    const { minCols, minRows } = this.opts.frontend;
+    return `menuconfig needs a terminal of at least ${minCols}x${minRows}; this one is ${this.size!.cols}x${this.size!.rows}. Make the window larger (or the font smaller).`;
+  }
+
+  /** Start the frontend at the client's size; a size it cannot draw in gets a message and waits for a resize. */
+  private launchIfRoom(): void {
+    if (this.launched || this.ended || !this.client) return;
+    if (this.tooSmall()) {
+      const message = this.tooSmallMessage();
+      this.client.sendBytes(Buffer.from(`\x1b[H\x1b[2J${message}\r\n`, "utf8"));
+      this.client.sendMessage({ type: "error", code: "terminal_too_small", message });
+      return;
+    }
+    const { cols, rows } = this.size!;
+    this.screen = new ScreenMirror(cols, rows);
+    this.launched = true;
+    try {
+      this.opts.sandbox.launch({ ...this.opts.job, cols, rows });
+    } catch (e) {
+      log.error({ err: e, session: this.id }, "launch failed");
+      void this.end("sandbox_failed", "sandbox_failed", `menuconfig could not be started: ${(e as Error).message}`);
+    }
+  }
+
+  private output(data: Buffer): void {
+    this.screen?.write(data);
+    const client = this.client;
+    if (!client) return;
+    client.sendBytes(data);
+    this.flow.sent(data.length, client.bufferedAmount);
+    if (this.flow.isPaused) this.startDrainWatch();
+  }
+
+  /** While paused, follow the socket's send buffer draining (ws has no event for it). */
+  private startDrainWatch(): void {
+    this.drainTimer ??= setInterval(() => {
+      if (!this.client) return this.stopDrainWatch();
+      this.flow.bufferedNow(this.client.bufferedAmount);
+      if (!this.flow.isPaused) this.stopDrainWatch();
+    }, 20);
+  }
+
+  private stopDrainWatch(): void {
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+  }
+
+  private send(msg: ServerMessage): void {
+    this.client?.sendMessage(msg);
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(
+      () => void this.end("idle", "idle_timeout", `This session was closed after ${formatDuration(this.opts.limits.idleMs)} without input. Saved configs are kept; start a new session to go on.`),
+      this.opts.limits.idleMs,
+    );
+  }
+
+  /** menuconfig writes KCONFIG_CONFIG into outDir: watch the directory (the file is replaced, not just rewritten). */
+  private watch(): void {
+    try {
+      this.watcher = fs.watch(this.opts.sandbox.outDir, (_event, name) => {
+        if (name !== CONFIG_NAME) return;
+        clearTimeout(this.saveTimer);
+        this.saveTimer = setTimeout(() => void this.checkSaved().catch((e: unknown) => log.warn({ err: e, session: this.id }, "autosave failed")), SAVE_DEBOUNCE_MS);
+      });
+      this.watcher.on("error", () => this.watcher?.close());
+    } catch (e) {
+      log.error({ err: e, session: this.id }, "cannot watch the session's output dir; configs will be stored at save and exit only");
+    }
+  }
+
+  private readWritten(): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.opts.sandbox.outDir, CONFIG_NAME), "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Store the config menuconfig wrote if it changed since the last store; one check at a time. */
+  private checkSaved(): Promise<void> {
+    const next = this.saving.then(async () => {
+      const text = this.readWritten();
+      if (text === undefined || text === this.lastStoredText) return;
+      let id: string;
+      try {
+        id = await this.opts.store(text);
+      } catch (e) {
+        // A half-written file does not parse; the write's next event brings the whole one.
+        log.debug({ err: e, session: this.id }, "written config not stored (yet)");
+        return;
+      }
+      this.lastStoredText = text;
+      if (id === this.latestConfigId) return;
+      this.latestConfigId = id;
+      this.send({ type: "saved", configId: id });
+    });
+    this.saving = next.catch(() => {});
+    return next;
+  }
+
+  private async exited(e: { code: number | null; signal: number | null }): Promise<void> {
+    if (this.ended) return;
+    await this.checkSaved().catch(() => {});
+    if (e.signal !== null || e.code === null) {
+      const message = `The sandbox running menuconfig stopped unexpectedly (signal ${e.signal ?? "?"}). ${this.latestConfigId ? "Your last saved config is kept." : "Nothing had been saved yet."} Start a new session to go on.`;
+      this.client?.sendBytes(notice(message));
+      this.send({ type: "error", code: "sandbox_failed", message });
+      this.send({ type: "exit", code: e.code });
+      return this.end("sandbox_failed");
+    }
+    this.send({ type: "exit", code: e.code });
+    return this.end("exit");
+  }
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} seconds`;
+  if (s < 7200) return `${Math.round(s / 60)} minutes`;
+  return `${Math.round(s / 3600)} hours`;
+}

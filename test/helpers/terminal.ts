@@ -1,0 +1,164 @@
+import xtermHeadless from "@xterm/headless";
+import WebSocket from "ws";
+
+/**
+ * A terminal client for tests and benchmarks: speaks the session WebSocket protocol
+ * (DESIGN.md "Terminal protocol") and feeds every output byte into a headless xterm,
+ * so a test reads the screen as lines of text, as a person would see it.
+ */
+export interface ServerMsg {
+  type: string;
+  [k: string]: unknown;
+}
+
+export class TerminalScreen {
+  readonly term: InstanceType<typeof xtermHeadless.Terminal>;
+
+  constructor(cols: number, rows: number) {
+    this.term = new xtermHeadless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true });
+  }
+
+  write(data: Buffer | string): Promise<void> {
+    return new Promise((resolve) => this.term.write(data, resolve));
+  }
+
+  lines(): string[] {
+    const buf = this.term.buffer.active;
+    const out: string[] = [];
+    for (let i = 0; i < this.term.rows; i++) out.push(buf.getLine(buf.viewportY + i)?.translateToString(true) ?? "");
+    return out;
+  }
+
+  text(): string {
+    return this.lines().join("\n");
+  }
+}
+
+/** Keys as a terminal sends them. */
+export const keys = {
+  up: "\x1b[A",
+  down: "\x1b[B",
+  right: "\x1b[C",
+  left: "\x1b[D",
+  enter: "\r",
+  space: " ",
+  esc: "\x1b",
+  tab: "\t",
+};
+
+export class TerminalClient {
+  readonly screen: TerminalScreen;
+  readonly messages: ServerMsg[] = [];
+  /** Close code and reason once closed. */
+  closed: { code: number; reason: string } | undefined;
+  /** Output bytes received (all of them, binary frames only). */
+  bytesReceived = 0;
+  private writes: Promise<void> = Promise.resolve();
+  private waiters = new Set<() => void>();
+  private readonly opened: Promise<void>;
+
+  constructor(
+    readonly ws: WebSocket,
+    cols: number,
+    rows: number,
+    private readonly opts: { autoAck: boolean },
+  ) {
+    this.screen = new TerminalScreen(cols, rows);
+    ws.on("message", (data: Buffer, isBinary) => {
+      if (isBinary) {
+        this.bytesReceived += data.length;
+        this.writes = this.writes.then(() => this.screen.write(data)).then(() => {
+          if (this.opts.autoAck && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: "ack", bytes: data.length }));
+          this.wake();
+        });
+      } else {
+        this.messages.push(JSON.parse(data.toString("utf8")) as ServerMsg);
+        this.wake();
+      }
+    });
+    ws.on("close", (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.wake();
+    });
+    this.opened = new Promise((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
+      ws.once("error", reject);
+    });
+  }
+
+  /** Open a socket to `baseUrl + wsPath`; sends `init` unless told not to. */
+  static async connect(
+    baseUrl: string,
+    wsPath: string,
+    opts: { cols?: number; rows?: number; origin?: string; init?: boolean; autoAck?: boolean } = {},
+  ): Promise<TerminalClient> {
+    const cols = opts.cols ?? 100;
+    const rows = opts.rows ?? 30;
+    const ws = new WebSocket(baseUrl.replace(/^http/, "ws") + wsPath, opts.origin ? { origin: opts.origin } : {});
+    const c = new TerminalClient(ws, cols, rows, { autoAck: opts.autoAck ?? true });
+    await c.opened;
+    if (opts.init ?? true) c.control({ type: "init", cols, rows });
+    return c;
+  }
+
+  control(msg: Record<string, unknown>): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  type(text: string): void {
+    this.ws.send(Buffer.from(text, "utf8"), { binary: true });
+  }
+
+  resize(cols: number, rows: number): void {
+    this.screen.term.resize(cols, rows);
+    this.control({ type: "resize", cols, rows });
+  }
+
+  /** Wait until `check` holds (re-checked on every message and output), or fail after `timeoutMs` with the screen. */
+  async until<T>(what: string, check: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.writes;
+      const v = check();
+      if (v) return v;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timed out waiting for ${what}\nmessages: ${JSON.stringify(this.messages)}\nclosed: ${JSON.stringify(this.closed)}\nscreen:\n${this.screen.text()}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 250));
+        this.waiters.add(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  untilText(pattern: string | RegExp, timeoutMs?: number): Promise<string> {
+    return this.until(`screen text ${String(pattern)}`, () => {
+      const text = this.screen.text();
+      return (typeof pattern === "string" ? text.includes(pattern) : pattern.test(text)) && text;
+    }, timeoutMs);
+  }
+
+  /** The next message of `type` after the first `skip` ones of that type. */
+  untilMessage(type: string, skip = 0, timeoutMs?: number): Promise<ServerMsg> {
+    return this.until(`a '${type}' message`, () => this.messages.filter((m) => m.type === type)[skip], timeoutMs);
+  }
+
+  untilClosed(timeoutMs?: number): Promise<{ code: number; reason: string }> {
+    return this.until("the socket to close", () => this.closed, timeoutMs);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  private wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+}
