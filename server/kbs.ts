@@ -4,6 +4,12 @@ import fs from "node:fs";
 import { openDb, type Db } from "./db";
 import { log } from "./log";
 import type { Settings } from "./settings";
+import type { GitRef } from "./gitref/gitref";
+import type { ProjectRegistry } from "./projects/registry";
+import { attachProjects } from "./projects/setup";
+import type { SyncService } from "./projects/sync";
+import type { KconfigBundleStore } from "./revdb/bundles";
+import type { RevDb } from "./revdb/revdb";
 
 /** A WebSocket (or other) upgrade handler for paths under `prefix`. */
 export interface UpgradeRoute {
@@ -18,6 +24,12 @@ export interface UpgradeRoute {
  */
 export class Kbs {
   readonly db: Db;
+  /** Projects, the git mirror, the revision index, kconfig bundles and sync (server/projects, gitref, revdb). */
+  projects!: ProjectRegistry;
+  gitref!: GitRef;
+  revdb!: RevDb;
+  bundles!: KconfigBundleStore;
+  sync!: SyncService;
   readonly upgrades: UpgradeRoute[] = [];
   private closers: Array<() => Promise<void> | void> = [];
   private starters: Array<() => Promise<void> | void> = [];
@@ -56,5 +68,6 @@ export class Kbs {
 
 export async function createKbs(settings: Settings): Promise<Kbs> {
   const kbs = new Kbs(settings);
+  await attachProjects(kbs);
   return kbs;
 }

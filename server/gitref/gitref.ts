@@ -1,0 +1,203 @@
+import fs from "node:fs";
+import path from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { log } from "../log";
+import { spawnGroup } from "../proc";
+import { git, GitError, gitEnv, gitMessage, gitStream, gitText } from "./git";
+import { refNameProblem } from "./refname";
+import { fastImportCommit, type TreeFile } from "./fast-import";
+
+/** A ref of one project, with its project prefix removed. */
+export interface ProjectRef {
+  kind: "tag" | "branch";
+  name: string;
+  /** the commit it points at (tags peeled) */
+  commit: string;
+  /** the tag object id for annotated tags */
+  tagObject?: string;
+  annotated: boolean;
+  taggerDate: number;
+  /** the name an annotated tag object carries (what `git describe` prints) */
+  embeddedName?: string;
+}
+
+export interface FetchProgress {
+  done: number;
+  total: number;
+}
+
+const SHA = /^[0-9a-f]{40}$/;
+/** Fixed identity and date for imported trees (built-ins, tarballs): same tree, same commit sha. */
+const IMPORT_IDENT = "kbs <kbs@localhost> 1704067200 +0000";
+
+/**
+ * The packed mirror of every project: one bare repo, refs prefixed by project id
+ * (refs/heads/<id>/*, refs/tags/<id>/*, refs/heads/<id>/REMOTE_HEAD).
+ */
+export class GitRef {
+  constructor(readonly dir: string) {}
+
+  /** Create the bare repo on first use (idempotent; safe when two processes race). */
+  async init(): Promise<void> {
+    if (fs.existsSync(path.join(this.dir, "HEAD"))) return;
+    fs.mkdirSync(path.dirname(this.dir), { recursive: true });
+    await git(this.dir, ["init", "--bare", "-q", "--end-of-options", this.dir]);
+    for (const [k, v] of [
+      ["gc.auto", "0"],
+      ["core.logAllRefUpdates", "false"],
+      ["fetch.writeCommitGraph", "false"],
+      ["receive.denyNonFastForwards", "false"],
+    ]) {
+      await git(this.dir, ["config", k, v]);
+    }
+  }
+
+  /** Check that a URL or path is a git repository we can read, without fetching anything. */
+  async probe(url: string): Promise<void> {
+    await this.init();
+    try {
+      await git(this.dir, ["ls-remote", "--heads", "--end-of-options", url], { timeoutMs: 60_000 });
+    } catch (e) {
+      if (e instanceof GitError) throw new GitError(`not a git repository we can read: ${url}: ${gitMessage(e.stderr)}`, e.stderr, e.code);
+      throw e;
+    }
+  }
+
+  /**
+   * Fetch every branch and tag of `url` under the project's prefix, pruning what the
+   * remote deleted; ref updates are atomic. Ref names kbs refuses are removed again
+   * (with a warning) before anything indexes them.
+   */
+  async fetch(projectId: string, url: string, onProgress?: (p: FetchProgress) => void): Promise<{ skippedRefs: string[] }> {
+    await this.init();
+    const args = [
+      "fetch",
+      "--no-tags",
+      "--prune",
+      "--atomic",
+      "--progress",
+      "--no-write-fetch-head",
+      "--end-of-options",
+      url,
+      `+refs/heads/*:refs/heads/${projectId}/*`,
+      `+refs/tags/*:refs/tags/${projectId}/*`,
+      `+HEAD:refs/heads/${projectId}/REMOTE_HEAD`,
+    ];
+    await new Promise<void>((resolve, reject) => {
+      const child = spawnGroup("git", ["-c", "protocol.ext.allow=never", "--git-dir", this.dir, ...args], { env: gitEnv(), stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => {
+        const s = d.toString("utf8");
+        if (stderr.length < 256 * 1024) stderr += s;
+        const m = /(?:Receiving|Resolving) [a-z]+:\s+\d+% \((\d+)\/(\d+)\)/.exec(s.split(/[\r\n]/).filter(Boolean).pop() ?? "");
+        if (m && onProgress) onProgress({ done: Number(m[1]), total: Number(m[2]) });
+      });
+      child.on("error", reject);
+      child.on("close", (code, signal) => {
+        if (code === 0) resolve();
+        else reject(new GitError(signal ? `git fetch killed by ${signal}` : gitMessage(stderr.split("\r").join("\n")), stderr, code));
+      });
+    });
+    const skippedRefs = await this.dropBadRefs(projectId);
+    await git(this.dir, ["pack-refs", "--all"]);
+    return { skippedRefs };
+  }
+
+  /** Delete the project's refs whose names kbs refuses (they came from a remote). */
+  private async dropBadRefs(projectId: string): Promise<string[]> {
+    const out = await gitText(this.dir, ["for-each-ref", "--format=%(refname)", `refs/heads/${projectId}/`, `refs/tags/${projectId}/`]);
+    const bad: string[] = [];
+    for (const ref of out.split("\n").filter(Boolean)) {
+      const name = ref.replace(/^refs\/(heads|tags)\/[^/]+\//, "");
+      const why = refNameProblem(name);
+      if (why) {
+        bad.push(name);
+        log.warn({ project: projectId, ref }, `skipping a ref from the remote whose name ${why}`);
+      }
+    }
+    if (bad.length) {
+      const input = out
+        .split("\n")
+        .filter((r) => r && bad.includes(r.replace(/^refs\/(heads|tags)\/[^/]+\//, "")))
+        .map((r) => `delete ${r}\0\0`)
+        .join("");
+      await git(this.dir, ["update-ref", "-z", "--stdin"], { input });
+    }
+    return bad;
+  }
+
+  /** The project's branches and tags (valid names only), tags peeled to commits. */
+  async refs(projectId: string): Promise<ProjectRef[]> {
+    await this.init();
+    const fmt = ["%(refname)", "%(objecttype)", "%(objectname)", "%(*objecttype)", "%(*objectname)", "%(taggerdate:raw)", "%(tag)"].join("%00");
+    const out = await gitText(this.dir, ["for-each-ref", `--format=${fmt}`, `refs/heads/${projectId}/`, `refs/tags/${projectId}/`]);
+    const refs: ProjectRef[] = [];
+    for (const line of out.split("\n").filter(Boolean)) {
+      const [refname, type, oid, ptype, poid, tdate, tagName] = line.split("\0") as string[];
+      const m = /^refs\/(heads|tags)\/[^/]+\/(.+)$/.exec(refname!);
+      if (!m || refNameProblem(m[2]!)) continue;
+      const annotated = type === "tag";
+      const commit = annotated ? (ptype === "commit" ? poid : undefined) : type === "commit" ? oid : undefined;
+      if (!commit) continue; // tags of trees or blobs, or tags of tags: nothing to describe
+      refs.push({
+        kind: m[1] === "tags" ? "tag" : "branch",
+        name: m[2]!,
+        commit,
+        annotated,
+        tagObject: annotated ? oid : undefined,
+        taggerDate: Number((tdate ?? "").split(" ")[0]) || 0,
+        embeddedName: annotated && tagName ? tagName : undefined,
+      });
+    }
+    return refs;
+  }
+
+  async hasCommit(sha: string): Promise<boolean> {
+    if (!SHA.test(sha)) return false;
+    const r = await git(this.dir, ["cat-file", "-t", sha], { okCodes: [1, 128] }).catch(() => Buffer.from(""));
+    return r.toString().trim() === "commit";
+  }
+
+  /** Whether `file` exists in the tree of `sha`. */
+  async hasPath(sha: string, file: string): Promise<boolean> {
+    const r = await git(this.dir, ["cat-file", "-t", `${sha}:${file}`], { okCodes: [1, 128] });
+    return r.toString().trim().length > 0;
+  }
+
+  /**
+   * Store files as a parentless commit with a fixed author and date (so the same files
+   * give the same sha) and point `refs` at it atomically. Checks `requiredPath` exists
+   * first; on any failure no ref changes.
+   */
+  async importTree(files: AsyncIterable<TreeFile>, opts: { refs: string[]; message: string; requiredPath?: string; whatForErrors: string; stripTopDir?: boolean }): Promise<string> {
+    await this.init();
+    const tmpRef = `refs/kbs-import/${process.pid}-${Date.now()}`;
+    try {
+      const sha = await fastImportCommit(this.dir, tmpRef, files, { ident: IMPORT_IDENT, message: opts.message, stripTopDir: opts.stripTopDir });
+      if (opts.requiredPath && !(await this.hasPath(sha, opts.requiredPath))) {
+        throw new ImportError(`${opts.whatForErrors} has no ${opts.requiredPath}: it is not a source tree for this recipe (expected the entry Kconfig file at ${opts.requiredPath})`);
+      }
+      const input = opts.refs.map((r) => `update ${r}\0${sha}\0\0`).join("");
+      await git(this.dir, ["update-ref", "-z", "--stdin"], { input });
+      return sha;
+    } finally {
+      await git(this.dir, ["update-ref", "-d", "--end-of-options", tmpRef]).catch(() => {});
+    }
+  }
+
+  /** The whole tree at a commit, as a tar stream from `git archive`. */
+  archive(sha: string): Readable {
+    if (!SHA.test(sha)) throw new Error(`archive: not a full commit sha: ${sha}`);
+    const { stdout, done } = gitStream(this.dir, ["archive", "--format=tar", sha]);
+    const out = new PassThrough();
+    // git exits after its stdout closed: end the stream only once git says it succeeded.
+    stdout.pipe(out, { end: false });
+    done.then(
+      () => out.end(),
+      (e: Error) => out.destroy(e),
+    );
+    return out;
+  }
+}
+
+export class ImportError extends Error {}

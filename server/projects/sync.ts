@@ -1,0 +1,211 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Db } from "../db";
+import { GitError } from "../gitref/git";
+import type { GitRef } from "../gitref/gitref";
+import { dirFiles, tarballFiles } from "../gitref/sources";
+import { HttpError } from "../http/errors";
+import { log } from "../log";
+import type { KconfigBundleStore } from "../revdb/bundles";
+import { indexProject } from "../revdb/indexer";
+import type { RevDb } from "../revdb/revdb";
+import { lockHolderAlive, type Project, type ProjectRegistry } from "./registry";
+
+export interface SyncProgress {
+  phase: "fetch" | "index" | "bundles";
+  done: number;
+  total: number;
+}
+
+export interface SyncResult {
+  project: string;
+  newCommits: number;
+  totalCommits: number;
+  bundlesWritten: number;
+  /** refs from the remote whose names kbs refuses */
+  skippedRefs: string[];
+}
+
+/** Another process (or this one) is syncing the project. */
+export class SyncBusyError extends HttpError {
+  constructor(id: string, pid: number, startedAt: number) {
+    super(409, "sync_running", `A sync of '${id}' is already running (pid ${pid}, started ${new Date(startedAt).toISOString()}); wait for it to finish, then try again.`);
+  }
+}
+
+/** A sync that failed for a reason a person can act on (stored as the project's sync message). */
+export class SyncError extends Error {}
+
+const builtinMessage = (p: Project) => `${p.name} v${p.upstream.kind === "builtin" ? p.upstream.version : 0} (built into kbs)`;
+
+/** sha256 over a built-in tree's files and version: unchanged means nothing to import. */
+export async function builtinSourceHash(dir: string, version: number): Promise<string> {
+  const h = crypto.createHash("sha256").update(`v${version}\n`);
+  for await (const f of dirFiles(dir, ["project.json"])) h.update(`${f.mode} ${f.path}\0`).update(crypto.createHash("sha1").update(f.data).digest());
+  return h.digest("hex");
+}
+
+/**
+ * `kbs sync`: fetch (or import) -> index -> bundles, one sync per project at a time
+ * across processes (a lock row in SQLite, taken over when its process is gone).
+ * Progress and the outcome are kept on the project for the API and the portal.
+ */
+export class SyncService {
+  private running = new Map<string, Promise<SyncResult>>();
+
+  constructor(
+    private deps: { db: Db; projects: ProjectRegistry; gitref: GitRef; revdb: RevDb; bundles: KconfigBundleStore },
+  ) {}
+
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  /** Start a sync in the background (the API, start-up); a running one is reused. Failures end up in the project's sync state. */
+  start(id: string): Promise<SyncResult | undefined> {
+    const existing = this.running.get(id);
+    const p = existing ?? this.sync(id);
+    return p.catch((e: Error) => {
+      if (!(e instanceof SyncBusyError)) log.warn({ project: id, err: e.message }, "sync failed");
+      return undefined;
+    });
+  }
+
+  async sync(id: string, onProgress?: (p: SyncProgress) => void): Promise<SyncResult> {
+    const project = this.deps.projects.require(id);
+    this.lock(id);
+    const run = this.run(project, onProgress);
+    this.running.set(id, run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(id);
+      this.deps.db.prepare("DELETE FROM project_sync_locks WHERE project = ? AND pid = ?").run(id, process.pid);
+    }
+  }
+
+  /** Wait until nobody syncs `id` (for built-ins imported at start by racing processes). */
+  async waitIdle(id: string, timeoutMs = 120_000): Promise<void> {
+    const t0 = Date.now();
+    for (;;) {
+      const row = this.deps.db.prepare("SELECT pid, host FROM project_sync_locks WHERE project = ?").get(id) as { pid: number; host: string } | undefined;
+      if (!row || !lockHolderAlive(row.pid, row.host) || (row.pid === process.pid && !this.running.has(id))) return;
+      if (Date.now() - t0 > timeoutMs) throw new SyncError(`gave up waiting for the sync of '${id}' by pid ${row.pid}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private lock(id: string): void {
+    const { db } = this.deps;
+    db.transaction(() => {
+      const row = db.prepare("SELECT pid, host, started_at FROM project_sync_locks WHERE project = ?").get(id) as
+        | { pid: number; host: string; started_at: number }
+        | undefined;
+      const mine = row?.pid === process.pid && row.host === os.hostname();
+      if (row && ((mine && this.running.has(id)) || (!mine && lockHolderAlive(row.pid, row.host)))) throw new SyncBusyError(id, row.pid, row.started_at);
+      if (row) log.warn({ project: id, pid: row.pid }, "taking over the sync lock of a process that is gone");
+      db.prepare("INSERT OR REPLACE INTO project_sync_locks (project, pid, host, started_at) VALUES (?, ?, ?, ?)").run(id, process.pid, os.hostname(), Date.now());
+    }).immediate();
+  }
+
+  private async run(project: Project, onProgress?: (p: SyncProgress) => void): Promise<SyncResult> {
+    const { projects, gitref, revdb, bundles } = this.deps;
+    const id = project.id;
+    const started = Date.now();
+    projects.setSync(id, { state: "syncing", lastTried: started, message: null, progress: { phase: "fetch", done: 0, total: 0 } });
+    let lastWrite = 0;
+    const progress = (p: SyncProgress) => {
+      onProgress?.(p);
+      if (Date.now() - lastWrite > 250 || p.done === p.total) {
+        lastWrite = Date.now();
+        projects.setSync(id, { progress: p });
+      }
+    };
+    try {
+      const skippedRefs = await this.fetch(project, started, progress);
+      await this.checkEntry(project);
+      const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, onProgress: (p) => progress({ phase: "index", ...p }) });
+      const missing = revdb.hashes(id).filter((h) => !bundles.has(h));
+      let bundlesWritten = 0;
+      for (const [i, h] of missing.entries()) {
+        const entries = revdb.treeEntries(h);
+        if (!entries) throw new SyncError(`the index has no tree for kconfig hash ${h}; run 'kbs sync ${id}' again`);
+        await bundles.build(h, entries, project.recipe.extraFiles);
+        bundlesWritten++;
+        progress({ phase: "bundles", done: i + 1, total: missing.length });
+      }
+      const message = `${indexed.totalCommits} revisions, ${revdb.hashes(id).length} distinct kconfig trees${skippedRefs.length ? `; skipped ${skippedRefs.length} ref(s) with unusable names` : ""}`;
+      projects.setSync(id, { state: "ok", lastOk: Date.now(), message, progress: null });
+      return { project: id, newCommits: indexed.newCommits, totalCommits: indexed.totalCommits, bundlesWritten, skippedRefs };
+    } catch (e) {
+      const message = e instanceof SyncError ? e.message : `sync failed: ${(e as Error).message}`;
+      projects.setSync(id, { state: "failed", message, progress: null });
+      throw e instanceof SyncError ? e : new SyncError(message);
+    }
+  }
+
+  /** Bring the project's refs into gitref; returns the remote refs skipped for their names. */
+  private async fetch(project: Project, started: number, progress: (p: SyncProgress) => void): Promise<string[]> {
+    const { gitref, projects } = this.deps;
+    const up = project.upstream;
+    if (up.kind === "git") {
+      try {
+        const r = await gitref.fetch(project.id, up.url, (p) => progress({ phase: "fetch", ...p }));
+        return r.skippedRefs;
+      } catch (e) {
+        if (e instanceof GitError) throw new SyncError(`upstream unreachable, last tried ${new Date(started).toISOString()}: ${e.message.replace(/^git fetch: /, "")}`);
+        throw e;
+      }
+    }
+    const ref = up.kind === "tarball" ? `refs/tags/${project.id}/${up.revName}` : `refs/tags/${project.id}/v${up.version}`;
+    const sourceHash =
+      up.kind === "tarball" ? (() => {
+        const st = fs.statSync(up.path, { throwIfNoEntry: false });
+        if (!st) throw new SyncError(`the source tarball ${up.path} is gone; put it back or add the project again`);
+        return `${st.size}:${st.mtimeMs}:${up.revName}`;
+      })() : await builtinSourceHash(up.dir, up.version);
+    const refs = await gitref.refs(project.id);
+    const tagName = ref.replace(`refs/tags/${project.id}/`, "");
+    if (projects.sourceHash(project.id) === sourceHash && refs.some((r) => r.kind === "tag" && r.name === tagName)) return [];
+    progress({ phase: "fetch", done: 0, total: 1 });
+    try {
+      if (up.kind === "tarball") {
+        await gitref.importTree(tarballFiles(up.path), {
+          refs: [ref],
+          message: `${up.revName} (source tarball)`,
+          requiredPath: project.recipe.entry,
+          stripTopDir: true,
+          whatForErrors: path.basename(up.path),
+        });
+      } else {
+        await gitref.importTree(dirFiles(up.dir, ["project.json"]), {
+          refs: [`refs/heads/${project.id}/main`, ref],
+          message: builtinMessage(project),
+          requiredPath: project.recipe.entry,
+          whatForErrors: `the built-in tree ${up.dir}`,
+        });
+      }
+    } catch (e) {
+      throw new SyncError((e as Error).message);
+    }
+    projects.setSourceHash(project.id, sourceHash);
+    progress({ phase: "fetch", done: 1, total: 1 });
+    return [];
+  }
+
+  /** A tree without the recipe's entry Kconfig is the wrong project or the wrong recipe: say so before indexing. */
+  private async checkEntry(project: Project): Promise<void> {
+    const refs = await this.deps.gitref.refs(project.id);
+    if (!refs.length) throw new SyncError(`${project.id}: the upstream has no branches or tags to index`);
+    const branch = (n: string) => refs.find((r) => r.kind === "branch" && r.name === n);
+    const head = branch("REMOTE_HEAD") ?? branch("main") ?? branch("master") ?? refs.find((r) => r.kind === "branch") ?? refs[0]!;
+    if (!(await this.deps.gitref.hasPath(head.commit, project.recipe.entry))) {
+      const where = head.name === "REMOTE_HEAD" ? "the default branch" : `${head.kind} ${head.name}`;
+      throw new SyncError(
+        `${project.id}: no ${project.recipe.entry} on ${where} (${head.commit.slice(0, 12)}): the '${project.recipe.id}' recipe expects its top Kconfig file there. Check the URL, or add the project with the recipe that fits the tree.`,
+      );
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import fs from "node:fs";
+import path from "node:path";
+import { git } from "../gitref/git";
+import { HttpError } from "../http/errors";
+import { extractEntries } from "./extract";
+import { gitBlobId, kconfigHash, type KconfigEntry } from "./kconfig-tree";
+import { parseTar, writeTar, type TarEntry, type TarWriteEntry } from "./tar";
+
+const HASH = /^[0-9a-f]{64}$/;
+
+/** (path, git blob id, git mode) of a bundle's entries: what its hash is computed from. */
+function entriesOf(tar: TarEntry[]): KconfigEntry[] {
+  return tar
+    .filter((e) => e.type === "file" || e.type === "symlink")
+    .map((e) => {
+      const data = e.type === "symlink" ? Buffer.from(e.linkname) : e.data;
+      return { path: e.path, mode: e.type === "symlink" ? "120000" : e.mode & 0o111 ? "100755" : "100644", blob: gitBlobId(data) };
+    });
+}
+
+/** Read blobs from the mirror in one `git cat-file --batch` run. */
+async function readBlobs(gitDir: string, ids: string[]): Promise<Map<string, Buffer>> {
+  const unique = [...new Set(ids)];
+  const out = await git(gitDir, ["cat-file", "--batch"], { input: unique.join("\n") + "\n" });
+  const blobs = new Map<string, Buffer>();
+  let pos = 0;
+  while (pos < out.length) {
+    const nl = out.indexOf(10, pos);
+    const [oid, type, size] = out.toString("latin1", pos, nl).split(" ");
+    if (type !== "blob") throw new Error(`git object ${oid} is ${type === undefined ? "missing" : type}, expected a blob`);
+    const n = Number(size);
+    blobs.set(oid!, out.subarray(nl + 1, nl + 1 + n));
+    pos = nl + 1 + n + 1;
+  }
+  return blobs;
+}
+
+/**
+ * Kconfig-only trees as tars, one per distinct kconfig hash (`data/bundles/<hash>.tar`).
+ * Written from git objects, deterministic (sorted, fixed mtime and owner), and checked
+ * against their name whenever they are handed out.
+ */
+export class KconfigBundleStore {
+  /** hash -> the file identity last verified, so repeated reads of an unchanged file are cheap */
+  private verified = new Map<string, string>();
+
+  constructor(
+    readonly dir: string,
+    private gitDir: string,
+  ) {}
+
+  private file(hash: string): string {
+    if (!HASH.test(hash)) throw new HttpError(400, "bad_kconfig_hash", `'${hash}' is not a kconfig hash (64 hex digits).`);
+    return path.join(this.dir, `${hash}.tar`);
+  }
+
+  has(hash: string): boolean {
+    return fs.existsSync(this.file(hash));
+  }
+
+  /** The verified bundle's path; throws when it is missing or does not match its hash. */
+  path(hash: string): string {
+    const file = this.file(hash);
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st) throw new HttpError(404, "unknown_bundle", `No kconfig bundle ${hash.slice(0, 12)}…; run 'kbs sync' for the project to make it.`);
+    const identity = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    if (this.verified.get(hash) === identity) return file;
+    let actual: string;
+    try {
+      actual = kconfigHash(entriesOf(parseTar(fs.readFileSync(file))));
+    } catch (e) {
+      throw new HttpError(500, "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… is unreadable (${(e as Error).message}); delete ${file} and run 'kbs sync' to rebuild it.`);
+    }
+    if (actual !== hash) throw new HttpError(500, "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… does not match its hash; delete ${file} and run 'kbs sync' to rebuild it.`);
+    this.verified.set(hash, identity);
+    return file;
+  }
+
+  /** Safely extract a verified bundle into `destDir`. */
+  async extract(hash: string, destDir: string): Promise<void> {
+    extractEntries(parseTar(fs.readFileSync(this.path(hash))), destDir);
+  }
+
+  /**
+   * Write the bundle for `hash` from its entries (tree blobs from git, extras from the
+   * recipe) unless it exists; atomic (temp file + rename). Returns the size written (0 if it existed).
+   */
+  async build(hash: string, entries: KconfigEntry[], extraFiles: Record<string, string>): Promise<number> {
+    const file = this.file(hash);
+    if (fs.existsSync(file)) return 0;
+    const blobs = await readBlobs(this.gitDir, entries.filter((e) => !e.extra).map((e) => e.blob));
+    const tar: TarWriteEntry[] = entries.map((e) => {
+      const data = e.extra ? Buffer.from(extraFiles[e.path] ?? "") : blobs.get(e.blob)!;
+      if (e.extra && gitBlobId(data) !== e.blob) throw new Error(`the recipe's extra file ${e.path} changed since indexing; sync again`);
+      return e.mode === "120000" ? { path: e.path, type: "symlink", mode: 0o777, linkname: data.toString("utf8") } : { path: e.path, type: "file", mode: e.mode === "100755" ? 0o755 : 0o644, data };
+    });
+    const buf = writeTar(tar);
+    if (kconfigHash(entriesOf(parseTar(buf))) !== hash) throw new Error(`bundle ${hash} does not reproduce its hash; the index is inconsistent`);
+    fs.mkdirSync(this.dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, buf);
+    fs.renameSync(tmp, file);
+    return buf.length;
+  }
+}

@@ -1,0 +1,240 @@
+import crypto from "node:crypto";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { Db } from "../db";
+import { git, gitText } from "../gitref/git";
+import type { GitRef, ProjectRef } from "../gitref/gitref";
+import type { Recipe } from "../projects/recipe";
+import { Describer, type DescribeCommit, type DescribeTag } from "./describe";
+import { extraEntries, kconfigHash, pathMatcher, recipeFingerprint, withExtras, type KconfigEntry } from "./kconfig-tree";
+
+export interface IndexProgress {
+  done: number;
+  total: number;
+}
+
+export interface IndexResult {
+  newCommits: number;
+  totalCommits: number;
+  /** old commits whose describe changed because tags moved */
+  redescribed: number;
+}
+
+interface ParsedCommit {
+  sha: string;
+  parents: string[];
+  date: number;
+  /** changed paths vs the first parent (all paths for a root commit): [path, newMode, newBlob] */
+  changes: Array<[string, string, string]>;
+}
+
+/** A kconfig tree: the tree's own matching files (no extras) and the hash with extras. */
+interface KTree {
+  hash: string;
+  entries: Map<string, KconfigEntry>;
+}
+
+const EMPTY_MODE = "000000";
+
+/**
+ * Parse `git log -z --raw --format=%x01%H %P %ct` output: a header token per commit,
+ * then `:oldmode newmode oldsha newsha status` / path token pairs.
+ */
+function parseLog(raw: string): ParsedCommit[] {
+  const out: ParsedCommit[] = [];
+  const tokens = raw.split("\0");
+  let cur: ParsedCommit | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!.replace(/^\n+/, "");
+    if (t.startsWith("\x01")) {
+      const parts = t.slice(1).trim().split(" ").filter(Boolean);
+      cur = { sha: parts[0]!, parents: parts.slice(1, -1), date: Number(parts[parts.length - 1]), changes: [] };
+      out.push(cur);
+    } else if (t.startsWith(":") && cur) {
+      const meta = t.slice(1).split(" ");
+      const file = tokens[++i]!;
+      cur.changes.push([file, meta[1]!, meta[3]!]);
+    }
+  }
+  return out;
+}
+
+/** The recipe's kconfig entries of one commit, straight from `git ls-tree` (first commits, and the bench baseline). */
+export async function lsTreeKconfig(gitDir: string, sha: string, matches: (p: string) => boolean): Promise<Map<string, KconfigEntry>> {
+  const out = await gitText(gitDir, ["ls-tree", "-r", "-z", "--full-tree", sha]);
+  const entries = new Map<string, KconfigEntry>();
+  for (const rec of out.split("\0")) {
+    const tab = rec.indexOf("\t");
+    if (tab === -1) continue;
+    const [mode, type, blob] = rec.slice(0, tab).split(" ");
+    const p = rec.slice(tab + 1);
+    if (type === "blob" && matches(p)) entries.set(p, { path: p, mode: mode!, blob: blob! });
+  }
+  return entries;
+}
+
+export function tagsForDescribe(projectId: string, refs: ProjectRef[]): DescribeTag[] {
+  return refs
+    .filter((r) => r.kind === "tag")
+    .map((r) => ({ name: r.embeddedName ?? r.name, refname: `refs/tags/${projectId}/${r.name}`, commit: r.commit, annotated: r.annotated, taggerDate: r.taggerDate }));
+}
+
+/**
+ * Index every commit reachable from the project's refs that the db does not have yet:
+ * one `git log --raw` pass over the new commits gives parents, dates and changed paths;
+ * a commit whose diff against its first parent touches no kconfig path shares the
+ * parent's kconfig tree, so trees are only rebuilt where kconfig files changed.
+ * Everything is written in one transaction at the end: an interrupted index leaves
+ * the db as it was.
+ */
+export async function indexProject(opts: {
+  db: Db;
+  gitref: GitRef;
+  projectId: string;
+  recipe: Recipe;
+  onProgress?: (p: IndexProgress) => void;
+}): Promise<IndexResult> {
+  const { db, gitref, projectId: id, recipe } = opts;
+  const refs = await gitref.refs(id);
+  const state = db.prepare("SELECT recipe_fingerprint, tags_fingerprint FROM revdb_state WHERE project = ?").get(id) as
+    | { recipe_fingerprint: string; tags_fingerprint: string }
+    | undefined;
+  const recipeFp = recipeFingerprint(recipe);
+  const full = !state || state.recipe_fingerprint !== recipeFp;
+  const oldTips = full
+    ? []
+    : (db.prepare("SELECT DISTINCT r.sha FROM revdb_refs r JOIN revdb_commits c ON c.project = r.project AND c.sha = r.sha WHERE r.project = ?").pluck().all(id) as string[]);
+  const tips = [...new Set(refs.map((r) => r.commit))];
+
+  let parsed: ParsedCommit[] = [];
+  const abbrevOf = new Map<string, string>();
+  if (tips.length) {
+    const input = [...tips, ...oldTips.map((s) => `^${s}`)].join("\n") + "\n";
+    const [raw, abbrevs] = await Promise.all([
+      git(gitref.dir, ["log", "--stdin", "--no-renames", "--diff-merges=first-parent", "--raw", "--no-abbrev", "-z", "--root", "--topo-order", "--reverse", "--format=%x01%H %P %ct"], { input, timeoutMs: 600_000 }),
+      gitText(gitref.dir, ["log", "--stdin", "--format=%H %h"], { input, timeoutMs: 600_000 }),
+    ]);
+    parsed = parseLog(raw.toString("utf8"));
+    for (const line of abbrevs.split("\n")) {
+      const sp = line.indexOf(" ");
+      if (sp > 0) abbrevOf.set(line.slice(0, sp), line.slice(sp + 1));
+    }
+  }
+
+  // kconfig trees, parents first
+  const matches = pathMatcher(recipe.kconfigPaths);
+  const extras = extraEntries(recipe);
+  const treeOf = new Map<string, KTree>();
+  const byHash = new Map<string, KTree>();
+  const commitHash = db.prepare("SELECT kconfig_hash FROM revdb_commits WHERE project = ? AND sha = ?").pluck();
+  const treeEntries = db.prepare("SELECT entries FROM revdb_trees WHERE hash = ?").pluck();
+  const makeTree = (entries: Map<string, KconfigEntry>): KTree => {
+    const hash = kconfigHash(withExtras(entries.values(), extras));
+    let t = byHash.get(hash);
+    if (!t) {
+      t = { hash, entries };
+      byHash.set(hash, t);
+    }
+    return t;
+  };
+  const knownTree = async (sha: string): Promise<KTree> => {
+    const have = treeOf.get(sha);
+    if (have) return have;
+    const hash = full ? undefined : (commitHash.get(id, sha) as string | undefined);
+    const stored = hash ? (treeEntries.get(hash) as string | undefined) : undefined;
+    let t: KTree;
+    if (hash && stored) {
+      const entries = new Map<string, KconfigEntry>();
+      for (const [p, mode, blob, extra] of JSON.parse(stored) as Array<[string, string, string, number?]>) if (!extra) entries.set(p, { path: p, mode, blob });
+      t = byHash.get(hash) ?? { hash, entries };
+      byHash.set(hash, t);
+    } else t = makeTree(await lsTreeKconfig(gitref.dir, sha, matches));
+    treeOf.set(sha, t);
+    return t;
+  };
+  const empty: KTree = makeTree(new Map());
+  for (const c of parsed) {
+    const parent = c.parents.length ? await knownTree(c.parents[0]!) : empty;
+    const touched = c.changes.filter(([p]) => matches(p));
+    let tree = parent;
+    if (touched.length) {
+      const entries = new Map(parent.entries);
+      for (const [p, mode, blob] of touched) {
+        if (mode === EMPTY_MODE || mode === "160000" || mode === "040000") entries.delete(p);
+        else entries.set(p, { path: p, mode, blob });
+      }
+      tree = makeTree(entries);
+    }
+    treeOf.set(c.sha, tree);
+  }
+
+  // describe, against the project's own tags
+  const tags = tagsForDescribe(id, refs);
+  const tagsFp = crypto
+    .createHash("sha256")
+    .update(JSON.stringify(tags.map((t) => [t.refname, t.commit, t.annotated, t.taggerDate, t.name]).sort()))
+    .digest("hex");
+  const redescribeAll = !full && state!.tags_fingerprint !== tagsFp;
+  const fresh = new Map<string, DescribeCommit>();
+  for (const c of parsed) fresh.set(c.sha, { parents: c.parents, date: c.date, abbrev: abbrevOf.get(c.sha) ?? c.sha.slice(0, 7) });
+  const oldCommit = db.prepare("SELECT parents, date, abbrev FROM revdb_commits WHERE project = ? AND sha = ?");
+  const loaded = new Map<string, DescribeCommit>();
+  const getCommit = (sha: string): DescribeCommit | undefined => {
+    const f = fresh.get(sha) ?? loaded.get(sha);
+    if (f || full) return f;
+    const row = oldCommit.get(id, sha) as { parents: string; date: number; abbrev: string } | undefined;
+    if (!row) return undefined;
+    const c = { parents: row.parents ? row.parents.split(" ") : [], date: row.date, abbrev: row.abbrev };
+    loaded.set(sha, c);
+    return c;
+  };
+  const describer = new Describer(getCommit, tags);
+  const oldShas = redescribeAll ? (db.prepare("SELECT sha, describe FROM revdb_commits WHERE project = ?").all(id) as Array<{ sha: string; describe: string }>) : [];
+  const total = parsed.length + oldShas.length;
+  const describes = new Map<string, string>();
+  let done = 0;
+  const step = async () => {
+    if (++done % 500 === 0) {
+      opts.onProgress?.({ done, total });
+      await yieldToEventLoop();
+    }
+  };
+  for (const c of parsed) {
+    describes.set(c.sha, describer.describe(c.sha));
+    await step();
+  }
+  const redescribed: Array<[string, string]> = [];
+  for (const o of oldShas) {
+    const d = describer.describe(o.sha);
+    if (d !== o.describe) redescribed.push([o.sha, d]);
+    await step();
+  }
+  opts.onProgress?.({ done: total, total });
+
+  db.transaction(() => {
+    if (full) db.prepare("DELETE FROM revdb_commits WHERE project = ?").run(id);
+    const ins = db.prepare("INSERT OR IGNORE INTO revdb_commits (project, sha, parents, date, abbrev, describe, kconfig_hash) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const c of parsed) ins.run(id, c.sha, c.parents.join(" "), c.date, fresh.get(c.sha)!.abbrev, describes.get(c.sha)!, treeOf.get(c.sha)!.hash);
+    const upd = db.prepare("UPDATE revdb_commits SET describe = ? WHERE project = ? AND sha = ?");
+    for (const [sha, d] of redescribed) upd.run(d, id, sha);
+    const insTree = db.prepare("INSERT OR IGNORE INTO revdb_trees (hash, entries, files) VALUES (?, ?, ?)");
+    for (const t of byHash.values()) {
+      const all = withExtras(t.entries.values(), extras);
+      insTree.run(t.hash, JSON.stringify(all.map((e) => (e.extra ? [e.path, e.mode, e.blob, 1] : [e.path, e.mode, e.blob]))), all.length);
+    }
+    db.prepare("DELETE FROM revdb_refs WHERE project = ?").run(id);
+    const insRef = db.prepare("INSERT OR REPLACE INTO revdb_refs (project, kind, name, sha, annotated, tagger_date, embedded_name) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const r of refs) {
+      const kind = r.kind === "branch" && r.name === "REMOTE_HEAD" ? "head" : r.kind;
+      insRef.run(id, kind, r.name, r.commit, r.annotated ? 1 : 0, r.taggerDate, r.embeddedName ?? null);
+    }
+    db.prepare("UPDATE revdb_commits SET named = 0 WHERE project = ? AND named = 1").run(id);
+    db.prepare("UPDATE revdb_commits SET named = 1 WHERE project = ? AND sha IN (SELECT sha FROM revdb_refs WHERE project = ? AND kind IN ('tag', 'branch'))").run(id, id);
+    db.prepare(
+      `INSERT INTO revdb_state (project, recipe_fingerprint, tags_fingerprint, generation) VALUES (?, ?, ?, 1)
+       ON CONFLICT(project) DO UPDATE SET recipe_fingerprint = excluded.recipe_fingerprint, tags_fingerprint = excluded.tags_fingerprint, generation = generation + 1`,
+    ).run(id, recipeFp, tagsFp);
+  })();
+
+  const totalCommits = db.prepare("SELECT COUNT(*) FROM revdb_commits WHERE project = ?").pluck().get(id) as number;
+  return { newCommits: parsed.length, totalCommits, redescribed: redescribed.length };
+}

@@ -1,0 +1,209 @@
+import type { Db } from "../db";
+import { refNameProblem } from "../gitref/refname";
+import { badRequest, HttpError, notFound } from "../http/errors";
+import type { KconfigEntry } from "./kconfig-tree";
+import { migrateRevdb } from "./schema";
+
+/** One indexed revision (DESIGN.md; the API returns it as is, without `project`). */
+export interface Revision {
+  project: string;
+  sha: string;
+  describe: string;
+  /** committer date, ISO 8601 */
+  date: string;
+  /** "tag:v0.2.0", "branch:master" */
+  refs: string[];
+  kconfigHash: string;
+  /** how many other revisions of the project have the same kconfig tree */
+  sameKconfigCount: number;
+}
+
+interface Row {
+  sha: string;
+  describe: string;
+  date: number;
+  kconfig_hash: string;
+}
+
+const HEX = /^[0-9a-f]{4,40}$/i;
+const MAX_CLOSE = 5;
+
+/**
+ * The commit -> describe -> kconfig hash index, served from SQLite. Written by the
+ * indexer (indexer.ts) during sync; read here by the API, sessions and builds.
+ */
+export class RevDb {
+  private sameCounts = new Map<string, { generation: number; counts: Map<string, number> }>();
+
+  constructor(readonly db: Db) {
+    migrateRevdb(db);
+  }
+
+  count(projectId: string): number {
+    return this.db.prepare("SELECT COUNT(*) FROM revdb_commits WHERE project = ?").pluck().get(projectId) as number;
+  }
+
+  /** Distinct kconfig hashes of a project. */
+  hashes(projectId: string): string[] {
+    return this.db.prepare("SELECT DISTINCT kconfig_hash FROM revdb_commits WHERE project = ?").pluck().all(projectId) as string[];
+  }
+
+  /** The kconfig tree behind a hash (tree files and recipe extras). */
+  treeEntries(hash: string): KconfigEntry[] | undefined {
+    const json = this.db.prepare("SELECT entries FROM revdb_trees WHERE hash = ?").pluck().get(hash) as string | undefined;
+    if (!json) return undefined;
+    return (JSON.parse(json) as Array<[string, string, string, number?]>).map(([path, mode, blob, extra]) => ({ path, mode, blob, ...(extra ? { extra: true } : {}) }));
+  }
+
+  /** Revisions, named ones (tags, branch heads) first, newest first; `q` matches tag, branch, describe or sha prefix. */
+  list(projectId: string, opts: { q?: string; limit?: number } = {}): Revision[] {
+    const limit = opts.limit ?? -1;
+    const q = opts.q?.trim();
+    let rows: Row[];
+    if (q) {
+      const like = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+      const shaPrefix = /^[0-9a-f]+$/i.test(q) ? `${q.toLowerCase()}%` : "-";
+      rows = this.db
+        .prepare(
+          `SELECT sha, describe, date, kconfig_hash FROM revdb_commits
+           WHERE project = ? AND (sha LIKE ? OR describe LIKE ? ESCAPE '\\'
+             OR sha IN (SELECT sha FROM revdb_refs WHERE project = ? AND kind != 'head' AND name LIKE ? ESCAPE '\\'))
+           ORDER BY named DESC, date DESC, id DESC LIMIT ?`,
+        )
+        .all(projectId, shaPrefix, like, projectId, like, limit) as Row[];
+    } else {
+      rows = this.db
+        .prepare("SELECT sha, describe, date, kconfig_hash FROM revdb_commits WHERE project = ? ORDER BY named DESC, date DESC, id DESC LIMIT ?")
+        .all(projectId, limit) as Row[];
+    }
+    return this.toRevisions(projectId, rows);
+  }
+
+  /**
+   * A revision by full or short sha, tag, branch, describe string, `tag:x`/`branch:x`,
+   * or HEAD (the remote's default branch). Unknown: 404 with close matches; a short sha
+   * or name that fits several: 400; a hostile name: 400 bad_ref.
+   */
+  resolve(projectId: string, rev: string): Revision {
+    const name = rev.trim();
+    const m = /^(tag|branch):(.+)$/.exec(name);
+    const refName = m ? m[2]! : name;
+    const why = refNameProblem(refName);
+    if (why) throw badRequest("bad_ref", `'${rev}' is not a usable revision name: it ${why}. Use a tag, a branch, a describe string or a commit sha.`);
+    const one = (sha: string) => this.toRevisions(projectId, [this.row(projectId, sha)!])[0]!;
+    if (/^[0-9a-f]{40}$/i.test(name) && this.row(projectId, name.toLowerCase())) return one(name.toLowerCase());
+    const kinds = m ? [m[1]!] : ["tag", "branch"];
+    for (const kind of kinds) {
+      const sha = this.db.prepare("SELECT sha FROM revdb_refs WHERE project = ? AND kind = ? AND name = ?").pluck().get(projectId, kind, refName) as string | undefined;
+      if (sha && this.row(projectId, sha)) return one(sha);
+    }
+    if (!m && name === "HEAD") {
+      const head = this.head(projectId);
+      if (head) return one(head);
+    }
+    if (!m) {
+      const byDescribe = this.db.prepare("SELECT sha FROM revdb_commits WHERE project = ? AND describe = ? LIMIT 2").pluck().all(projectId, name) as string[];
+      if (byDescribe.length === 1) return one(byDescribe[0]!);
+      // a describe string made elsewhere (another abbreviation length): its -g<sha> part
+      const g = /-g([0-9a-f]{4,40})$/i.exec(name);
+      const prefix = HEX.test(name) ? name : g?.[1];
+      if (prefix) {
+        const shas = this.db
+          .prepare("SELECT sha FROM revdb_commits WHERE project = ? AND sha >= ? AND sha < ? LIMIT 10")
+          .pluck()
+          .all(projectId, prefix.toLowerCase(), prefix.toLowerCase() + "g") as string[];
+        if (shas.length === 1) return one(shas[0]!);
+        if (shas.length > 1) {
+          throw new HttpError(400, "ambiguous_revision", `'${rev}' matches ${shas.length === 10 ? "10 or more" : shas.length} commits of ${projectId}; give more characters of the sha.`, {}, {
+            matches: this.toRevisions(projectId, shas.map((s) => this.row(projectId, s)!)).map(({ sha, describe }) => ({ sha, describe })),
+          });
+        }
+      }
+    }
+    const close = this.closeMatches(projectId, refName);
+    throw notFound(
+      "unknown_revision",
+      `${projectId} has no revision '${rev}'${close.length ? `; did you mean ${close.map((c) => c.name).join(", ")}?` : ". Sync the project if it is new upstream, or list revisions with GET /api/projects/" + projectId + "/revisions."}`,
+      { closeMatches: close },
+    );
+  }
+
+  /** The commit the remote's HEAD points at, else main/master, else the newest named commit. */
+  head(projectId: string): string | undefined {
+    const q = this.db.prepare("SELECT sha FROM revdb_refs WHERE project = ? AND kind = ? AND name = ?").pluck();
+    return (
+      (q.get(projectId, "head", "REMOTE_HEAD") as string | undefined) ??
+      (q.get(projectId, "branch", "main") as string | undefined) ??
+      (q.get(projectId, "branch", "master") as string | undefined) ??
+      (this.db.prepare("SELECT sha FROM revdb_commits WHERE project = ? ORDER BY named DESC, date DESC, id DESC LIMIT 1").pluck().get(projectId) as string | undefined)
+    );
+  }
+
+  private row(projectId: string, sha: string): Row | undefined {
+    return this.db.prepare("SELECT sha, describe, date, kconfig_hash FROM revdb_commits WHERE project = ? AND sha = ?").get(projectId, sha) as Row | undefined;
+  }
+
+  /** Tag and branch names nearest to `name` (edit distance), for "did you mean". */
+  private closeMatches(projectId: string, name: string): Array<{ name: string; sha: string; describe: string }> {
+    const refs = this.db
+      .prepare("SELECT r.kind, r.name, r.sha, c.describe FROM revdb_refs r JOIN revdb_commits c ON c.project = r.project AND c.sha = r.sha WHERE r.project = ? AND r.kind != 'head'")
+      .all(projectId) as Array<{ kind: string; name: string; sha: string; describe: string }>;
+    const lower = name.toLowerCase();
+    return refs
+      .map((r) => ({ r, d: r.name.toLowerCase().includes(lower) || lower.includes(r.name.toLowerCase()) ? 0 : editDistance(lower, r.name.toLowerCase()) }))
+      .filter(({ r, d }) => d <= Math.max(2, Math.floor(r.name.length / 3)))
+      .sort((a, b) => a.d - b.d || (a.r.name < b.r.name ? -1 : 1))
+      .slice(0, MAX_CLOSE)
+      .map(({ r }) => ({ name: r.kind === "tag" ? r.name : `branch:${r.name}`, sha: r.sha, describe: r.describe }));
+  }
+
+  private sameCountsFor(projectId: string): Map<string, number> {
+    const generation = (this.db.prepare("SELECT generation FROM revdb_state WHERE project = ?").pluck().get(projectId) as number | undefined) ?? 0;
+    const cached = this.sameCounts.get(projectId);
+    if (cached && cached.generation === generation) return cached.counts;
+    const counts = new Map<string, number>();
+    for (const r of this.db.prepare("SELECT kconfig_hash AS h, COUNT(*) AS n FROM revdb_commits WHERE project = ? GROUP BY kconfig_hash").all(projectId) as Array<{ h: string; n: number }>) {
+      counts.set(r.h, r.n);
+    }
+    this.sameCounts.set(projectId, { generation, counts });
+    return counts;
+  }
+
+  private toRevisions(projectId: string, rows: Row[]): Revision[] {
+    if (!rows.length) return [];
+    const refsBySha = new Map<string, string[]>();
+    for (const r of this.db.prepare("SELECT kind, name, sha FROM revdb_refs WHERE project = ? AND kind != 'head' ORDER BY kind DESC, name").all(projectId) as Array<{
+      kind: string;
+      name: string;
+      sha: string;
+    }>) {
+      const list = refsBySha.get(r.sha) ?? [];
+      list.push(`${r.kind}:${r.name}`);
+      refsBySha.set(r.sha, list);
+    }
+    const counts = this.sameCountsFor(projectId);
+    return rows.map((r) => ({
+      project: projectId,
+      sha: r.sha,
+      describe: r.describe,
+      date: new Date(r.date * 1000).toISOString(),
+      refs: refsBySha.get(r.sha) ?? [],
+      kconfigHash: r.kconfig_hash,
+      sameKconfigCount: (counts.get(r.kconfig_hash) ?? 1) - 1,
+    }));
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
