@@ -11,12 +11,12 @@ export type Verb = (argv: string[]) => Promise<number>;
 const verbs: Record<string, (() => Promise<{ run: Verb }>) | null> = {
   serve: () => import("./cli/serve"),
   doctor: () => import("./cli/doctor"),
-  project: null,
-  sync: null,
-  revisions: null,
-  menuconfig: null,
-  build: null,
-  worker: null,
+  project: () => import("./cli/project"),
+  sync: () => import("./cli/sync"),
+  revisions: () => import("./cli/revisions"),
+  menuconfig: () => import("./cli/menuconfig"),
+  build: () => import("./cli/build"),
+  worker: () => import("./cli/worker"),
   bench: () => import("./cli/bench"),
   vm: null,
 };
@@ -27,7 +27,7 @@ const usage = `usage: kbs <verb> [options]
   project add <id> --recipe R (--url U | --tarball F --rev-name N)
   project list
   sync [<project>...]                      fetch, index revisions, make kconfig bundles
-  revisions <project> [--json] [--limit N]
+  revisions <project> [--json] [--limit N] [--q TEXT]
   menuconfig <project> <rev> [--config FILE] [--out FILE]
   build <project> <rev> --config FILE [--json] [--out DIR]
   worker [--redis URL]                     a build worker

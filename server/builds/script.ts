@@ -23,7 +23,7 @@ const globWord = (g: string) => {
 
 /** Steps as shell, each announced by `step NAME TEXT` (defined by the script). */
 const stepLines = (steps: BuildStep[]): string =>
-  steps.map((s) => `step ${shq(s.name)} ${shq(s.argv.join(" "))}\n${command(s.argv)} || exit $?`).join("\n");
+  steps.map((s) => `step ${shq(s.name)} "${dq(s.argv.join(" ")).replaceAll("{jobs}", "${JOBS}")}"\n${command(s.argv)} || exit $?`).join("\n");
 const olddefconfig = (recipe: Recipe): BuildStep[] => [{ name: "olddefconfig", argv: recipe.build.olddefconfig }];
 
 function configHeredoc(configFile: string, text: string): string {

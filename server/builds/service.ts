@@ -14,7 +14,7 @@ import { EmbeddedQueue, workerGone, workerName } from "./queue/embedded";
 import { RedisQueue } from "./queue/redis";
 import type { BuildQueue, Job } from "./queue/types";
 import { BuildStore } from "./store";
-import { isFinal, type BuildDeps, type BuildRow, type BuildView, type Manifest } from "./types";
+import { isFinal, type BuildDeps, type BuildRevision, type BuildRow, type BuildView, type Manifest } from "./types";
 
 export interface BuildRequest {
   project: string;
@@ -81,7 +81,7 @@ export class BuildService {
    * configs that differ only in defaults share builds. Once per (config, commit, recipe);
    * concurrent identical requests wait for the same olddefconfig run.
    */
-  private async configHash(project: string, revision: { sha: string; describe: string }, config: { id: string; text: string }, recipe: string): Promise<string> {
+  private async configHash(project: string, revision: BuildRevision, config: { id: string; text: string }, recipe: string): Promise<string> {
     const known = this.store.configHash(config.id, revision.sha, recipe);
     if (known) return known;
     const k = `${config.id}/${revision.sha}/${recipe}`;

@@ -92,12 +92,18 @@ export interface BuildView {
  */
 export interface BuildDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
-  revdb: { resolve(project: string, rev: string): { sha: string; describe: string } };
+  revdb: { resolve(project: string, rev: string): BuildRevision };
   gitref: { archive(sha: string): Readable };
   configs: {
     require(id: string): { id: string; project: string; text: string };
     normalise(text: string): string;
   };
-  kconfig: { olddefconfig(project: string, revision: { sha: string; describe: string }, text: string): Promise<string> };
+  kconfig: { olddefconfig(project: string, revision: BuildRevision, text: string): Promise<string> };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
+}
+
+export interface BuildRevision {
+  sha: string;
+  describe: string;
+  kconfigHash: string;
 }

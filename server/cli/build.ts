@@ -1,0 +1,77 @@
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CliError } from "../cli";
+import { createKbs } from "../kbs";
+import { killAllGroups } from "../proc";
+import { loadSettings } from "../settings";
+import { isFinal } from "../builds/types";
+
+/**
+ * `kbs build <project> <rev> --config FILE [--json] [--out DIR]`: the same queue as the
+ * portal. Embedded (default): workers run in this process. With KBS_REDIS_URL the build
+ * is queued for `kbs worker` processes and this waits for it. The log streams to stderr;
+ * --json prints the build record on stdout; --out copies the artifacts into DIR.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: "string" }, json: { type: "boolean" }, out: { type: "string" }, quiet: { type: "boolean" } },
+  });
+  const [projectId, rev] = positionals;
+  if (!projectId || !rev || !values.config || positionals.length > 2) {
+    throw new CliError("usage: kbs build <project> <rev> --config FILE [--json] [--out DIR]");
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(values.config, "utf8");
+  } catch (e) {
+    throw new CliError(`kbs build: cannot read the config file ${values.config}: ${(e as Error).message}`);
+  }
+  const settings = loadSettings(process.env);
+  const kbs = await createKbs(settings);
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+  try {
+    const revision = kbs.revdb.resolve(kbs.projects.require(projectId).id, rev);
+    const { id: configId } = kbs.configs.put({ project: projectId, commit: revision.sha, text });
+    if (kbs.builds.queue.engine === "embedded") await kbs.builds.startWorkers();
+    const { build, outcome } = await kbs.builds.request({ project: projectId, rev, configId, client: "cli" });
+    say(`build ${build.id}: ${outcome === "cached" ? "already built (cache hit)" : outcome === "joined" ? "joined an identical build" : "queued"}`);
+
+    let lastPos: number | null = null;
+    while (kbs.builds.get(build.id)!.state === "queued") {
+      const v = kbs.builds.view(kbs.builds.get(build.id)!);
+      if (v.queuePosition !== lastPos) say(`queued: position ${v.queuePosition}${v.eta !== null ? `, about ${v.eta} s` : ""}`);
+      lastPos = v.queuePosition;
+      await sleep(500);
+    }
+    for await (const chunk of kbs.builds.followLog(build.id)) if (!values.quiet && outcome !== "cached") process.stderr.write(chunk);
+    while (!isFinal(kbs.builds.get(build.id)!.state)) await sleep(200);
+
+    const done = kbs.builds.get(build.id)!;
+    const view = kbs.builds.view(done, outcome === "cached");
+    if (values.out && done.state === "succeeded") {
+      fs.mkdirSync(values.out, { recursive: true });
+      for (const a of done.artifacts) {
+        const { file } = kbs.builds.artifact(done, a.name);
+        fs.copyFileSync(file, path.join(values.out, a.name));
+      }
+      say(`artifacts written to ${path.resolve(values.out)}: ${done.artifacts.map((a) => a.name).join(", ")}`);
+    }
+    if (values.json) process.stdout.write(JSON.stringify(view, null, 2) + "\n");
+    say(done.state === "succeeded" ? `build ${done.id} succeeded` : `build ${done.id} ${done.state}${done.failedStep ? ` at step '${done.failedStep}'` : ""}: ${done.errorSummary ?? ""}`);
+    return done.state === "succeeded" ? 0 : 1;
+  } catch (e) {
+    const err = e as { status?: number; message: string };
+    if (err.status) {
+      say(`kbs build: ${err.message}`);
+      return 2;
+    }
+    throw e;
+  } finally {
+    await kbs.close();
+    killAllGroups();
+  }
+}

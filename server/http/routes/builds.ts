@@ -1,0 +1,60 @@
+import fs from "node:fs";
+import { z } from "zod";
+import type { Kbs } from "../../kbs";
+import { Reply, readJson, readQuery, type Router } from "../router";
+
+const BuildRequestSchema = z.object({
+  project: z.string().min(1).max(100),
+  rev: z.string().min(1).max(200),
+  configId: z.string().regex(/^[0-9a-f]{8,64}$/, "configId must be the hex id POST /api/configs returned"),
+});
+
+const contentType = (name: string) =>
+  name.endsWith(".json") ? "application/json" : name.endsWith(".sh") ? "text/x-shellscript; charset=utf-8" : "application/octet-stream";
+
+/** DESIGN.md "HTTP API" for builds, plus cancel and pin. */
+export function registerBuildRoutes(router: Router, kbs: Kbs): void {
+  const builds = kbs.builds;
+
+  router.post("/api/builds", async ({ req }) => {
+    const body = await readJson(req, BuildRequestSchema, 16 * 1024);
+    const { build, outcome } = await builds.request({ ...body, client: req.socket.remoteAddress ?? "unknown" });
+    return new Reply(outcome === "created" ? 201 : 200, build, { Location: `/api/builds/${build.id}` });
+  });
+
+  router.get("/api/builds/:id", ({ params }) => builds.view(builds.require(params.id!)));
+
+  router.post("/api/builds/:id/cancel", ({ params }) => builds.view(builds.cancel(params.id!)));
+  router.delete("/api/builds/:id", ({ params }) => builds.view(builds.cancel(params.id!)));
+  // A share link keeps its build: the page behind it pins the build it shows.
+  router.post("/api/builds/:id/pin", ({ params }) => builds.view(builds.pin(params.id!)));
+
+  /** The log as text; while the build runs the response stays open and follows it (`?follow=0`: what there is now). */
+  router.get("/api/builds/:id/log", async ({ req, res, params, url }) => {
+    const b = builds.require(params.id!);
+    const { follow } = readQuery(url, z.object({ follow: z.enum(["0", "1"]).default("1") }));
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" });
+    if (req.method === "HEAD") return void res.end();
+    const ac = new AbortController();
+    res.on("close", () => ac.abort());
+    const done = follow === "0" ? () => true : undefined;
+    const chunks = done ? builds.logs.follow(b.id, done, ac.signal) : builds.followLog(b.id, ac.signal);
+    for await (const chunk of chunks) {
+      if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
+    }
+    res.end();
+  });
+
+  router.get("/api/builds/:id/artifacts/:name", ({ req, res, params }) => {
+    const a = builds.artifact(builds.require(params.id!), params.name!);
+    res.writeHead(200, {
+      "Content-Type": contentType(params.name!),
+      "Content-Length": String(a.size),
+      "Content-Disposition": `attachment; filename="${a.downloadName}"`,
+      ETag: `"${a.sha256}"`,
+      "Cache-Control": "public, max-age=31536000, immutable",
+    });
+    if (req.method === "HEAD") return void res.end();
+    fs.createReadStream(a.file).pipe(res);
+  });
+}
