@@ -10,6 +10,13 @@ import { attachProjects } from "./projects/setup";
 import type { SyncService } from "./projects/sync";
 import type { KconfigBundleStore } from "./revdb/bundles";
 import type { RevDb } from "./revdb/revdb";
+import { createSandboxService, type SandboxService } from "./sandbox/service";
+import type { KconfigTools } from "./configs/kconfig-tools";
+import type { ConfigStore } from "./configs/store";
+import type { SessionManager } from "./terminal/manager";
+import { attachTerminal } from "./terminal/setup";
+import type { BuildService } from "./builds/service";
+import { attachBuilds } from "./builds/setup";
 
 /** A WebSocket (or other) upgrade handler for paths under `prefix`. */
 export interface UpgradeRoute {
@@ -30,6 +37,14 @@ export class Kbs {
   revdb!: RevDb;
   bundles!: KconfigBundleStore;
   sync!: SyncService;
+  /** Sandboxes: one-shot runs and the warm pool (server/sandbox). */
+  sandbox!: SandboxService;
+  /** Saved configs, Kconfig tools and menuconfig sessions (server/configs, server/terminal). */
+  configs!: ConfigStore;
+  kconfig!: KconfigTools;
+  sessions!: SessionManager;
+  /** Build queue, workers, artifacts and logs (server/builds). */
+  builds!: BuildService;
   readonly upgrades: UpgradeRoute[] = [];
   private closers: Array<() => Promise<void> | void> = [];
   private starters: Array<() => Promise<void> | void> = [];
@@ -69,5 +84,10 @@ export class Kbs {
 export async function createKbs(settings: Settings): Promise<Kbs> {
   const kbs = new Kbs(settings);
   await attachProjects(kbs);
+  kbs.sandbox = await createSandboxService(settings);
+  kbs.onStart(() => kbs.sandbox.pool.start());
+  kbs.onClose(() => kbs.sandbox.close());
+  attachTerminal(kbs);
+  attachBuilds(kbs);
   return kbs;
 }

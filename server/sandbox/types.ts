@@ -10,6 +10,8 @@
  * the whole process tree dies when the sandbox is killed or kbs exits.
  */
 
+import type { Readable } from "node:stream";
+
 export interface Limits {
   cpuSeconds: number;
   memoryBytes: number;
@@ -38,7 +40,10 @@ export interface SandboxRequest {
 export interface RunRequest extends SandboxRequest {
   argv: string[];
   cwd?: string;
-  stdin?: Buffer | string;
+  /** Input for the job; a Readable is streamed (e.g. `git archive` into `tar -x`). */
+  stdin?: Buffer | string | Readable;
+  /** How many bytes of stdout and of stderr RunResult keeps (the last ones); default 4 MiB. */
+  maxOutputBytes?: number;
   /** Streams output as it comes (build logs). */
   onOutput?: (chunk: Buffer, stream: "stdout" | "stderr") => void;
   /** Wall-clock limit; the whole tree is killed when it passes. */

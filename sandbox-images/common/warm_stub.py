@@ -1,0 +1,182 @@
+"""The warm part of a kbs sandbox.
+
+Started by the pool ahead of need: the interpreter is up and curses, Kconfiglib and
+menuconfig are imported, so a claimed sandbox shows its first screen at once. It
+prints a ready marker on the pty, reads one launch line (echo off), then unpacks the
+job's tars into /work, copies files, sets the window size and runs the job's argv:
+`python3 script ...` (or `python3 -m module ...`) inside this interpreter, anything
+else with exec.
+"""
+
+import base64
+import fcntl
+import json
+import os
+import shutil
+import struct
+import sys
+import tarfile
+import termios
+
+import curses  # noqa: F401  (the point is having it loaded)
+
+try:
+    import kconfiglib  # noqa: F401
+    import menuconfig  # noqa: F401
+except ImportError:  # an image without Kconfiglib still serves exec jobs
+    pass
+
+READY = b"\x00KBS-READY\x00"
+LAUNCH = b"KBS-LAUNCH "
+PYTHONS = ("python3", "/usr/bin/python3", "python")
+
+
+class JobError(Exception):
+    pass
+
+
+def read_launch_line():
+    """Read `KBS-LAUNCH <base64 json>\\n` from the pty with echo and line editing off."""
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    raw = termios.tcgetattr(fd)
+    raw[3] &= ~(termios.ECHO | termios.ICANON | termios.ISIG | termios.IEXTEN)
+    raw[6][termios.VMIN] = 1
+    raw[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, raw)
+    os.write(sys.stdout.fileno(), READY)
+    buf = b""
+    try:
+        while not buf.endswith(b"\n"):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                sys.exit(0)
+            buf += chunk
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+    line = buf[buf.rfind(LAUNCH):].strip() if LAUNCH in buf else b""
+    if not line.startswith(LAUNCH):
+        raise JobError("expected a launch line")
+    return json.loads(base64.b64decode(line[len(LAUNCH):]))
+
+
+def inside(root, path):
+    return path == root or path.startswith(root + os.sep)
+
+
+def safe_name(name):
+    if name.startswith("/") or ".." in name.split("/"):
+        raise JobError(f"unsafe path in archive: {name!r}")
+    return name
+
+
+def extract(tar_path, root):
+    """Unpack a tar into root, refusing anything that could land outside it."""
+    root = os.path.realpath(root)
+    with tarfile.open(tar_path) as tar:
+        for m in tar:
+            name = m.name
+            while name.startswith("./"):
+                name = name[2:]
+            name = safe_name(name.rstrip("/"))
+            if not name or name == ".":
+                continue
+            if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+                raise JobError(f"refusing special file in archive: {name!r}")
+            dest = os.path.join(root, name)
+            parent = os.path.realpath(os.path.dirname(dest))
+            if not inside(root, parent):
+                raise JobError(f"archive path leaves /work through a link: {name!r}")
+            if m.issym():
+                target = os.path.realpath(os.path.join(parent, m.linkname))
+                if m.linkname.startswith("/") or not inside(root, target):
+                    raise JobError(f"link points outside /work: {name!r} -> {m.linkname!r}")
+            if m.islnk():
+                target = os.path.realpath(os.path.join(root, safe_name(m.linkname)))
+                if not inside(root, target):
+                    raise JobError(f"hard link points outside /work: {name!r} -> {m.linkname!r}")
+            if os.path.islink(dest) or (os.path.lexists(dest) and not m.isdir()):
+                os.unlink(dest)
+            m.name = name
+            m.mode &= 0o777
+            m.uid = m.gid = os.getuid()
+            tar.extract(m, root, set_attrs=not m.issym(), numeric_owner=True)
+
+
+def set_window(cols, rows):
+    try:
+        fcntl.ioctl(sys.stdout.fileno(), termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    except OSError:
+        pass
+
+
+def run_python(argv):
+    """Run `python3 script args`, `python3 -m module args` or `python3 -c code` in this interpreter."""
+    import runpy
+
+    args = argv[1:]
+    while args and args[0] in ("-u", "-s", "-B", "-E", "-I"):
+        args = args[1:]
+    if not args:
+        raise JobError("python3 needs a script or -m module")
+    if args[0] == "-c":
+        if len(args) < 2:
+            raise JobError("python3 -c needs a program")
+        sys.argv = ["-c"] + args[2:]
+        sys.path.insert(0, "")
+        exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
+        return
+    if args[0] == "-m":
+        if len(args) < 2:
+            raise JobError("python3 -m needs a module name")
+        sys.argv = [args[1]] + args[2:]
+        sys.path.insert(0, os.getcwd())
+        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+        return
+    script = os.path.abspath(args[0])
+    script_dir = os.path.dirname(script)
+    if os.path.exists(os.path.join(script_dir, "kconfiglib.py")):
+        # The tree ships its own Kconfiglib: drop ours so the tree's copy is imported.
+        for mod in ("kconfiglib", "menuconfig"):
+            sys.modules.pop(mod, None)
+    sys.argv = [args[0]] + args[1:]
+    sys.path.insert(0, script_dir)
+    runpy.run_path(script, run_name="__main__")
+
+
+def main():
+    try:
+        job = read_launch_line()
+        os.makedirs("/work", exist_ok=True)
+        for tar_path in job.get("extract", []):
+            extract(tar_path, "/work")
+        for c in job.get("copy") or []:
+            shutil.copyfile(c["from"], c["to"])
+        set_window(int(job["cols"]), int(job["rows"]))
+        os.chdir(job.get("cwd") or "/work")
+        os.environ.update({str(k): str(v) for k, v in (job.get("env") or {}).items()})
+        argv = [str(a) for a in job["argv"]]
+        if not argv:
+            raise JobError("empty argv")
+    except (JobError, OSError, tarfile.TarError, KeyError, ValueError) as e:
+        sys.stderr.write(f"kbs sandbox: cannot start the job: {e}\r\n")
+        sys.stderr.flush()
+        sys.exit(125)
+    if argv[0] in PYTHONS:
+        try:
+            run_python(argv)
+        except SystemExit:
+            raise
+        finally:
+            sys.stdout.flush()
+        sys.exit(0)
+    os.closerange(3, 1024)
+    try:
+        os.execvpe(argv[0], argv, os.environ)
+    except OSError as e:
+        sys.stderr.write(f"kbs sandbox: cannot run {argv[0]}: {e}\r\n")
+        sys.exit(127)
+
+
+if __name__ == "__main__":
+    main()

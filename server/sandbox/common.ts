@@ -1,0 +1,100 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import type { Env } from "../settings";
+import type { Limits, SandboxRequest } from "./types";
+
+/** Limits a request gets unless it names its own (rlimits can only be lowered inside). */
+export const DEFAULT_LIMITS: Limits = {
+  cpuSeconds: 600,
+  memoryBytes: 4 * 2 ** 30,
+  processes: 512,
+  fileSizeBytes: 2 * 2 ** 30,
+  openFiles: 1024,
+};
+export const DEFAULT_WORK_SIZE = 1 * 2 ** 30;
+export const DEFAULT_TIMEOUT_MS = 60 * 60_000;
+export const DEFAULT_MAX_OUTPUT = 4 * 2 ** 20;
+
+/** The fixed environment of every sandbox; requests add to it. */
+export const BASE_ENV: Record<string, string> = {
+  TERM: "xterm-256color",
+  LANG: "C.UTF-8",
+  HOME: "/work/.home",
+  PATH: "/usr/bin:/bin",
+  TMPDIR: "/tmp",
+};
+
+export function limitsOf(req: SandboxRequest): Limits {
+  return { ...DEFAULT_LIMITS, ...req.limits };
+}
+
+export function envOf(req: { env?: Record<string, string> }): Record<string, string> {
+  return { ...BASE_ENV, ...req.env };
+}
+
+export function newSandboxId(): string {
+  return `sb-${crypto.randomBytes(6).toString("hex")}`;
+}
+
+const GUEST_PATH = /^\/[^\0]*$/;
+
+/** Guest paths must be absolute and must not shadow what the sandbox is built from. */
+export function checkGuestPath(p: string): void {
+  if (!GUEST_PATH.test(p) || p.split("/").includes("..")) throw new Error(`bad guest path "${p}": must be absolute, without ".."`);
+  const top = `/${p.split("/")[1]}`;
+  if (["/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/proc", "/dev", "/kbs/stub"].some((s) => p === s || top === s || p.startsWith("/kbs/stub/"))) {
+    throw new Error(`bad guest path "${p}": it would replace part of the sandbox's system`);
+  }
+}
+
+/** Sandbox knobs beyond Settings (read from the environment, validated). */
+const SandboxEnvSchema = z.object({
+  KBS_SANDBOX_UID_BASE: z.coerce.number().int().min(1000).max(2 ** 31 - 100_000).default(200_000),
+  KBS_SANDBOX_UID_COUNT: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
+  /** Warm sandboxes older than this are replaced by fresh ones. */
+  KBS_POOL_IDLE_SECONDS: z.coerce.number().int().min(5).max(7 * 86400).default(1800),
+  /** Images the pool keeps warm (comma separated). */
+  KBS_POOL_IMAGES: z.string().default("menuconfig"),
+  /** How many sandboxes may be starting at once (claims first, then refills). */
+  KBS_SANDBOX_SPAWN_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+});
+export type SandboxEnv = {
+  uidBase: number;
+  uidCount: number;
+  idleMs: number;
+  poolImages: string[];
+  spawnConcurrency: number;
+};
+
+export function sandboxEnv(env: Env): SandboxEnv {
+  const parsed = SandboxEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("KBS_") && v !== "")));
+  if (!parsed.success) {
+    throw new Error(`kbs: bad sandbox settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const s = parsed.data;
+  return {
+    uidBase: s.KBS_SANDBOX_UID_BASE,
+    uidCount: s.KBS_SANDBOX_UID_COUNT,
+    idleMs: s.KBS_POOL_IDLE_SECONDS * 1000,
+    poolImages: s.KBS_POOL_IMAGES.split(",").map((x) => x.trim()).filter(Boolean),
+    spawnConcurrency: s.KBS_SANDBOX_SPAWN_CONCURRENCY,
+  };
+}
+
+/** chown a tree (no symlink following) so a sandbox uid may write it. */
+export function chownTree(dir: string, uid: number, gid: number): void {
+  fs.lchownSync(dir, uid, gid);
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) return;
+  for (const name of fs.readdirSync(dir)) chownTree(path.join(dir, name), uid, gid);
+}
+
+/** The /etc/passwd and /etc/group a sandbox sees: only root, its own user and nobody. */
+export function passwdFiles(uid: number, gid: number): { passwd: string; group: string } {
+  return {
+    passwd: `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nkbs:x:${uid}:${gid}:kbs sandbox:/work/.home:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    group: `root:x:0:\nkbs:x:${gid}:\nnogroup:x:65534:\n`,
+  };
+}

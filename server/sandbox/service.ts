@@ -1,0 +1,87 @@
+import path from "node:path";
+import type { Env } from "../settings";
+import type { Settings } from "../settings";
+import { BwrapBackend } from "./bwrap";
+import { sandboxEnv } from "./common";
+import { liveGauge, SandboxPool } from "./pool";
+import type { PoolKey, RunRequest, RunResult, SandboxBackend, WarmSandbox } from "./types";
+import { UidAllocator } from "./uids";
+
+/** `kbs.sandbox`: the selected backend, one-shot runs, and the warm pool. */
+export interface SandboxService {
+  readonly backend: SandboxBackend;
+  run(req: RunRequest): Promise<RunResult>;
+  claim(key: PoolKey): Promise<WarmSandbox>;
+  readonly pool: SandboxPool;
+  /** Kill every sandbox this process started (warm, claimed and running jobs). */
+  close(): Promise<void>;
+}
+
+export type BackendName = Settings["sandbox"];
+
+export interface BackendContext {
+  dataDir: string;
+  env: Env;
+}
+
+/** Build the backend named by KBS_SANDBOX. */
+export async function createBackend(name: BackendName, ctx: BackendContext): Promise<SandboxBackend> {
+  const s = sandboxEnv(ctx.env);
+  switch (name) {
+    case "bwrap": {
+      const root = process.getuid?.() === 0;
+      return new BwrapBackend({
+        sandboxesDir: path.join(ctx.dataDir, "sandboxes"),
+        uids: root ? new UidAllocator(s.uidBase, s.uidCount) : undefined,
+      });
+    }
+    default:
+      throw new Error(`sandbox backend "${name}" is not available in this build; use KBS_SANDBOX=bwrap`);
+  }
+}
+
+class Service implements SandboxService {
+  private readonly runs = new Set<AbortController>();
+
+  constructor(
+    readonly backend: SandboxBackend,
+    readonly pool: SandboxPool,
+  ) {}
+
+  async run(req: RunRequest): Promise<RunResult> {
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    req.signal?.addEventListener("abort", onAbort, { once: true });
+    if (req.signal?.aborted) ac.abort();
+    this.runs.add(ac);
+    liveGauge.inc();
+    try {
+      return await this.backend.run({ ...req, signal: ac.signal });
+    } finally {
+      liveGauge.dec();
+      this.runs.delete(ac);
+      req.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  claim(key: PoolKey): Promise<WarmSandbox> {
+    return this.pool.claim(key);
+  }
+
+  async close(): Promise<void> {
+    for (const ac of this.runs) ac.abort();
+    await this.pool.close();
+  }
+}
+
+export async function createSandboxService(settings: Settings, env: Env = process.env): Promise<SandboxService> {
+  const s = sandboxEnv(env);
+  const backend = await createBackend(settings.sandbox, { dataDir: settings.dataDir, env });
+  const pool = new SandboxPool(backend, {
+    size: settings.poolSize,
+    images: s.poolImages,
+    idleMs: s.idleMs,
+    spawnConcurrency: s.spawnConcurrency,
+  });
+  return new Service(backend, pool);
+}

@@ -1,0 +1,17 @@
+import type { WarmSandbox } from "./types";
+
+/** Collect a warm sandbox's output until it exits (tests and the bench). */
+export function outputUntilExit(sb: WarmSandbox): Promise<{ out: string; code: number | null }> {
+  const chunks: Buffer[] = [];
+  sb.onData((d) => chunks.push(d));
+  return new Promise((resolve) => sb.onExit((e) => resolve({ out: Buffer.concat(chunks).toString("utf8"), code: e.code })));
+}
+
+/** Wait until `cond` holds, polling (no timing assertions: the test timeout bounds it). */
+export async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
