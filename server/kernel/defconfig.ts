@@ -1,0 +1,94 @@
+import { parseConfig } from "../configs/parse";
+import { HttpError, notFound } from "../http/errors";
+import type { Recipe } from "../projects/recipe";
+import { configArch, srcArch } from "./arch";
+import { readBundleFile } from "./bundle-file";
+import { formatPatch, unifiedDiff, type Author } from "./patch";
+
+/**
+ * The maintainer flow for kernel defconfigs: a saved config's minimal form
+ * (savedefconfig, in a sandbox) against the revision's `arch/<arch>/configs/`
+ * file, as a unified diff or as a `git format-patch` patch replacing that file.
+ */
+export interface DefconfigDeps {
+  projects: { require(id: string): { recipe: Recipe } };
+  configs: { require(id: string): { id: string; project: string; commit: string; describe: string; kconfigHash: string; text: string } };
+  bundles: { path(kconfigHash: string): string };
+  kconfig: { savedefconfig(project: string, revision: { kconfigHash: string }, text: string, opts?: { arch?: string }): Promise<string> };
+}
+
+const configIdPattern = /^[0-9a-f]{64}$/;
+const defconfigName = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$/;
+
+/** `x86_64` -> arch/x86/configs/x86_64_defconfig; `defconfig` -> arch/<a>/configs/defconfig. */
+export function defconfigPath(recipe: Recipe, arch: string, name: string): string {
+  if (!defconfigName.test(name)) {
+    throw new HttpError(400, "bad_defconfig_name", `'${name.slice(0, 40)}' is not a defconfig name: use letters, digits, _ . + - (e.g. x86_64 or defconfig).`);
+  }
+  const file = name === "defconfig" || name.endsWith("_defconfig") ? name : `${name}_defconfig`;
+  return `arch/${srcArch(recipe, arch)}/configs/${file}`;
+}
+
+export interface MinimalForm {
+  recipe: Recipe;
+  config: { id: string; project: string; commit: string; describe: string; kconfigHash: string };
+  arch: string;
+  text: string;
+}
+
+export class KernelDefconfigs {
+  constructor(private readonly deps: DefconfigDeps) {}
+
+  /** The config's savedefconfig form, for the ARCH it was made for (or the one asked). */
+  async minimal(configId: string, arch?: string): Promise<MinimalForm> {
+    const config = this.deps.configs.require(configId);
+    const { recipe } = this.deps.projects.require(config.project);
+    if (!recipe.arches.length) {
+      throw new HttpError(400, "not_a_kernel", `Project '${config.project}' (recipe ${recipe.id}) has no arch/<arch>/configs defconfigs; this works on Linux-like projects only.`);
+    }
+    const a = configArch(recipe, parseConfig(config.text).entries, arch);
+    const text = await this.deps.kconfig.savedefconfig(config.project, { kconfigHash: config.kconfigHash }, config.text, { arch: a });
+    return { recipe, config, arch: a, text };
+  }
+
+  /** The text of arch/<arch>/configs/<name>_defconfig at the config's revision (404 lists what there is). */
+  async defconfigText(form: MinimalForm, name: string): Promise<{ file: string; text: string }> {
+    const file = defconfigPath(form.recipe, form.arch, name);
+    const text = await readBundleFile(this.deps.bundles.path(form.config.kconfigHash), file);
+    if (text === undefined) {
+      throw notFound("unknown_defconfig", `${form.config.project} ${form.config.describe} has no ${file} (ARCH=${form.arch}); pass ?arch= for another architecture or another name.`);
+    }
+    return { file, text };
+  }
+
+  /** Unified diff from `against` (a defconfig name, or another config id's minimal form) to this config's minimal form. */
+  async diff(configId: string, against: string, arch?: string): Promise<string> {
+    const form = await this.minimal(configId, arch);
+    if (configIdPattern.test(against)) {
+      const other = await this.minimal(against, arch ?? form.arch);
+      return unifiedDiff(other.text, form.text, `a/config-${against.slice(0, 12)}`, `b/config-${configId.slice(0, 12)}`);
+    }
+    const base = await this.defconfigText(form, against);
+    return unifiedDiff(base.text, form.text, `a/${base.file}`, `b/${base.file}`);
+  }
+
+  /** A `git format-patch` patch replacing arch/<arch>/configs/<name>_defconfig with this config's minimal form ("" when equal). */
+  async patch(configId: string, name: string, opts: { arch?: string; author?: Author } = {}): Promise<{ file: string; patch: string }> {
+    const form = await this.minimal(configId, opts.arch);
+    const base = await this.defconfigText(form, name);
+    const c = form.config;
+    const patch = await formatPatch({
+      file: base.file,
+      oldText: base.text,
+      newText: form.text,
+      subject: `${srcArch(form.recipe, form.arch)}: configs: update ${base.file.split("/").pop()}`,
+      body: [
+        `Regenerate ${base.file} with make savedefconfig (ARCH=${form.arch})`,
+        `from kbs config ${c.id}`,
+        `(${c.project} ${c.describe}, commit ${c.commit}).`,
+      ].join("\n"),
+      author: opts.author,
+    });
+    return { file: base.file, patch };
+  }
+}
