@@ -20,7 +20,6 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     GIT_ASKPASS: "/bin/false",
     SSH_ASKPASS: "/bin/false",
     GIT_SSH_COMMAND: "ssh -o BatchMode=yes -o ConnectTimeout=20",
-    GIT_PROTOCOL_FROM_USER: "0",
     ...extra,
   });
 }

@@ -7,7 +7,6 @@
 export function refNameProblem(name: string): string | undefined {
   if (!name) return "is empty";
   if (name.length > 255) return "is longer than 255 characters";
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x20\x7f]/.test(name)) return "contains a space or a control character";
   if (/[~^:?*[\\]/.test(name)) return "contains one of ~ ^ : ? * [ \\";
   if (name.includes("..")) return "contains '..'";

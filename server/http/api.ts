@@ -1,9 +1,10 @@
 import { registry } from "../metrics";
 import type { Kbs } from "../kbs";
 import { Router } from "./router";
+import { registerProjectRoutes } from "./routes/projects";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
-export function createApiRouter(_kbs: Kbs): Router {
+export function createApiRouter(kbs: Kbs): Router {
   const router = new Router();
   router.get("/healthz", ({ res }) => {
     res.writeHead(200, { "Content-Type": "text/plain" });
@@ -14,5 +15,6 @@ export function createApiRouter(_kbs: Kbs): Router {
     res.writeHead(200, { "Content-Type": registry.contentType });
     res.end(text);
   });
+  registerProjectRoutes(router, kbs);
   return router;
 }

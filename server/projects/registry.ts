@@ -151,6 +151,12 @@ export class ProjectRegistry {
     else if (opts.update) this.db.prepare("UPDATE projects SET name = ?, recipe = ?, upstream = ? WHERE id = ?").run(p.name, p.recipe, JSON.stringify(p.upstream), p.id);
   }
 
+  /** Forget a project (a failed `project add`); its mirror refs and index rows stay until re-added. */
+  remove(id: string): void {
+    this.db.prepare("DELETE FROM projects WHERE id = ?").run(id);
+    this.db.prepare("DELETE FROM project_sync_locks WHERE project = ?").run(id);
+  }
+
   setSync(id: string, s: { state?: SyncState; message?: string | null; lastTried?: number; lastOk?: number; progress?: SyncStatus["progress"] | null }): void {
     const sets: string[] = [];
     const args: unknown[] = [];
