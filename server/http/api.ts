@@ -2,6 +2,7 @@ import { registry } from "../metrics";
 import type { Kbs } from "../kbs";
 import { Router } from "./router";
 import { registerProjectRoutes } from "./routes/projects";
+import { registerBuildRoutes } from "./routes/builds";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -16,5 +17,6 @@ export function createApiRouter(kbs: Kbs): Router {
     res.end(text);
   });
   registerProjectRoutes(router, kbs);
+  registerBuildRoutes(router, kbs);
   return router;
 }
