@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { Db } from "../db";
 import { GitRef } from "../gitref/gitref";
 import type { Kbs } from "../kbs";
 import { KconfigBundleStore } from "../revdb/bundles";
@@ -7,19 +8,32 @@ import { ensureBuiltins, registerUpstreams } from "./builtins";
 import { ProjectRegistry } from "./registry";
 import { SyncService } from "./sync";
 
+export interface ProjectParts {
+  projects: ProjectRegistry;
+  gitref: GitRef;
+  revdb: RevDb;
+  bundles: KconfigBundleStore;
+  sync: SyncService;
+}
+
+/** The registry, the mirror, the index, the bundle store and the sync service over one data dir. */
+export function createProjectParts(dataDir: string, db: Db): ProjectParts {
+  const revdb = new RevDb(db);
+  const projects = new ProjectRegistry(db, (id) => revdb.count(id));
+  const gitref = new GitRef(path.join(dataDir, "gitref.git"));
+  const bundles = new KconfigBundleStore(path.join(dataDir, "bundles"), gitref.dir);
+  const sync = new SyncService({ db, projects, gitref, revdb, bundles });
+  return { projects, gitref, revdb, bundles, sync };
+}
+
 /**
- * Build the projects/gitref/revdb part of the service graph: the registry, the mirror,
- * the index, the bundle store and the sync service. Built-ins are imported before this
- * returns (offline, fast when unchanged); pre-registered upstreams sync in the
- * background once the server runs, never blocking start-up.
+ * Attach the projects/gitref/revdb part to the service graph. Built-ins are imported
+ * before this returns (offline, fast when unchanged); pre-registered upstreams sync in
+ * the background once the server runs, never blocking start-up.
  */
 export async function attachProjects(kbs: Kbs): Promise<void> {
-  const { settings, db } = kbs;
-  kbs.revdb = new RevDb(db);
-  kbs.projects = new ProjectRegistry(db, (id) => kbs.revdb.count(id));
-  kbs.gitref = new GitRef(path.join(settings.dataDir, "gitref.git"));
-  kbs.bundles = new KconfigBundleStore(path.join(settings.dataDir, "bundles"), kbs.gitref.dir);
-  kbs.sync = new SyncService({ db, projects: kbs.projects, gitref: kbs.gitref, revdb: kbs.revdb, bundles: kbs.bundles });
+  const { settings } = kbs;
+  Object.assign(kbs, createProjectParts(settings.dataDir, kbs.db));
   if (settings.builtins) await ensureBuiltins(kbs.projects, kbs.sync);
   if (settings.upstreams) {
     const ids = registerUpstreams(kbs.projects);
