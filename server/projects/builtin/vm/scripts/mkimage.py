@@ -1,5 +1,5 @@
 """Builds the VM image from .config: out/vmlinuz, out/initramfs.cpio.<ext>,
-out/run-qemu.sh and out/manifest.json (arch, kernel version, per asset name,
+out/run-qemu.sh and out/vm-manifest.json (arch, kernel version, per asset name,
 size and sha256). Offline: everything comes from the build sandbox's system
 (/bin/busybox from busybox-static, the Debian kernel under /boot) or is handed in."""
 import argparse
@@ -178,14 +178,13 @@ def main():
         "kernel": {"release": version.split(" ")[0], "version": version,
                    "source": "build:" + cfg.get("VM_KERNEL_BUILD_ID", "") if dotconfig.enabled(cfg, "VM_KERNEL_BUILD")
                    else "debian:" + os.path.basename(kernel)},
-        "cmdline": cmdline,
-        "memoryMB": memory,
-        "bootMarker": cfg.get("VM_BOOT_MARKER", ""),
+        "boot": {"kernel": "vmlinuz", "initrd": initrd, "cmdline": cmdline, "memoryMB": memory,
+                 "marker": cfg.get("VM_BOOT_MARKER", "")},
         "sizeKB": image_kb,
         "sizeBudgetKB": budget,
         "assets": assets,
     }
-    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+    with open(os.path.join(args.out, "vm-manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
     for a in assets:
