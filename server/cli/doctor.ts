@@ -1,5 +1,6 @@
 import { formatChecks, runChecks } from "../doctor";
 import { loadSettings } from "../settings";
+import "../sandbox/doctor";
 
 export async function run(_argv: string[]): Promise<number> {
   const settings = loadSettings();

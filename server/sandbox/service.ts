@@ -18,6 +18,7 @@ export interface SandboxService {
 }
 
 export type BackendName = Settings["sandbox"];
+export const BACKEND_NAMES: BackendName[] = ["bwrap", "qemu", "docker", "podman"];
 
 export interface BackendContext {
   dataDir: string;
