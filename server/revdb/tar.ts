@@ -41,7 +41,11 @@ function octal(buf: Buffer, start: number, len: number): number {
 function checksumOk(h: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === octal(h, 148, 8);
+  try {
+    return sum === octal(h, 148, 8);
+  } catch {
+    return false;
+  }
 }
 
 function parsePax(data: Buffer): Record<string, string> {
