@@ -4,9 +4,6 @@ import { HttpError } from "../http/errors";
 /** Linux's ARCH -> SRCARCH (the arch/<dir> name) where they differ. */
 const SRCARCH: Record<string, string> = { x86_64: "x86", i386: "x86", sparc64: "sparc", sh64: "sh", parisc64: "parisc" };
 
-/** The arch/<dir> of a Linux ARCH value. */
-export const srcArch = (arch: string): string => SRCARCH[arch] ?? arch;
-
 /** The architecture for a run on a recipe: the one asked for (checked), else the recipe's first; none for recipes without arches. */
 export function chooseArch(recipe: Recipe, arch?: string): string | undefined {
   if (!recipe.arches.length) {
@@ -25,7 +22,7 @@ export function kconfigEnv(recipe: Recipe, arch?: string): Record<string, string
   const a = chooseArch(recipe, arch);
   if (a) {
     env.ARCH = a;
-    env.SRCARCH = srcArch(a);
+    env.SRCARCH = SRCARCH[a] ?? a;
   }
   return env;
 }

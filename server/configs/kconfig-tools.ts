@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { HttpError } from "../http/errors";
@@ -12,6 +13,7 @@ export const helperScript = path.join(path.dirname(fileURLToPath(import.meta.url
 export const systemConf = "/usr/bin/kconfig-conf";
 
 export interface KconfigToolsDeps {
+  settings: { dataDir: string };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
   bundles: { path(kconfigHash: string): string };
   projects: { require(id: string): { recipe: Recipe } };
@@ -52,22 +54,40 @@ export class KconfigTools {
     const bundle = this.deps.bundles.path(revision.kconfigHash);
     const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", recipe.entry];
     if (recipe.frontend === "mconf") argv.push("--conf", systemConf);
-    const r = await this.deps.sandbox.run({
-      image: "menuconfig",
-      binds: [
-        { host: bundle, guest: "/kbs/in/bundle.tar" },
-        { host: helperScript, guest: "/kbs/in/kconfig_helper.py" },
-      ],
-      argv,
-      cwd: "/work",
-      env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, arch) },
-      stdin: text,
-      timeoutMs: 120_000,
-    });
+    // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
+    const tmp = path.join(this.deps.settings.dataDir, "tmp");
+    fs.mkdirSync(tmp, { recursive: true });
+    const inDir = fs.mkdtempSync(path.join(tmp, "kconfig-"));
+    let r;
+    try {
+      fs.chmodSync(inDir, 0o755);
+      linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
+      fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
+      r = await this.deps.sandbox.run({
+        image: "menuconfig",
+        binds: [{ host: inDir, guest: "/kbs/in" }],
+        argv,
+        cwd: "/work",
+        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, arch) },
+        stdin: text,
+        timeoutMs: 120_000,
+      });
+    } finally {
+      fs.rmSync(inDir, { recursive: true, force: true });
+    }
     if (r.code !== 0) {
       const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-5).join(" | ") || `exit code ${r.code}`;
       throw new HttpError(422, "kconfig_failed", `Kconfig ${op} on ${project}'s tree (kconfig ${revision.kconfigHash.slice(0, 12)}) failed: ${why.slice(0, 800)}`);
     }
     return r.stdout;
+  }
+}
+
+/** A hard link when on the same filesystem (bundles are immutable), else a copy. */
+export function linkOrCopy(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch {
+    fs.copyFileSync(from, to);
   }
 }

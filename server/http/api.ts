@@ -2,6 +2,8 @@ import { registry } from "../metrics";
 import type { Kbs } from "../kbs";
 import { Router } from "./router";
 import { registerProjectRoutes } from "./routes/projects";
+import { registerConfigRoutes } from "./routes/configs";
+import { registerSessionRoutes } from "./routes/sessions";
 import { registerBuildRoutes } from "./routes/builds";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
@@ -17,6 +19,8 @@ export function createApiRouter(kbs: Kbs): Router {
     res.end(text);
   });
   registerProjectRoutes(router, kbs);
+  registerConfigRoutes(router, kbs);
+  registerSessionRoutes(router, kbs);
   registerBuildRoutes(router, kbs);
   return router;
 }

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { bundleFiles } from "../configs/bundle-files";
 import { kconfigEnv } from "../configs/kconfig-env";
-import type { KconfigTools } from "../configs/kconfig-tools";
+import { linkOrCopy, type KconfigTools } from "../configs/kconfig-tools";
 import type { ConfigStore } from "../configs/store";
 import { migrate, type Db } from "../db";
 import { HttpError, badRequest, notFound } from "../http/errors";
@@ -211,14 +211,5 @@ export class SessionManager {
     ended.inc({ reason });
     this.deps.db.prepare("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?").run(new Date().toISOString(), reason, id);
     log.info({ session: id, reason }, "session ended");
-  }
-}
-
-/** The bundle into the sandbox's in-dir: a hard link when on the same filesystem (bundles are large and immutable). */
-function linkOrCopy(from: string, to: string): void {
-  try {
-    fs.linkSync(from, to);
-  } catch {
-    fs.copyFileSync(from, to);
   }
 }

@@ -321,7 +321,8 @@ export class Session {
   private async exited(e: { code: number | null; signal: number | null }): Promise<void> {
     if (this.ended) return;
     await this.checkSaved().catch(() => {});
-    if (e.signal !== null || e.code === null) {
+    // node-pty reports signal 0 for a normal exit.
+    if (e.signal || e.code === null) {
       const message = `The sandbox running menuconfig stopped unexpectedly (signal ${e.signal ?? "?"}). ${this.latestConfigId ? "Your last saved config is kept." : "Nothing had been saved yet."} Start a new session to go on.`;
       this.client?.sendBytes(notice(message));
       this.send({ type: "error", code: "sandbox_failed", message });

@@ -34,7 +34,7 @@ export class TerminalScreen {
   }
 }
 
-/** Keys as a terminal sends them. */
+/** Keys as a terminal sends them; arrows depend on the cursor-key mode the program set (as xterm.js does). */
 export const keys = {
   up: "\x1b[A",
   down: "\x1b[B",
@@ -45,6 +45,8 @@ export const keys = {
   esc: "\x1b",
   tab: "\t",
 };
+
+export type ArrowKey = "up" | "down" | "right" | "left";
 
 export class TerminalClient {
   readonly screen: TerminalScreen;
@@ -108,6 +110,14 @@ export class TerminalClient {
 
   type(text: string): void {
     this.ws.send(Buffer.from(text, "utf8"), { binary: true });
+  }
+
+  /** Press an arrow key `times` times, in the form the program asked for (curses turns on application cursor keys). */
+  async arrow(key: ArrowKey, times = 1): Promise<void> {
+    await this.writes;
+    const seq = keys[key];
+    const app = this.screen.term.modes.applicationCursorKeysMode;
+    for (let i = 0; i < times; i++) this.type(app ? seq.replace("\x1b[", "\x1bO") : seq);
   }
 
   resize(cols: number, rows: number): void {

@@ -1,0 +1,88 @@
+import { z } from "zod";
+import { DerivedConfigs } from "../../configs/derived";
+import { diffConfigs } from "../../configs/diff";
+import { ConfigInputError, MAX_CONFIG_BYTES, parseConfig } from "../../configs/parse";
+import type { Kbs } from "../../kbs";
+import { HttpError } from "../errors";
+import { readJson, Reply, type Router } from "../router";
+
+const PostConfig = z.object({
+  project: z.string().min(1).max(100),
+  rev: z.string().min(1).max(300),
+  text: z.string(),
+});
+
+/** ConfigInputError (parse, size) -> the HTTP error a client sees, with the bad lines in details. */
+export function configHttpError(e: unknown): unknown {
+  if (e instanceof ConfigInputError) return new HttpError(e.status, e.code, e.message, {}, e.problems.length ? { problems: e.problems } : undefined);
+  return e;
+}
+
+function rethrowAsHttp(e: unknown): never {
+  throw configHttpError(e);
+}
+
+const plain = (res: import("node:http").ServerResponse, text: string, headers: Record<string, string> = {}) => {
+  res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", ...headers });
+  res.end(text);
+};
+
+/** A file name safe in a Content-Disposition header. */
+const fileName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 100);
+
+export function registerConfigRoutes(router: Router, kbs: Kbs): void {
+  const derived = new DerivedConfigs(kbs.configs, kbs.kconfig);
+
+  router.post("/api/configs", async ({ req }) => {
+    // JSON escaping can double a config's size; the config's own limit is checked after parsing.
+    const body = await readJson(req, PostConfig, 2 * MAX_CONFIG_BYTES + 4096).catch((e: unknown) => {
+      if (e instanceof HttpError && e.status === 413) {
+        throw new HttpError(413, "config_too_large", `The config is too large; the limit is ${MAX_CONFIG_BYTES} bytes (1 MiB). A .config is normally well under 100 KB: is this the right file?`);
+      }
+      throw e;
+    });
+    kbs.projects.require(body.project);
+    const revision = kbs.revdb.resolve(body.project, body.rev);
+    let out;
+    try {
+      out = kbs.configs.put({ project: body.project, commit: revision.sha, rev: body.rev, text: body.text });
+    } catch (e) {
+      rethrowAsHttp(e);
+    }
+    return new Reply(out.created ? 201 : 200, { id: out.id, warnings: out.warnings });
+  });
+
+  router.get("/api/configs/:id", async ({ params }) => {
+    const c = kbs.configs.require(params.id!);
+    const d = await derived.get(c);
+    return {
+      id: c.id,
+      project: c.project,
+      rev: c.rev,
+      commit: c.commit,
+      describe: c.describe,
+      kconfigHash: c.kconfigHash,
+      createdAt: c.createdAt,
+      text: c.text,
+      defconfig: d.defconfig,
+      changed: d.changed,
+    };
+  });
+
+  router.get("/api/configs/:id/raw", ({ params, res }) => {
+    const c = kbs.configs.require(params.id!);
+    plain(res, c.text, { "Content-Disposition": `attachment; filename="${fileName(`${c.project}-${c.describe}`)}.config"` });
+  });
+
+  router.get("/api/configs/:id/defconfig", async ({ params, res }) => {
+    const c = kbs.configs.require(params.id!);
+    const d = await derived.get(c);
+    plain(res, d.defconfig, { "Content-Disposition": `inline; filename="${fileName(`${c.project}-${c.describe}`)}_defconfig"` });
+  });
+
+  router.get("/api/configs/:a/diff/:b", ({ params }) => {
+    const a = kbs.configs.require(params.a!);
+    const b = kbs.configs.require(params.b!);
+    return { a: a.id, b: b.id, ...diffConfigs(parseConfig(a.text), parseConfig(b.text)) };
+  });
+}

@@ -1,0 +1,32 @@
+import { z } from "zod";
+import type { Kbs } from "../../kbs";
+import { notFound } from "../errors";
+import { readJson, Reply, type Router } from "../router";
+
+const PostSession = z.object({
+  project: z.string().min(1).max(100),
+  rev: z.string().min(1).max(300),
+  configId: z.string().regex(/^[0-9a-f]{64}$/, "must be a config id (64 hex digits) from POST /api/configs").optional(),
+  arch: z.string().min(1).max(40).optional(),
+});
+
+export function registerSessionRoutes(router: Router, kbs: Kbs): void {
+  router.post("/api/sessions", async ({ req }) => {
+    const body = await readJson(req, PostSession, 16 * 1024);
+    const created = await kbs.sessions.create({ ...body, clientAddress: req.socket.remoteAddress ?? "unknown" });
+    return new Reply(201, created);
+  });
+
+  router.get("/api/sessions/:id", ({ params }) => {
+    const rec = kbs.sessions.record(params.id!);
+    if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
+    const live = kbs.sessions.get(rec.id);
+    return { ...rec, state: live?.active ? "active" : "ended", wsPath: `/ws/sessions/${rec.id}` };
+  });
+
+  router.get("/api/sessions/:id/config", ({ params, res }) => {
+    const text = kbs.sessions.savedConfig(params.id!);
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "Content-Disposition": 'inline; filename=".config"' });
+    res.end(text);
+  });
+}

@@ -1,0 +1,18 @@
+import { KconfigTools } from "../configs/kconfig-tools";
+import { ConfigStore } from "../configs/store";
+import type { Kbs } from "../kbs";
+import { SessionManager } from "./manager";
+import { sessionUpgradeRoute } from "./ws";
+
+/** Attach the config store, the Kconfig tools and menuconfig sessions (with their WebSocket route) to kbs. */
+export function attachTerminal(kbs: Kbs): void {
+  kbs.configs = new ConfigStore(kbs.db, kbs.revdb);
+  kbs.kconfig = new KconfigTools(kbs);
+  kbs.sessions = new SessionManager(kbs);
+  const ws = sessionUpgradeRoute(kbs.sessions, kbs.settings.allowedOrigins);
+  kbs.upgrades.push(ws.route);
+  kbs.onClose(async () => {
+    await kbs.sessions.close();
+    ws.close();
+  });
+}
