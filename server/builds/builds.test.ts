@@ -1,9 +1,11 @@
 import crypto from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startServer, type RunningServer } from "../main";
-import { loadSettings } from "../settings";
+import { run } from "../proc";
+import { loadSettings, procEnv } from "../settings";
 import { tmpDir } from "../../test/helpers/tmp";
 import { addProject, api, buildTestEnv, noProcessesLeft, saveConfig, startWorker, testRedis, waitBuild, type WorkerProcess } from "../../test/helpers/builds";
 import { createBuildFixtureRepo, type BuildFixture } from "./fixtures";
@@ -80,6 +82,14 @@ describe.each(engines)("builds ($name engine)", ({ name, redisDb }) => {
     const repro = await (await fetch(`${base}/api/builds/${done.id}/artifacts/reproduce.sh`)).text();
     expect(repro).toContain(`git checkout -q --detach ${done.commit}`);
     expect(repro).toContain(`${bin.sha256}  out/demo.bin`);
+    if (name === "embedded") {
+      // The reproducer rebuilds the same bytes from the fixture's own repo (our tree, so outside a sandbox is fine).
+      const file = path.join(tmpDir(), "reproduce.sh");
+      fs.writeFileSync(file, repro);
+      const r = await run("sh", [file, fx.dir, path.join(path.dirname(file), "work")], { env: procEnv({ PATH: process.env.PATH }) });
+      expect(r.stdout.toString()).toContain("out/demo.bin: OK");
+      expect(r.code).toBe(0);
+    }
 
     const again = await request("v0.3.0", configs.host!);
     expect(again.status).toBe(200);
