@@ -1,4 +1,4 @@
-import type { Metadata } from "next";
+import type { Metadata, Viewport } from "next";
 import Link from "next/link";
 import "./globals.css";
 
@@ -6,6 +6,8 @@ export const metadata: Metadata = {
   title: "kbs — Kconfig build service",
   description: "menuconfig in the browser for Klipper, Kalico, Linux and VM images; share configs, build firmware.",
 };
+
+export const viewport: Viewport = { width: "device-width", initialScale: 1, themeColor: "#020617" };
 
 export default function RootLayout({ children }: { children: React.ReactNode }) {
   return (

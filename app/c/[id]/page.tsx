@@ -1,0 +1,110 @@
+import type { Metadata } from "next";
+import { notFound } from "next/navigation";
+import { serverApi, serverApiOrMissing, ServerApiError } from "../../../components/api/server";
+import type { ConfigDiff, Revision, StoredConfig } from "../../../components/api/types";
+import { ChangedSymbolsTable } from "../../../components/config/ChangedSymbolsTable";
+import { ConfigActions } from "../../../components/config/ConfigActions";
+import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
+import { ConfigText } from "../../../components/config/ConfigText";
+import { ErrorNote } from "../../../components/ui/ErrorNote";
+import { formatDate, shortSha } from "../../../components/ui/format";
+import { button, input, panel } from "../../../components/ui/styles";
+
+export const metadata: Metadata = { title: "Shared config — kbs" };
+
+const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+const enc = encodeURIComponent;
+
+async function revisionOf(cfg: StoredConfig): Promise<Revision | undefined> {
+  const commit = cfg.commit ?? cfg.rev;
+  const list = await serverApi<Revision[]>(`/api/projects/${enc(cfg.project)}/revisions?q=${enc(commit)}&limit=1`).catch(() => []);
+  return list.find((r) => r.sha === commit) ?? list[0];
+}
+
+async function diffAgainst(id: string, against: string): Promise<{ diff?: ConfigDiff; error?: string }> {
+  try {
+    return { diff: await serverApi<ConfigDiff>(`/api/configs/${enc(against)}/diff/${enc(id)}`) };
+  } catch (e) {
+    if (e instanceof ServerApiError && e.status === 404) return { error: `There is no config "${against}". Paste the id from a share link (/c/<id>).` };
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+// Server-rendered: everything but the two action buttons and copy works without JavaScript.
+export default async function Page(props: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const { id } = await props.params;
+  const against = one((await props.searchParams).against)?.trim().replace(/^.*\/c\//, "") || undefined;
+  const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
+  if (!cfg) notFound();
+  const [revision, compared] = await Promise.all([revisionOf(cfg), against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined)]);
+  const commit = cfg.commit ?? cfg.rev;
+  const describe = cfg.describe ?? revision?.describe ?? shortSha(commit);
+
+  return (
+    <main className="mx-auto flex max-w-6xl flex-col gap-4 px-3 py-5 sm:px-6">
+      <div className="flex flex-wrap items-start justify-between gap-3">
+        <div className="min-w-0">
+          <p className="text-xs uppercase tracking-wide text-slate-400">Shared config</p>
+          <h1 className="text-xl font-semibold">
+            {cfg.project} <span className="font-mono text-emerald-300">@ {describe}</span>
+          </h1>
+          <dl className="mt-1 flex flex-wrap gap-x-4 gap-y-0.5 text-xs text-slate-400">
+            <div>
+              <dt className="inline">commit </dt>
+              <dd className="inline font-mono text-slate-300">{shortSha(commit)}</dd>
+            </div>
+            {revision?.date && (
+              <div>
+                <dt className="inline">date </dt>
+                <dd className="inline text-slate-300">{formatDate(revision.date)}</dd>
+              </div>
+            )}
+            <div>
+              <dt className="inline">config </dt>
+              <dd className="inline break-all font-mono text-slate-300">{cfg.id.slice(0, 16)}</dd>
+            </div>
+            <div>
+              <dt className="inline">changed symbols </dt>
+              <dd className="inline text-slate-300">{cfg.changed.length}</dd>
+            </div>
+          </dl>
+        </div>
+        <ConfigActions configId={cfg.id} project={cfg.project} rev={commit} describe={describe} />
+      </div>
+
+      <div className="grid gap-4 lg:grid-cols-2">
+        <section className={panel + " p-3"} aria-labelledby="changed-heading">
+          <h2 id="changed-heading" className="mb-2 text-sm font-semibold">
+            Changed from the revision&apos;s defaults
+          </h2>
+          <ChangedSymbolsTable changed={cfg.changed} />
+        </section>
+
+        <section className={panel + " p-3"} aria-labelledby="diff-heading">
+          <div className="mb-2 flex flex-wrap items-center justify-between gap-2">
+            <h2 id="diff-heading" className="text-sm font-semibold">
+              Diff {against ? <>against config <span className="font-mono">{against.slice(0, 12)}</span></> : "against the defaults"}
+            </h2>
+            <form method="get" className="flex w-full gap-2 sm:w-auto">
+              <input name="against" defaultValue={against ?? ""} aria-label="Compare with config id" placeholder="other config id or share link" className={input + " font-mono sm:w-64"} />
+              <button type="submit" className={button.secondary}>
+                Compare
+              </button>
+            </form>
+          </div>
+          {compared?.error && <ErrorNote>{compared.error}</ErrorNote>}
+          {compared?.diff && <ConfigDiffTable rows={diffRows(compared.diff)} fromLabel={`config ${against!.slice(0, 8)}`} toLabel="this config" />}
+          {!against && <ConfigDiffTable rows={defaultsRows(cfg.changed)} fromLabel="default" toLabel="this config" />}
+          {against && (
+            <a href="?" className="mt-2 inline-block text-xs text-slate-400 underline">
+              back to the diff against defaults
+            </a>
+          )}
+        </section>
+      </div>
+
+      <ConfigText id="full-config" title="Full .config" text={cfg.text} href={`/api/configs/${enc(cfg.id)}/raw`} filename=".config" />
+      <ConfigText id="min-config" title="Minimal defconfig (savedefconfig)" text={cfg.defconfig} href={`/api/configs/${enc(cfg.id)}/defconfig`} filename="defconfig" open />
+    </main>
+  );
+}

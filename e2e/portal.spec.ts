@@ -1,0 +1,199 @@
+import { expect, test, type Page } from "@playwright/test";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startKbs, type KbsProcess } from "../test/helpers/server";
+
+// The whole user journey on the built-in `demo` project (imported at first start):
+// chooser by keyboard -> menuconfig -> toggle, save -> share page -> reopen -> reconnect
+// -> build -> artifact download. One server, steps in order, state carried between them.
+test.describe.configure({ mode: "serial" });
+
+let kbs: KbsProcess;
+let dataDir: string;
+let sessionUrl: string;
+let shareUrl: string;
+let buildUrl: string;
+
+const title = "kbs demo firmware configuration";
+
+test.beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-e2e-portal-"));
+  kbs = await startKbs({ dataDir });
+});
+
+test.afterAll(async () => {
+  await kbs?.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const screen = (page: Page) => page.evaluate(() => window.__kbsTerminal?.text() ?? "");
+
+async function waitForScreen(page: Page, pattern: RegExp, timeout = 60_000) {
+  await expect.poll(() => screen(page), { timeout, message: `terminal never showed ${pattern}` }).toMatch(pattern);
+}
+
+/** The menu entries kconfiglib's menuconfig draws below "(Top)", in order. */
+function menuEntries(text: string): string[] {
+  const lines = text.split("\n");
+  const top = lines.findIndex((l) => l.trim() === "(Top)");
+  expect(top, `no "(Top)" line in the terminal:\n${text}`).toBeGreaterThanOrEqual(0);
+  const entries: string[] = [];
+  for (const line of lines.slice(top + 1)) {
+    if (!line.trim()) continue;
+    if (/^[\s─━-]+$/.test(line) || /\[Space\/Enter\]|Toggle\/enter/.test(line)) break;
+    entries.push(line.trim());
+  }
+  return entries;
+}
+
+/** Move the menuconfig cursor from the first entry to the entry matching `name` and toggle it. */
+async function toggleEntry(page: Page, name: RegExp) {
+  const entries = menuEntries(await screen(page));
+  const at = entries.findIndex((e) => name.test(e));
+  expect(at, `no entry ${name} in ${JSON.stringify(entries)}`).toBeGreaterThan(0);
+  await page.locator(".xterm").click();
+  for (let i = 0; i < at; i++) await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Space");
+}
+
+test("choose project and revision by keyboard; menuconfig shows the project's title", async ({ page }, info) => {
+  await page.goto(kbs.url + "/");
+  const dialog = page.getByRole("dialog", { name: "Choose a project and revision" });
+  await expect(dialog).toBeVisible();
+  const projects = dialog.getByRole("listbox", { name: "Projects" });
+  await expect(projects).toBeFocused();
+  await expect(projects.getByRole("option", { name: /kbs demo firmware/ })).toBeVisible();
+  await page.keyboard.press("ArrowDown");
+  await expect(projects.getByRole("option", { name: /kbs demo firmware/ })).toHaveAttribute("aria-selected", "true");
+  await page.keyboard.press("Enter");
+  const search = dialog.getByRole("combobox", { name: "Search revisions" });
+  await expect(search).toBeFocused();
+  await page.keyboard.type("v1");
+  await expect(dialog.getByRole("option", { name: /^v1/ })).toBeVisible();
+  await page.screenshot({ path: info.outputPath("chooser.png") });
+  await page.keyboard.press("Enter");
+  await expect(dialog.getByRole("button", { name: "Confirm" })).toBeFocused();
+  await page.keyboard.press("Enter");
+
+  await page.waitForURL(/\/s\/[^/?]+/);
+  sessionUrl = page.url();
+  await waitForScreen(page, new RegExp(title));
+  await expect(page.getByRole("status").filter({ hasText: "connected" })).toBeVisible();
+  await page.screenshot({ path: info.outputPath("session.png") });
+});
+
+test("toggle a symbol with space, save: the side panel shows the change", async ({ page }, info) => {
+  await page.goto(sessionUrl);
+  await waitForScreen(page, /\[ \] Debug messages/);
+  await toggleEntry(page, /Debug messages/);
+  await waitForScreen(page, /\[\*\] Debug messages/);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  const panel = page.getByRole("complementary", { name: "Changed symbols panel" });
+  const row = panel.locator('[data-symbol="ENABLE_DEBUG"]');
+  await expect(row).toBeVisible({ timeout: 60_000 });
+  await expect(row).toContainText("= y");
+  await expect(row).toContainText("default n");
+  await panel.getByRole("searchbox", { name: "Filter changed symbols" }).fill("serial");
+  await expect(row).toBeHidden();
+  await panel.getByRole("searchbox", { name: "Filter changed symbols" }).fill("debug");
+  await expect(row).toBeVisible();
+  await page.screenshot({ path: info.outputPath("session-saved.png") });
+
+  const [share] = await Promise.all([page.context().waitForEvent("page"), panel.getByRole("link", { name: /Share link/ }).click()]);
+  await share.waitForLoadState();
+  shareUrl = share.url();
+  expect(shareUrl).toMatch(/\/c\/[0-9a-f]{64}$/);
+  const table = share.getByRole("table", { name: "Changed symbols" });
+  await expect(table.locator('[data-symbol="ENABLE_DEBUG"]')).toContainText("y");
+  await expect(share.locator('[data-diff][data-diff="changed"]').filter({ hasText: "ENABLE_DEBUG" })).toBeVisible();
+  await expect(share.locator("#full-config")).toContainText("CONFIG_ENABLE_DEBUG=y");
+  await expect(share.locator("#min-config")).toContainText("CONFIG_ENABLE_DEBUG=y");
+  await share.screenshot({ path: info.outputPath("config.png"), fullPage: true });
+});
+
+test("the shared config page is readable without JavaScript", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(shareUrl);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("demo");
+  await expect(page.getByRole("table", { name: "Changed symbols" }).locator('[data-symbol="ENABLE_DEBUG"]')).toBeVisible();
+  await expect(page.locator("#full-config")).toContainText("CONFIG_ENABLE_DEBUG=y");
+  await context.close();
+});
+
+test("Open in menuconfig from the share page shows the same value; a dropped socket reconnects with the screen restored", async ({ page }, info) => {
+  await page.goto(shareUrl);
+  await page.getByRole("button", { name: "Open in menuconfig" }).click();
+  await page.waitForURL(/\/s\/[^/?]+/);
+  await waitForScreen(page, /\[\*\] Debug messages/);
+
+  const before = await page.evaluate(() => window.__kbsTerminal!.connects());
+  await page.evaluate(() => window.__kbsTerminal!.dropSocket());
+  await expect.poll(() => page.evaluate(() => window.__kbsTerminal!.connects()), { timeout: 30_000 }).toBe(before + 1);
+  await expect.poll(() => page.evaluate(() => window.__kbsTerminal!.connection())).toBe("connected");
+  // The client clears the screen on reconnect: only the server's snapshot can bring this back.
+  await waitForScreen(page, new RegExp(title), 15_000);
+  await waitForScreen(page, /\[\*\] Debug messages/, 15_000);
+  await page.screenshot({ path: info.outputPath("session-reconnected.png") });
+});
+
+test("Build leads to a build page that succeeds with a downloadable artifact matching its sha256", async ({ page }, info) => {
+  test.setTimeout(600_000);
+  await page.goto(shareUrl);
+  await page.getByRole("button", { name: "Build", exact: true }).click();
+  await page.waitForURL(/\/b\/[^/?]+/);
+  buildUrl = page.url();
+  await expect(page.locator("[data-build-state]")).toHaveAttribute("data-build-state", "succeeded", { timeout: 540_000 });
+  await expect(page.getByLabel("Build log")).toContainText("==> [kbs]");
+  const artifact = page.locator('[data-artifact="demo.bin"]');
+  await expect(artifact).toBeVisible();
+  const expected = await artifact.locator("[data-sha256]").getAttribute("data-sha256");
+  const [download] = await Promise.all([page.waitForEvent("download"), artifact.getByRole("link", { name: "demo.bin" }).click()]);
+  const file = info.outputPath("demo.bin");
+  await download.saveAs(file);
+  expect(crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")).toBe(expected);
+  await page.screenshot({ path: info.outputPath("build.png"), fullPage: true });
+});
+
+test("a 390px wide phone renders every page without overlap", async ({ page }, info) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const pages: Array<[string, () => Promise<unknown>]> = [
+    ["home", () => page.goto(kbs.url + "/")],
+    ["config", () => page.goto(shareUrl)],
+    [
+      "session",
+      async () => {
+        await page.getByRole("button", { name: "Open in menuconfig" }).click();
+        await page.waitForURL(/\/s\/[^/?]+/);
+        await waitForScreen(page, new RegExp(title));
+      },
+    ],
+    ["build", () => page.goto(buildUrl)],
+  ];
+  for (const [name, open] of pages) {
+    await open();
+    // Nothing wider than the screen: the terminal scrolls inside its own frame instead.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `${name} is wider than the viewport`).toBeLessThanOrEqual(0);
+    const boxes = await page.getByRole("button").evaluateAll((els) =>
+      els
+        // Behind an open modal only the modal counts.
+        .filter((el) => el.getClientRects().length > 0 && (!document.querySelector("[aria-modal=true]") || el.closest("[aria-modal=true]")))
+        .map((el) => {
+          const r = el.getBoundingClientRect();
+          return { name: el.textContent?.trim() ?? "", x: r.x, y: r.y, w: r.width, h: r.height };
+        }),
+    );
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i]!;
+        const b = boxes[j]!;
+        const overlap = a.x < b.x + b.w - 1 && b.x < a.x + a.w - 1 && a.y < b.y + b.h - 1 && b.y < a.y + a.h - 1;
+        expect(overlap, `${name}: "${a.name}" overlaps "${b.name}"`).toBe(false);
+      }
+    }
+    await page.screenshot({ path: info.outputPath(`phone-${name}.png`), fullPage: true });
+  }
+});
