@@ -18,7 +18,7 @@ const verbs: Record<string, (() => Promise<{ run: Verb }>) | null> = {
   build: () => import("./cli/build"),
   worker: () => import("./cli/worker"),
   bench: () => import("./cli/bench"),
-  vm: null,
+  vm: () => import("./cli/vm"),
 };
 
 const usage = `usage: kbs <verb> [options]
@@ -31,7 +31,7 @@ const usage = `usage: kbs <verb> [options]
   menuconfig <project> <rev> [--config FILE] [--out FILE]
   build <project> <rev> --config FILE [--json] [--out DIR]
   worker [--redis URL]                     a build worker
-  vm run <build-id>                        boot a VM image build in QEMU here
+  vm run <build-id> [--data-dir D | --url U]  verify a VM image build's sha256s and boot it in QEMU here
   doctor                                   what this machine can run, and how to fix what it cannot
   bench [--json] [--out FILE] [--quick] [--only S,..] [--full]  the benchmark suite
 `;
