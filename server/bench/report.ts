@@ -4,6 +4,7 @@ import type { BenchReport, FigureResult, Machine } from "./runner";
 export function fmt(v: number | undefined): string {
   if (v === undefined || !Number.isFinite(v)) return "";
   const a = Math.abs(v);
+  if (Number.isInteger(v)) return String(v);
   if (a >= 100) return String(Math.round(v));
   if (a >= 10) return v.toFixed(1);
   if (a >= 0.01 || a === 0) return v.toFixed(2);
