@@ -69,8 +69,8 @@ describe("runner and output", () => {
       ]);
       expect(report.figures[1]!.skipped).toContain("boom: no fixture");
       expect(report.figures[2]!.skipped).toMatch(/not landed/);
-      expect(textTable(report)).toMatch(/good\.fig\s+ms\s+1\.00\s+2\.00\s+3\.00\s+4\.00 \(local <tmux>\)\s+0\.50x\s+p50 <= 5 ms\s+pass/);
-      expect(markdownTable(report)).toContain("| good.fig | ms | 1.00 | 2.00 | 3.00 | 4.00 (local <tmux>) | 0.50x | p50 <= 5 ms | pass |");
+      expect(textTable(report)).toMatch(/good\.fig\s+ms\s+1\s+2\s+3\s+4 \(local <tmux>\)\s+0\.50x\s+p50 <= 5 ms\s+pass/);
+      expect(markdownTable(report)).toContain("| good.fig | ms | 1 | 2 | 3 | 4 (local <tmux>) | 0.50x | p50 <= 5 ms | pass |");
       const svg = svgChart(report);
       expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
       expect(svg).toContain("local &lt;tmux&gt;");
