@@ -72,6 +72,11 @@ export async function localMenuconfigFirstFrame(opts: {
             await sleep(opts.pollMs ?? 3);
           }
         } finally {
+          // kill-session only hangs up the pane; curses menuconfig then spins on the dead tty.
+          // The pane's process is a session leader: kill its whole session first.
+          const pane = await tmux("display-message", "-p", "-t", name, "#{pane_pid}").catch(() => undefined);
+          const sid = Number(pane?.stdout.trim());
+          if (sid > 0) await exec("pkill", ["-KILL", "-s", String(sid)]).catch(() => {});
           await tmux("kill-session", "-t", name).catch(() => {});
         }
       },
