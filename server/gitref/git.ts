@@ -36,13 +36,14 @@ export class GitError extends Error {
   }
 }
 
-/** The last meaningful line(s) of git's stderr: what a person needs to see. */
+/** What a person needs from git's stderr: its fatal/error lines, else its last lines. */
 export function gitMessage(stderr: string): string {
   const lines = stderr
-    .split("\n")
+    .split(/[\r\n]/)
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("hint:"));
-  return lines.slice(-2).join(" ") || "git failed without a message";
+  const errors = lines.filter((l) => /^(fatal|error):/.test(l));
+  return (errors.length ? errors.slice(0, 2) : lines.slice(-2)).join(" ") || "git failed without a message";
 }
 
 export interface GitOptions {

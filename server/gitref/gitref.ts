@@ -65,26 +65,37 @@ export class GitRef {
 
   /**
    * Fetch every branch and tag of `url` under the project's prefix, pruning what the
-   * remote deleted; ref updates are atomic. Ref names kbs refuses are removed again
-   * (with a warning) before anything indexes them.
+   * remote deleted; ref updates are atomic. The remote's refs are listed first: when
+   * some have names kbs refuses (git itself chokes on some of them), only the good
+   * ones are fetched, by name, and the rest are reported as skipped.
    */
   async fetch(projectId: string, url: string, onProgress?: (p: FetchProgress) => void): Promise<{ skippedRefs: string[] }> {
     await this.init();
-    const args = [
-      "fetch",
-      "--no-tags",
-      "--prune",
-      "--atomic",
-      "--progress",
-      "--no-write-fetch-head",
-      "--end-of-options",
-      url,
-      `+refs/heads/*:refs/heads/${projectId}/*`,
-      `+refs/tags/*:refs/tags/${projectId}/*`,
-      `+HEAD:refs/heads/${projectId}/REMOTE_HEAD`,
-    ];
+    const listed = await gitText(this.dir, ["ls-remote", "--end-of-options", url], { timeoutMs: 300_000 });
+    const advertised = listed
+      .split("\n")
+      .map((l) => l.split("\t") as [string, string?])
+      .filter(([, r]) => r && /^refs\/(heads|tags)\//.test(r) && !r.endsWith("^{}"));
+    const remoteRefs = advertised.map(([, r]) => r!);
+    const problem = (oid: string, r: string) => {
+      const why = refNameProblem(r.replace(/^refs\/(heads|tags)\//, ""));
+      return why ? `its name ${why}` : /^0{40}$/.test(oid) ? "it is broken on the remote (no object)" : undefined;
+    };
+    const skipped = advertised.filter(([oid, r]) => problem(oid, r!)).map(([, r]) => r!);
+    for (const [oid, r] of advertised) {
+      const why = problem(oid, r!);
+      if (why) log.warn({ project: projectId, ref: r }, `skipping a ref from the remote: ${why}`);
+    }
+    const local = (r: string) => r.replace(/^refs\/(heads|tags)\//, (_, k: string) => `refs/${k}/${projectId}/`);
+    const refspecs = skipped.length
+      ? remoteRefs.filter((r) => !skipped.includes(r)).map((r) => `+${r}:${local(r)}`)
+      : [`+refs/heads/*:refs/heads/${projectId}/*`, `+refs/tags/*:refs/tags/${projectId}/*`];
+    if (/^[0-9a-f]{40}\tHEAD$/m.test(listed)) refspecs.push(`+HEAD:refs/heads/${projectId}/REMOTE_HEAD`);
+    const args = ["fetch", "--no-tags", "--prune", "--atomic", "--progress", "--no-write-fetch-head", "--stdin", "--end-of-options", url];
     await new Promise<void>((resolve, reject) => {
-      const child = spawnGroup("git", ["-c", "protocol.ext.allow=never", "--git-dir", this.dir, ...args], { env: gitEnv(), stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawnGroup("git", ["-c", "protocol.ext.allow=never", "--git-dir", this.dir, ...args], { env: gitEnv(), stdio: ["pipe", "ignore", "pipe"] });
+      child.stdin!.on("error", () => {});
+      child.stdin!.end(refspecs.join("\n") + "\n");
       let stderr = "";
       child.stderr!.on("data", (d: Buffer) => {
         const s = d.toString("utf8");
@@ -95,35 +106,32 @@ export class GitRef {
       child.on("error", reject);
       child.on("close", (code, signal) => {
         if (code === 0) resolve();
-        else reject(new GitError(signal ? `git fetch killed by ${signal}` : gitMessage(stderr.split("\r").join("\n")), stderr, code));
+        else reject(new GitError(signal ? `git fetch killed by ${signal}` : gitMessage(stderr), stderr, code));
       });
     });
-    const skippedRefs = await this.dropBadRefs(projectId);
+    // By-name refspecs do not prune: drop what the remote no longer has ourselves.
+    const wanted = new Set(remoteRefs.filter((r) => !skipped.includes(r)).map(local));
+    if (skipped.length) await this.deleteRefs((await this.refNames(projectId)).filter((r) => !wanted.has(r) && !r.endsWith("/REMOTE_HEAD")));
+    await this.dropBadRefs(projectId);
     await git(this.dir, ["pack-refs", "--all"]);
-    return { skippedRefs };
+    return { skippedRefs: skipped.map((r) => r.replace(/^refs\/(heads|tags)\//, "")) };
   }
 
-  /** Delete the project's refs whose names kbs refuses (they came from a remote). */
-  private async dropBadRefs(projectId: string): Promise<string[]> {
+  private async refNames(projectId: string): Promise<string[]> {
     const out = await gitText(this.dir, ["for-each-ref", "--format=%(refname)", `refs/heads/${projectId}/`, `refs/tags/${projectId}/`]);
-    const bad: string[] = [];
-    for (const ref of out.split("\n").filter(Boolean)) {
-      const name = ref.replace(/^refs\/(heads|tags)\/[^/]+\//, "");
-      const why = refNameProblem(name);
-      if (why) {
-        bad.push(name);
-        log.warn({ project: projectId, ref }, `skipping a ref from the remote whose name ${why}`);
-      }
-    }
-    if (bad.length) {
-      const input = out
-        .split("\n")
-        .filter((r) => r && bad.includes(r.replace(/^refs\/(heads|tags)\/[^/]+\//, "")))
-        .map((r) => `delete ${r}\0\0`)
-        .join("");
-      await git(this.dir, ["update-ref", "-z", "--stdin"], { input });
-    }
-    return bad;
+    return out.split("\n").filter(Boolean);
+  }
+
+  /** Delete refs by full name through stdin (names never reach git's command line). */
+  private async deleteRefs(refs: string[]): Promise<void> {
+    if (refs.length) await git(this.dir, ["update-ref", "-z", "--stdin"], { input: refs.map((r) => `delete ${r}\0\0`).join("") });
+  }
+
+  /** Delete the project's refs whose names kbs refuses (a safety net: none should arrive). */
+  private async dropBadRefs(projectId: string): Promise<void> {
+    const bad = (await this.refNames(projectId)).filter((r) => refNameProblem(r.replace(/^refs\/(heads|tags)\/[^/]+\//, "")));
+    for (const ref of bad) log.warn({ project: projectId, ref }, "deleting a mirrored ref with an unusable name");
+    await this.deleteRefs(bad);
   }
 
   /** The project's branches and tags (valid names only), tags peeled to commits. */
