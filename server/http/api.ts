@@ -5,6 +5,7 @@ import { registerProjectRoutes } from "./routes/projects";
 import { registerConfigRoutes } from "./routes/configs";
 import { registerSessionRoutes } from "./routes/sessions";
 import { registerBuildRoutes } from "./routes/builds";
+import { registerKernelRoutes } from "./routes/kernel";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -22,5 +23,6 @@ export function createApiRouter(kbs: Kbs): Router {
   registerConfigRoutes(router, kbs);
   registerSessionRoutes(router, kbs);
   registerBuildRoutes(router, kbs);
+  registerKernelRoutes(router, kbs);
   return router;
 }

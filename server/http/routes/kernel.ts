@@ -1,0 +1,57 @@
+import { z } from "zod";
+import type { Kbs } from "../../kbs";
+import { KernelDefconfigs } from "../../kernel/defconfig";
+import { kernelArches, startConfig } from "../../kernel/start";
+import { HttpError } from "../errors";
+import { readJson, readQuery, Reply, type Router } from "../router";
+
+/**
+ * Linux specifics (DESIGN.md "Who uses it": maintainers editing defconfigs):
+ *   GET  /api/kernel/arches?project=&rev=                     {arches, default}: the ARCH values the tree has
+ *   POST /api/kernel/start {project, rev, arch?, start}       201 {id, arch}: a config from make defconfig/tinyconfig/<name>_defconfig
+ *   GET  /api/configs/:id/defconfig-diff?against=&arch=       unified diff: against (a defconfig name, or a config id) -> this config's savedefconfig
+ *   GET  /api/configs/:id/defconfig-patch?name=&arch=         git format-patch replacing arch/<arch>/configs/<name>_defconfig
+ */
+const ArchesQuery = z.object({ project: z.string().min(1).max(100), rev: z.string().min(1).max(300) });
+const StartBody = z.object({
+  project: z.string().min(1).max(100),
+  rev: z.string().min(1).max(300),
+  arch: z.string().min(1).max(40).optional(),
+  start: z.string().min(1).max(100),
+});
+const DiffQuery = z.object({ against: z.string().min(1).max(100), arch: z.string().min(1).max(40).optional() });
+const PatchQuery = z.object({ name: z.string().min(1).max(100), arch: z.string().min(1).max(40).optional() });
+
+const text = (res: import("node:http").ServerResponse, type: string, body: string, headers: Record<string, string> = {}) => {
+  res.writeHead(200, { "Content-Type": `${type}; charset=utf-8`, "Cache-Control": "no-store", ...headers });
+  res.end(body);
+};
+
+export function registerKernelRoutes(router: Router, kbs: Kbs): void {
+  const defconfigs = new KernelDefconfigs(kbs);
+
+  router.get("/api/kernel/arches", async ({ url }) => {
+    const q = readQuery(url, ArchesQuery);
+    const arches = await kernelArches(kbs, q.project, q.rev);
+    return { arches, default: arches[0] ?? null };
+  });
+
+  router.post("/api/kernel/start", async ({ req }) => {
+    const body = await readJson(req, StartBody, 16 * 1024);
+    const out = await startConfig(kbs, body);
+    return new Reply(out.created ? 201 : 200, { id: out.id, arch: out.arch });
+  });
+
+  router.get("/api/configs/:id/defconfig-diff", async ({ params, url, res }) => {
+    const q = readQuery(url, DiffQuery);
+    text(res, "text/x-diff", await defconfigs.diff(params.id!, q.against, q.arch));
+  });
+
+  router.get("/api/configs/:id/defconfig-patch", async ({ params, url, res }) => {
+    const q = readQuery(url, PatchQuery);
+    const { file, patch } = await defconfigs.patch(params.id!, q.name, { arch: q.arch });
+    if (!patch) throw new HttpError(409, "no_change", `The config's minimal form is already exactly ${file}; there is nothing to patch.`);
+    const name = `0001-update-${file.split("/").pop()}.patch`;
+    text(res, "text/x-patch", patch, { "Content-Disposition": `attachment; filename="${name}"` });
+  });
+}
