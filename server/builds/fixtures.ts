@@ -2,6 +2,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { createFakeFirmwareRepo } from "../bench/fixtures";
+import { createKbs } from "../kbs";
+import { loadSettings, type Env } from "../settings";
 
 /**
  * Build fixtures for the build tests and `kbs bench`: the fake firmware repo (demo tree
@@ -82,4 +84,15 @@ export function createBuildFixtureRepo(dir: string, opts: { mediumSec?: number }
     );
   });
   return { dir, branches: ["broken", "slow", "medium", "diskfull", "strict", "multi"], slowMarker: SLOW };
+}
+
+/** Register a git repo as project `id` (recipe kconfiglib) in a data dir and index it, in this process. */
+export async function addFixtureProject(env: Env, id: string, repoDir: string): Promise<void> {
+  const kbs = await createKbs(loadSettings(env));
+  try {
+    kbs.projects.add({ id, recipe: "kconfiglib", upstream: { kind: "git", url: repoDir } });
+    await kbs.sync.sync(id);
+  } finally {
+    await kbs.close();
+  }
 }

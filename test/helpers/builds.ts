@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import IORedis from "ioredis";
-import { createKbs } from "../../server/kbs";
-import { loadSettings } from "../../server/settings";
+import { addFixtureProject } from "../../server/builds/fixtures";
 import type { BuildView } from "../../server/builds/types";
 import { kbsBin } from "./server";
 
@@ -32,15 +31,7 @@ export async function testRedis(db: number): Promise<string> {
 }
 
 /** Register a git repo as project `id` in a data dir and index it (in this process, then closed). */
-export async function addProject(dataDir: string, id: string, repoDir: string): Promise<void> {
-  const kbs = await createKbs(loadSettings({ ...buildTestEnv, KBS_DATA_DIR: dataDir }));
-  try {
-    kbs.projects.add({ id, recipe: "kconfiglib", upstream: { kind: "git", url: repoDir } });
-    await kbs.sync.sync(id);
-  } finally {
-    await kbs.close();
-  }
-}
+export const addProject = (dataDir: string, id: string, repoDir: string) => addFixtureProject({ ...buildTestEnv, KBS_DATA_DIR: dataDir }, id, repoDir);
 
 export async function api<T = unknown>(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
   const res = await fetch(base + p, {
