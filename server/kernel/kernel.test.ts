@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKbs } from "../kbs";
 import { startServer, type RunningServer } from "../main";
 import { loadSettings, procEnv } from "../settings";
-import { api, buildTestEnv } from "../../test/helpers/builds";
+import type { BuildView, Manifest } from "../builds/types";
+import { api, buildTestEnv, waitBuild } from "../../test/helpers/builds";
 import { TerminalClient } from "../../test/helpers/terminal";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createFakeLinuxRepo, type FakeLinuxRepo } from "../../test/fixtures/fake-linux";
@@ -26,7 +27,7 @@ describe("kernel defconfigs (recipe linux, fake kernel tree)", () => {
     const dir = tmpDir();
     const dataDir = path.join(dir, "data");
     repo = createFakeLinuxRepo(path.join(dir, "linux"));
-    const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0" };
+    const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300" };
     const kbs = await createKbs(loadSettings(env));
     try {
       kbs.projects.add({ id: "linux", recipe: "linux", upstream: { kind: "git", url: repo.dir } });
@@ -125,6 +126,23 @@ describe("kernel defconfigs (recipe linux, fake kernel tree)", () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("bad_defconfig_name");
   });
+
+  it("builds with the linux recipe: bzImage, modules when any =m, System.map, kernel.release, vmlinux as optional", async () => {
+    const text = (await configText(defconfigId)).replace(/^.*CONFIG_VIRTIO_NET[ =].*$/m, "") + "CONFIG_VIRTIO_NET=m\n";
+    const { body: cfg } = await api<{ id: string }>(base, "POST", "/api/configs", { project: "linux", rev: "v6.1.2", text });
+    const req = await api<BuildView>(base, "POST", "/api/builds", { project: "linux", rev: "v6.1.2", configId: cfg.id });
+    expect(req.status).toBe(201);
+    const done = await waitBuild(base, req.body.id, undefined, 300_000);
+    expect(done.errorSummary).toBeNull();
+    expect(done.state).toBe("succeeded");
+    const log = await (await fetch(`${base}/api/builds/${done.id}/log`)).text();
+    const manifest = done.manifest as Manifest;
+    const listed = Object.fromEntries(manifest.artifacts.map((a) => [a.name, a.optional]));
+    expect(listed, log).toEqual({ "bzImage": false, "System.map": false, ".config": false, "kernel.release": false, "modules.tar.xz": false, vmlinux: true });
+    const release = await (await fetch(`${base}/api/builds/${done.id}/artifacts/kernel.release`)).text();
+    expect(release).toBe("6.1.2-fake\n");
+    expect(log).toContain("MODULES (none in this fake tree)");
+  }, 360_000);
 
   it("runs the tree's menuconfig for the chosen ARCH in a real session", async () => {
     const s = await api<{ id: string; wsPath: string }>(base, "POST", "/api/sessions", { project: "linux", rev: "v6.1.2", configId: defconfigId, arch: "x86_64" });
