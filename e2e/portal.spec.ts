@@ -41,7 +41,7 @@ function menuEntries(text: string): string[] {
   expect(top, `no "(Top)" line in the terminal:\n${text}`).toBeGreaterThanOrEqual(0);
   const entries: string[] = [];
   for (const line of lines.slice(top + 1)) {
-    if (!line.trim()) continue;
+    if (!line.trim() || line.trim() === title) continue;
     if (/^[\s─━-]+$/.test(line) || /\[Space\/Enter\]|Toggle\/enter/.test(line)) break;
     entries.push(line.trim());
   }
@@ -89,7 +89,12 @@ test("toggle a symbol with space, save: the side panel shows the change", async 
   await waitForScreen(page, /\[ \] Debug messages/);
   await toggleEntry(page, /Debug messages/);
   await waitForScreen(page, /\[\*\] Debug messages/);
-  await page.getByRole("button", { name: "Save", exact: true }).click();
+  // menuconfig's own save: S, accept the file name, dismiss the message; kbs stores each write.
+  await page.keyboard.press("S");
+  await waitForScreen(page, /Filename to save/);
+  await page.keyboard.press("Enter");
+  await waitForScreen(page, /saved to/i);
+  await page.keyboard.press("Enter");
   const panel = page.getByRole("complementary", { name: "Changed symbols panel" });
   const row = panel.locator('[data-symbol="ENABLE_DEBUG"]');
   await expect(row).toBeVisible({ timeout: 60_000 });

@@ -136,7 +136,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
             {flow}
           </span>
         </div>
-        <button type="button" className={button.primary} disabled={busy || ended} onClick={() => save(undefined)}>
+        <button type="button" className={button.primary} disabled={busy || ended} onClick={() => save(undefined)} title="Store the config menuconfig last wrote (press S in menuconfig to write your changes)">
           {pending?.action === undefined && busy ? "Saving…" : "Save"}
         </button>
         <button type="button" className={button.secondary} disabled={busy || ended} onClick={() => save("download-config")}>
@@ -206,7 +206,10 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
             </div>
           )}
           <ChangedSymbolsList changed={config?.changed} emptyText="Everything is at its default." />
-          {!config && <p className="text-xs text-slate-500">Save to see which symbols you changed. Every save updates this list.</p>}
+          <p className="text-xs text-slate-500">
+            kbs keeps every config menuconfig writes: press <kbd className="rounded border border-slate-700 px-1 font-mono">S</kbd> in menuconfig (or Q, then Y) and this list, the
+            downloads, the share link and Build follow at once.
+          </p>
         </aside>
       </div>
     </div>
