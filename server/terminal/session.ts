@@ -83,6 +83,16 @@ export class Session {
     this.watch();
   }
 
+  /** The sandbox this session runs in (operators, tests). */
+  get sandboxId(): string {
+    return this.opts.sandbox.id;
+  }
+
+  /** Whether the tree's own menuconfig runs, or the system's. */
+  get frontendSource(): "tree" | "system" {
+    return this.opts.frontend.source;
+  }
+
   get active(): boolean {
     return !this.ended;
   }
@@ -183,11 +193,11 @@ export class Session {
       client.sendBytes(notice(message));
       client.sendMessage({ type: "error", code, message });
     }
+    this.opts.onEnd(reason);
     client?.close(1000, reason);
     for (const s of this.subscriptions) s.dispose();
     await this.opts.sandbox.kill().catch((e: unknown) => log.warn({ err: e, session: this.id }, "sandbox kill failed"));
     this.screen?.dispose();
-    this.opts.onEnd(reason);
   }
 
   /** The screen's text (tests, the CLI's messages). */
@@ -321,9 +331,10 @@ export class Session {
   private async exited(e: { code: number | null; signal: number | null }): Promise<void> {
     if (this.ended) return;
     await this.checkSaved().catch(() => {});
-    // node-pty reports signal 0 for a normal exit.
-    if (e.signal || e.code === null) {
-      const message = `The sandbox running menuconfig stopped unexpectedly (signal ${e.signal ?? "?"}). ${this.latestConfigId ? "Your last saved config is kept." : "Nothing had been saved yet."} Start a new session to go on.`;
+    // node-pty reports signal 0 for a normal exit; a sandbox killed from outside exits 128+N through bwrap.
+    if (e.signal || e.code === null || e.code !== 0) {
+      const how = e.signal ? `was killed (signal ${e.signal})` : e.code !== null && e.code > 128 ? `was killed (signal ${e.code - 128})` : `failed (exit code ${e.code})`;
+      const message = `The sandbox running menuconfig ${how}. ${this.latestConfigId ? "Your last saved config is kept." : "Nothing had been saved yet."} Start a new session to go on.`;
       this.client?.sendBytes(notice(message));
       this.send({ type: "error", code: "sandbox_failed", message });
       this.send({ type: "exit", code: e.code });
