@@ -60,7 +60,8 @@ set -uo pipefail
 shopt -s nullglob globstar
 JOBS=${b.jobs}
 OUT=/kbs/out
-step() { printf '%s\\n' "$1" > "$OUT/step"; printf '\\n==> [kbs] %s: %s\\n' "$1" "$2"; }
+T0=\${EPOCHREALTIME/./}
+step() { local us=$(( \${EPOCHREALTIME/./} - T0 )); printf '%s\\n' "$1" > "$OUT/step"; printf '\\n==> [kbs] %s: %s (at %d.%d s)\\n' "$1" "$2" $((us / 1000000)) $((us / 100000 % 10)); }
 fail() { printf 'kbs: %s\\n' "$1" >&2; exit 3; }
 TOOLS="make"
 need() { command -v "$1" >/dev/null 2>&1 || fail "this config builds for $2, which needs $1; $1 is not installed in the build image '${b.image}'"; TOOLS="$TOOLS $1"; }
@@ -81,7 +82,7 @@ ${stepLines(recipe.build.steps)}
 step artifacts "collecting outputs"
 ${collect(recipe.build.artifacts, '"$OUT/artifacts"')}
 ${collect(recipe.build.optionalArtifacts, '"$OUT/optional"')}
-echo done > "$OUT/step"
+step done "all steps finished"
 `;
 }
 
