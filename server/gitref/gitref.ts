@@ -65,34 +65,53 @@ export class GitRef {
 
   /**
    * Fetch every branch and tag of `url` under the project's prefix, pruning what the
-   * remote deleted; ref updates are atomic. The remote's refs are listed first: when
-   * some have names kbs refuses (git itself chokes on some of them), only the good
-   * ones are fetched, by name, and the rest are reported as skipped.
+   * remote deleted; ref updates are atomic. Refs whose names kbs refuses are deleted
+   * again and reported. Names git itself chokes on make the wildcard fetch fail: then
+   * the remote's refs are listed and only the good ones fetched, by name.
    */
   async fetch(projectId: string, url: string, onProgress?: (p: FetchProgress) => void): Promise<{ skippedRefs: string[] }> {
     await this.init();
-    const listed = await gitText(this.dir, ["ls-remote", "--end-of-options", url], { timeoutMs: 300_000 });
-    const advertised = listed
-      .split("\n")
-      .map((l) => l.split("\t") as [string, string?])
-      .filter(([, r]) => r && /^refs\/(heads|tags)\//.test(r) && !r.endsWith("^{}"));
-    const remoteRefs = advertised.map(([, r]) => r!);
-    const problem = (oid: string, r: string) => {
-      const why = refNameProblem(r.replace(/^refs\/(heads|tags)\//, ""));
-      return why ? `its name ${why}` : /^0{40}$/.test(oid) ? "it is broken on the remote (no object)" : undefined;
-    };
-    const skipped = advertised.filter(([oid, r]) => problem(oid, r!)).map(([, r]) => r!);
-    for (const [oid, r] of advertised) {
-      const why = problem(oid, r!);
-      if (why) log.warn({ project: projectId, ref: r }, `skipping a ref from the remote: ${why}`);
+    const wildcard = [`+refs/heads/*:refs/heads/${projectId}/*`, `+refs/tags/*:refs/tags/${projectId}/*`, `+HEAD:refs/heads/${projectId}/REMOTE_HEAD`];
+    let skipped: string[] = [];
+    try {
+      await this.runFetch(url, wildcard, onProgress);
+    } catch (e) {
+      const listed = await this.listRemote(projectId, url).catch(() => undefined);
+      if (!listed?.skipped.length) throw e;
+      skipped = listed.skipped;
+      const local = (r: string) => r.replace(/^refs\/(heads|tags)\//, (_, k: string) => `refs/${k}/${projectId}/`);
+      await this.runFetch(url, [...listed.good.map((r) => `+${r}:${local(r)}`), ...(listed.hasHead ? [wildcard[2]!] : [])], onProgress);
+      // By-name refspecs do not prune: drop what the remote no longer has ourselves.
+      const wanted = new Set(listed.good.map(local));
+      await this.deleteRefs((await this.refNames(projectId)).filter((r) => !wanted.has(r) && !r.endsWith("/REMOTE_HEAD")));
     }
-    const local = (r: string) => r.replace(/^refs\/(heads|tags)\//, (_, k: string) => `refs/${k}/${projectId}/`);
-    const refspecs = skipped.length
-      ? remoteRefs.filter((r) => !skipped.includes(r)).map((r) => `+${r}:${local(r)}`)
-      : [`+refs/heads/*:refs/heads/${projectId}/*`, `+refs/tags/*:refs/tags/${projectId}/*`];
-    if (/^[0-9a-f]{40}\tHEAD$/m.test(listed)) refspecs.push(`+HEAD:refs/heads/${projectId}/REMOTE_HEAD`);
+    // Names git accepts but kbs refuses (a leading '-'): delete them again.
+    const strip = (r: string) => r.replace(/^refs\/(heads|tags)\/[^/]+\//, "");
+    const bad = (await this.refNames(projectId)).filter((r) => refNameProblem(strip(r)));
+    for (const r of bad) log.warn({ project: projectId, ref: r }, `skipping a ref from the remote: its name ${refNameProblem(strip(r))}`);
+    await this.deleteRefs(bad);
+    if (this.hasLooseRefs(projectId)) await git(this.dir, ["pack-refs", "--all"]);
+    return { skippedRefs: [...skipped.map((r) => r.replace(/^refs\/(heads|tags)\//, "")), ...bad.map(strip)] };
+  }
+
+  /** The remote's branches and tags, split into those kbs fetches and those it skips (unusable names, broken refs). */
+  private async listRemote(projectId: string, url: string): Promise<{ good: string[]; skipped: string[]; hasHead: boolean }> {
+    const listed = await gitText(this.dir, ["ls-remote", "--end-of-options", url], { timeoutMs: 300_000 });
+    const good: string[] = [];
+    const skipped: string[] = [];
+    for (const [oid, r] of listed.split("\n").map((l) => l.split("\t") as [string, string?])) {
+      if (!r || !/^refs\/(heads|tags)\//.test(r) || r.endsWith("^{}")) continue;
+      const nameProblem = refNameProblem(r.replace(/^refs\/(heads|tags)\//, ""));
+      const why = nameProblem ? `its name ${nameProblem}` : /^0{40}$/.test(oid) ? "it is broken on the remote (no object)" : undefined;
+      if (why) log.warn({ project: projectId, ref: r }, `skipping a ref from the remote: ${why}`);
+      (why ? skipped : good).push(r);
+    }
+    return { good, skipped, hasHead: /^[0-9a-f]{40}\tHEAD$/m.test(listed) };
+  }
+
+  private runFetch(url: string, refspecs: string[], onProgress?: (p: FetchProgress) => void): Promise<void> {
     const args = ["fetch", "--no-tags", "--prune", "--atomic", "--progress", "--no-write-fetch-head", "--stdin", "--end-of-options", url];
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const child = spawnGroup("git", ["-c", "protocol.ext.allow=never", "--git-dir", this.dir, ...args], { env: gitEnv(), stdio: ["pipe", "ignore", "pipe"] });
       child.stdin!.on("error", () => {});
       child.stdin!.end(refspecs.join("\n") + "\n");
@@ -109,12 +128,13 @@ export class GitRef {
         else reject(new GitError(signal ? `git fetch killed by ${signal}` : gitMessage(stderr), stderr, code));
       });
     });
-    // By-name refspecs do not prune: drop what the remote no longer has ourselves.
-    const wanted = new Set(remoteRefs.filter((r) => !skipped.includes(r)).map(local));
-    if (skipped.length) await this.deleteRefs((await this.refNames(projectId)).filter((r) => !wanted.has(r) && !r.endsWith("/REMOTE_HEAD")));
-    await this.dropBadRefs(projectId);
-    await git(this.dir, ["pack-refs", "--all"]);
-    return { skippedRefs: skipped.map((r) => r.replace(/^refs\/(heads|tags)\//, "")) };
+  }
+
+  /** Whether a fetch left loose ref files for the project (else packing has nothing to do). */
+  private hasLooseRefs(projectId: string): boolean {
+    const any = (dir: string): boolean =>
+      fs.existsSync(dir) && fs.readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? any(path.join(dir, e.name)) : true));
+    return any(path.join(this.dir, "refs/heads", projectId)) || any(path.join(this.dir, "refs/tags", projectId));
   }
 
   private async refNames(projectId: string): Promise<string[]> {
@@ -125,13 +145,6 @@ export class GitRef {
   /** Delete refs by full name through stdin (names never reach git's command line). */
   private async deleteRefs(refs: string[]): Promise<void> {
     if (refs.length) await git(this.dir, ["update-ref", "-z", "--stdin"], { input: refs.map((r) => `delete ${r}\0\0`).join("") });
-  }
-
-  /** Delete the project's refs whose names kbs refuses (a safety net: none should arrive). */
-  private async dropBadRefs(projectId: string): Promise<void> {
-    const bad = (await this.refNames(projectId)).filter((r) => refNameProblem(r.replace(/^refs\/(heads|tags)\/[^/]+\//, "")));
-    for (const ref of bad) log.warn({ project: projectId, ref }, "deleting a mirrored ref with an unusable name");
-    await this.deleteRefs(bad);
   }
 
   /** The project's branches and tags (valid names only), tags peeled to commits. */

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Db } from "../db";
 import { GitError } from "../gitref/git";
-import type { GitRef } from "../gitref/gitref";
+import type { GitRef, ProjectRef } from "../gitref/gitref";
 import { dirFiles, tarballFiles } from "../gitref/sources";
 import { HttpError } from "../http/errors";
 import { log } from "../log";
@@ -125,8 +125,9 @@ export class SyncService {
     };
     try {
       const skippedRefs = await this.fetch(project, started, progress);
-      await this.checkEntry(project);
-      const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, onProgress: (p) => progress({ phase: "index", ...p }) });
+      const refs = await gitref.refs(id);
+      await this.checkEntry(project, refs);
+      const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, refs, onProgress: (p) => progress({ phase: "index", ...p }) });
       const missing = revdb.hashes(id).filter((h) => !bundles.has(h));
       let bundlesWritten = 0;
       for (const [i, h] of missing.entries()) {
@@ -196,12 +197,12 @@ export class SyncService {
   }
 
   /** A tree without the recipe's entry Kconfig is the wrong project or the wrong recipe: say so before indexing. */
-  private async checkEntry(project: Project): Promise<void> {
-    const refs = await this.deps.gitref.refs(project.id);
+  private async checkEntry(project: Project, refs: ProjectRef[]): Promise<void> {
     if (!refs.length) throw new SyncError(`${project.id}: the upstream has no branches or tags to index`);
     const branch = (n: string) => refs.find((r) => r.kind === "branch" && r.name === n);
     const head = branch("REMOTE_HEAD") ?? branch("main") ?? branch("master") ?? refs.find((r) => r.kind === "branch") ?? refs[0]!;
-    if (!(await this.deps.gitref.hasPath(head.commit, project.recipe.entry))) {
+    const indexedBefore = this.deps.db.prepare("SELECT 1 FROM revdb_commits WHERE project = ? AND sha = ?").get(project.id, head.commit);
+    if (!indexedBefore && !(await this.deps.gitref.hasPath(head.commit, project.recipe.entry))) {
       const where = head.name === "REMOTE_HEAD" ? "the default branch" : `${head.kind} ${head.name}`;
       throw new SyncError(
         `${project.id}: no ${project.recipe.entry} on ${where} (${head.commit.slice(0, 12)}): the '${project.recipe.id}' recipe expects its top Kconfig file there. Check the URL, or add the project with the recipe that fits the tree.`,

@@ -91,10 +91,12 @@ export async function indexProject(opts: {
   gitref: GitRef;
   projectId: string;
   recipe: Recipe;
+  /** the project's refs, when the caller has just read them */
+  refs?: ProjectRef[];
   onProgress?: (p: IndexProgress) => void;
 }): Promise<IndexResult> {
   const { db, gitref, projectId: id, recipe } = opts;
-  const refs = await gitref.refs(id);
+  const refs = opts.refs ?? (await gitref.refs(id));
   const state = db.prepare("SELECT recipe_fingerprint, tags_fingerprint FROM revdb_state WHERE project = ?").get(id) as
     | { recipe_fingerprint: string; tags_fingerprint: string }
     | undefined;

@@ -62,15 +62,17 @@ export class RevDb {
     let rows: Row[];
     if (q) {
       const like = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
-      const shaPrefix = /^[0-9a-f]+$/i.test(q) ? `${q.toLowerCase()}%` : "-";
+      const hex = /^[0-9a-f]+$/i.test(q) ? q.toLowerCase() : "-";
       rows = this.db
         .prepare(
-          `SELECT sha, describe, date, kconfig_hash FROM revdb_commits
-           WHERE project = ? AND (sha LIKE ? OR describe LIKE ? ESCAPE '\\'
-             OR sha IN (SELECT sha FROM revdb_refs WHERE project = ? AND kind != 'head' AND name LIKE ? ESCAPE '\\'))
+          `SELECT sha, describe, date, kconfig_hash FROM revdb_commits WHERE id IN (
+             SELECT id FROM revdb_commits WHERE project = ? AND sha >= ? AND sha < ?
+             UNION SELECT id FROM revdb_commits WHERE project = ? AND describe LIKE ? ESCAPE '\\'
+             UNION SELECT c.id FROM revdb_refs r JOIN revdb_commits c ON c.project = r.project AND c.sha = r.sha
+                   WHERE r.project = ? AND r.kind != 'head' AND r.name LIKE ? ESCAPE '\\')
            ORDER BY named DESC, date DESC, id DESC LIMIT ?`,
         )
-        .all(projectId, shaPrefix, like, projectId, like, limit) as Row[];
+        .all(projectId, hex, hex + "g", projectId, like, projectId, like, limit) as Row[];
     } else {
       rows = this.db
         .prepare("SELECT sha, describe, date, kconfig_hash FROM revdb_commits WHERE project = ? ORDER BY named DESC, date DESC, id DESC LIMIT ?")
