@@ -193,7 +193,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
           <h2 id="chooser-title" className="text-lg font-semibold">
             Choose a project and revision
           </h2>
-          <button type="button" className={button.ghost} onClick={close} aria-label="Close chooser">
+          <button type="button" className={button.ghost + " shrink-0 whitespace-nowrap"} onClick={close} aria-label="Close chooser">
             Esc ✕
           </button>
         </div>
@@ -247,7 +247,15 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
               onPick={pick}
               onEscape={close}
               inputRef={searchRef}
-              emptyHint={current?.sync?.state === "syncing" ? "Sync in progress — revisions appear as they are indexed." : current && current.revisions === 0 ? "No revisions yet: this project has not been synced." : undefined}
+              emptyHint={
+                !current
+                  ? "Pick a project first (↑↓ then Enter)."
+                  : current.sync?.state === "syncing"
+                    ? "Sync in progress — revisions appear as they are indexed."
+                    : current.revisions === 0
+                      ? "No revisions yet: this project has not been synced."
+                      : undefined
+              }
             />
           </section>
         </div>
