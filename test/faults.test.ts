@@ -1,0 +1,425 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processTree, survivors, type Proc } from "../server/bench/proctree";
+import { freePort } from "./global-setup";
+import { kbsBin, startKbs, type KbsProcess } from "./helpers/server";
+import { TerminalClient } from "./helpers/terminal";
+import { tmpDir } from "./helpers/tmp";
+
+/**
+ * The fault suite (issue 9 "Faults"): the whole system run as a user would, with
+ * one part killed mid-work at a time. After each: nothing saved or built is lost,
+ * no process of the killed part is left behind, and what the user sees says what
+ * happened. Every fault adds a row to test-results/faults.md.
+ */
+
+interface FaultRow {
+  fault: string;
+  userSaw: string;
+  dataLost: string;
+  recoveryMs: number;
+}
+const rows: FaultRow[] = [];
+
+afterAll(() => {
+  const table = [
+    "| fault | what the user saw | data lost | recovery time |",
+    "|---|---|---|---:|",
+    ...rows.map((r) => `| ${r.fault} | ${r.userSaw.replace(/\|/g, "\\|").replace(/\n/g, " ")} | ${r.dataLost} | ${r.recoveryMs < 1000 ? `${r.recoveryMs} ms` : `${(r.recoveryMs / 1000).toFixed(1)} s`} |`),
+  ].join("\n");
+  process.stdout.write(`\nfault suite\n${table}\n`);
+  fs.mkdirSync("test-results", { recursive: true });
+  fs.writeFileSync("test-results/faults.md", `# Fault suite\n\n${table}\n`);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const title = "kbs demo firmware configuration";
+const finalStates = new Set(["succeeded", "failed", "timed_out", "cancelled"]);
+
+async function api<T = Record<string, unknown>>(base: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(base + p, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* plain text */
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+async function demoRev(base: string): Promise<string> {
+  const r = await api<Array<{ sha: string }>>(base, "/api/projects/demo/revisions?limit=1");
+  expect(r.status).toBe(200);
+  return r.body[0]!.sha;
+}
+
+/** Store a config (a distinct board name makes a distinct build) and return its id. */
+async function putConfig(base: string, rev: string, extra = ""): Promise<string> {
+  const text = `CONFIG_BOARD_NAME="fault-${crypto.randomBytes(4).toString("hex")}"\n${extra}`;
+  const r = await api<{ id: string }>(base, "/api/configs", { project: "demo", rev, text });
+  expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+  return r.body.id;
+}
+
+async function requestBuild(base: string, rev: string, configId: string): Promise<string> {
+  const r = await api<{ id: string }>(base, "/api/builds", { project: "demo", rev, configId });
+  expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+  return r.body.id;
+}
+
+interface BuildView {
+  id: string;
+  state: string;
+  attempt: number;
+  errorSummary: string | null;
+  artifacts: Array<{ name: string; sha256: string; url: string }>;
+}
+
+/** Poll a build until `until(state)` (default: a final state); the fetch may fail while a server restarts. */
+async function waitBuild(base: () => string, id: string, until: (s: string) => boolean = (s) => finalStates.has(s), timeoutMs = 120_000): Promise<BuildView> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      const r = await api<BuildView>(base(), `/api/builds/${id}`);
+      if (r.status === 200) {
+        last = r.body.state;
+        if (until(r.body.state)) return r.body;
+      }
+    } catch {
+      /* server not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`build ${id} did not reach the wanted state in ${timeoutMs} ms (last: ${last})`);
+    await sleep(250);
+  }
+}
+
+/** Every artifact downloads and hashes to what the build record says. */
+async function artifactsIntact(base: string, b: BuildView): Promise<boolean> {
+  if (!b.artifacts.length) return false;
+  for (const a of b.artifacts) {
+    const res = await fetch(base + a.url);
+    if (res.status !== 200) return false;
+    const sha = crypto.createHash("sha256").update(Buffer.from(await res.arrayBuffer())).digest("hex");
+    if (sha !== a.sha256) return false;
+  }
+  return true;
+}
+
+/** Processes that should have died with the killed part, after giving them a moment. */
+async function orphansOf(procs: Proc[], timeoutMs = 5_000): Promise<Proc[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = survivors(procs);
+    if (!left.length || Date.now() > deadline) return left;
+    await sleep(100);
+  }
+}
+
+/** An arrow key as the terminal sends it: curses turns on application cursor keys. */
+function arrow(c: TerminalClient, dir: "up" | "down"): void {
+  const code = dir === "up" ? "A" : "B";
+  c.type(`\x1b${c.screen.term.modes.applicationCursorKeysMode ? "O" : "["}${code}`);
+}
+
+/** Open a session on the demo project and wait for menuconfig's top menu. */
+async function openSession(base: string, rev: string): Promise<{ id: string; wsPath: string; client: TerminalClient }> {
+  const r = await api<{ id: string; wsPath: string }>(base, "/api/sessions", { project: "demo", rev });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  const client = await TerminalClient.connect(base, r.body.wsPath, { cols: 120, rows: 40 });
+  await client.untilText(title, 60_000);
+  return { ...r.body, client };
+}
+
+/** Turn "Debug messages" on (six rows down) and save with menuconfig's own S; returns the stored config id. */
+async function toggleDebugAndSave(c: TerminalClient): Promise<string> {
+  for (let i = 0; i < 6; i++) arrow(c, "down");
+  await c.untilText(/\[ \] Debug messages/);
+  c.type(" ");
+  await c.untilText(/\[\*\] Debug messages/);
+  const saved = c.messages.filter((m) => m.type === "saved").length;
+  c.type("S");
+  await c.untilText("Filename to save");
+  c.type("\r");
+  await c.untilText("Configuration saved to");
+  c.type("\r");
+  const msg = await c.untilMessage("saved", saved, 20_000);
+  return String(msg.configId);
+}
+
+function startRedis(port: number, dir: string): ChildProcess {
+  // appendfsync always: a killed Redis loses no acknowledged write, as a production setup would configure.
+  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir], { stdio: "ignore" });
+}
+
+async function waitPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.end();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await sleep(50);
+  }
+}
+
+function startWorker(dataDir: string, redisUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [kbsBin, "worker", "--redis", redisUrl, "--workers", "1"], {
+    env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0", KBS_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stderr!.on("data", (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kbs worker did not start:\n${out}`)), 60_000);
+    child.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("kbs worker:")) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`kbs worker exited with ${code}:\n${out}`)));
+  });
+}
+
+/** SIGTERM, and SIGKILL if it has not gone within 15 s (a stuck shutdown must not hang the suite). */
+async function stopOrKill(child: ChildProcess): Promise<void> {
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await killed(child);
+  clearTimeout(t);
+}
+
+const killed = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
+
+describe("faults in a session (embedded mode, one server)", () => {
+  let kbs: KbsProcess;
+  let rev: string;
+
+  beforeAll(async () => {
+    // No warm pool: the session's sandbox is then the only one in the server's process tree.
+    kbs = await startKbs({ dataDir: tmpDir(), withNext: false, env: { KBS_POOL_SIZE: "0" } });
+    rev = await demoRev(kbs.url);
+  });
+  afterAll(async () => {
+    await kbs?.stop();
+  });
+
+  it("a session's sandbox killed: the user is told, the last saved config is kept, nothing is left running", async () => {
+    const s = await openSession(kbs.url, rev);
+    const configId = await toggleDebugAndSave(s.client);
+    const sandbox = processTree(kbs.child.pid!).filter((p) => p.pid !== kbs.child.pid);
+    const top = sandbox.find((p) => p.comm === "bwrap");
+    expect(top, `no bwrap under the server: ${sandbox.map((p) => p.comm).join(", ")}`).toBeDefined();
+    // Kill only the sandbox's outermost process: what it started must go with it.
+    const victims = processTree(top!.pid);
+    const t0 = Date.now();
+    process.kill(top!.pid, "SIGKILL");
+    const error = await s.client.untilMessage("error", 0, 20_000);
+    await s.client.untilMessage("exit", 0, 20_000);
+    const recoveryMs = Date.now() - t0;
+    expect(error.code).toBe("sandbox_failed");
+    expect(String(error.message)).toMatch(/saved config is kept/);
+    const stored = await api<{ text: string }>(kbs.url, `/api/configs/${configId}`);
+    expect(stored.status).toBe(200);
+    expect(stored.body.text).toContain("CONFIG_ENABLE_DEBUG=y");
+    const sessionConfig = await fetch(`${kbs.url}/api/sessions/${s.id}/config`);
+    expect(await sessionConfig.text()).toContain("CONFIG_ENABLE_DEBUG=y");
+    expect(await orphansOf(victims)).toEqual([]);
+    s.client.close();
+    rows.push({ fault: "session sandbox killed (SIGKILL)", userSaw: `error sandbox_failed: "${String(error.message)}", then exit`, dataLost: "none", recoveryMs });
+  });
+
+  it("the WebSocket connection dropped: reconnecting restores the screen and the session goes on", async () => {
+    const s = await openSession(kbs.url, rev);
+    for (let i = 0; i < 7; i++) arrow(s.client, "down");
+    s.client.type("\r");
+    await s.client.untilText("Heater control");
+    const before = s.client.screen.text();
+    // A dropped connection: no close frame, the TCP connection just ends.
+    s.client.ws.terminate();
+    const t0 = Date.now();
+    const again = await TerminalClient.connect(kbs.url, s.wsPath, { cols: 120, rows: 40 });
+    await again.untilMessage("snapshot", 0, 20_000);
+    await again.untilText("Heater control", 20_000);
+    const recoveryMs = Date.now() - t0;
+    expect(again.screen.text()).toBe(before);
+    // The session still works: toggle the heater off and save.
+    const saved = again.messages.filter((m) => m.type === "saved").length;
+    again.type(" ");
+    await again.untilText(/\[ \] Heater control/);
+    again.type("S");
+    await again.untilText("Filename to save");
+    again.type("\r");
+    await again.untilText("Configuration saved to");
+    again.type("\r");
+    const msg = await again.untilMessage("saved", saved, 20_000);
+    const stored = await api<{ text: string }>(kbs.url, `/api/configs/${String(msg.configId)}`);
+    expect(stored.body.text).toContain("# CONFIG_FEATURE_HEATER is not set");
+    again.close();
+    rows.push({ fault: "WebSocket connection dropped", userSaw: "on reconnect: a snapshot, the same screen (Optional features menu), typing and saving go on", dataLost: "none", recoveryMs });
+  });
+
+  it("a build fills its disk budget: the user is told plainly, nothing else is affected", async () => {
+    // Not this server: its own, with a small per-build disk cap (KBS_BUILD_DISK_MB).
+    const dataDir = tmpDir();
+    const small = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "0", KBS_BUILD_DISK_MB: "16", KBS_BUILD_WORKERS: "1" } });
+    try {
+      const r = await demoRev(small.url);
+      const good = await waitBuild(() => small.url, await requestBuild(small.url, r, await putConfig(small.url, r)));
+      expect(good.state).toBe("succeeded");
+      // The config's compiler flags reach the build's shell: this one writes 64 MB into the build's tmpfs.
+      const filler = 'CONFIG_HOST_OPTIMIZE="-O2 --version >/dev/null && head -c 67108864 /dev/zero > out/fill && gcc -O2"\n';
+      const t0 = Date.now();
+      const full = await waitBuild(() => small.url, await requestBuild(small.url, r, await putConfig(small.url, r, filler)));
+      expect(full.state).toBe("failed");
+      expect(full.errorSummary ?? "").toMatch(/disk|space/i);
+      const after = await waitBuild(() => small.url, await requestBuild(small.url, r, await putConfig(small.url, r)));
+      const recoveryMs = Date.now() - t0;
+      expect(after.state).toBe("succeeded");
+      const kept = await api<BuildView>(small.url, `/api/builds/${good.id}`);
+      expect(kept.body.state).toBe("succeeded");
+      expect(await artifactsIntact(small.url, kept.body)).toBe(true);
+      rows.push({ fault: "a build fills its disk budget (16 MB)", userSaw: `build failed: "${(full.errorSummary ?? "").split("\n")[0]}"`, dataLost: "none", recoveryMs });
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
+describe("faults in distributed mode (Redis queue, separate kbs worker)", () => {
+  let redis: ChildProcess;
+  let redisPort: number;
+  let redisDir: string;
+  let kbs: KbsProcess;
+  let worker: ChildProcess | undefined;
+  let dataDir: string;
+  let rev: string;
+  let redisUrl: string;
+
+  // Its own Redis (not the suite's shared one): this test stops it.
+  beforeAll(async () => {
+    redisPort = await freePort();
+    redisDir = tmpDir("kbs-fault-redis-");
+    redis = startRedis(redisPort, redisDir);
+    await waitPort(redisPort);
+    redisUrl = `redis://127.0.0.1:${redisPort}`;
+    dataDir = tmpDir();
+    kbs = await startKbs({ dataDir, withNext: false, env: { KBS_REDIS_URL: redisUrl, KBS_BUILD_WORKERS: "0", KBS_POOL_SIZE: "0" } });
+    rev = await demoRev(kbs.url);
+    worker = await startWorker(dataDir, redisUrl);
+  });
+  afterAll(async () => {
+    if (worker) await stopOrKill(worker);
+    if (kbs) await stopOrKill(kbs.child);
+    redis?.kill("SIGKILL");
+  });
+
+  it("a build worker killed mid-build: the job is retried and finishes once", { timeout: 180_000 }, async () => {
+    const id = await requestBuild(kbs.url, rev, await putConfig(kbs.url, rev));
+    await waitBuild(() => kbs.url, id, (s) => s === "running" || finalStates.has(s));
+    const tree = processTree(worker!.pid!);
+    const t0 = Date.now();
+    worker!.kill("SIGKILL");
+    await killed(worker!);
+    const during = (await api<BuildView>(kbs.url, `/api/builds/${id}`)).body.state;
+    expect(await orphansOf(tree)).toEqual([]);
+    worker = await startWorker(dataDir, redisUrl);
+    const done = await waitBuild(() => kbs.url, id);
+    const recoveryMs = Date.now() - t0;
+    expect(done.state).toBe("succeeded");
+    expect(done.attempt).toBeGreaterThanOrEqual(2);
+    expect(await artifactsIntact(kbs.url, done)).toBe(true);
+    rows.push({ fault: "kbs worker killed mid-build (SIGKILL)", userSaw: `build stayed '${during}', then succeeded on attempt ${done.attempt}`, dataLost: "none", recoveryMs });
+  });
+
+  it("Redis stopped and started again: queued and running builds resume", { timeout: 240_000 }, async () => {
+    const a = await requestBuild(kbs.url, rev, await putConfig(kbs.url, rev));
+    await waitBuild(() => kbs.url, a, (s) => s === "running" || finalStates.has(s));
+    const t0 = Date.now();
+    redis.kill("SIGKILL");
+    await killed(redis);
+    // While Redis is down the user may still ask for a build: it is accepted and waits, refused plainly, or held open.
+    const configB = await putConfig(kbs.url, rev);
+    const asked = Date.now();
+    let answeredMs: number | undefined;
+    const during = api<{ id?: string; state?: string; error?: { message: string } }>(kbs.url, "/api/builds", { project: "demo", rev, configId: configB }).finally(
+      () => (answeredMs = Date.now() - asked),
+    );
+    const sawA = (await api<BuildView>(kbs.url, `/api/builds/${a}`)).body.state;
+    await sleep(3_000);
+    const answeredWhileDown = answeredMs !== undefined;
+    redis = startRedis(redisPort, redisDir);
+    await waitPort(redisPort);
+    const answer = await during;
+    const b = answer.status < 300 ? answer.body.id! : await requestBuild(kbs.url, rev, configB);
+    const [doneA, doneB] = await Promise.all([waitBuild(() => kbs.url, a, undefined, 180_000), waitBuild(() => kbs.url, b, undefined, 180_000)]);
+    const recoveryMs = Date.now() - t0;
+    expect(doneA.state).toBe("succeeded");
+    expect(doneB.state).toBe("succeeded");
+    const newBuild =
+      answer.status >= 300
+        ? `a new build was refused (HTTP ${answer.status}: "${answer.body.error?.message}")`
+        : answeredWhileDown
+          ? `a new build was accepted as '${answer.body.state}' while Redis was down`
+          : `a new build request got no answer until Redis returned (${((answeredMs ?? 0) / 1000).toFixed(1)} s), then was accepted`;
+    rows.push({ fault: "Redis killed (SIGKILL) for 3 s, restarted", userSaw: `running build stayed '${sawA}'; ${newBuild}; both succeeded after Redis returned`, dataLost: "none", recoveryMs });
+  });
+});
+
+describe("the whole server killed (embedded mode)", () => {
+  it("after SIGKILL and a restart on the same data dir, saved configs and finished builds are there and interrupted builds run", async () => {
+    const dataDir = tmpDir();
+    const env = { KBS_POOL_SIZE: "1", KBS_BUILD_WORKERS: "1" };
+    let kbs = await startKbs({ dataDir, withNext: false, env });
+    try {
+      const rev = await demoRev(kbs.url);
+      const saved = await putConfig(kbs.url, rev);
+      const savedText = (await api<{ text: string }>(kbs.url, `/api/configs/${saved}`)).body.text;
+      const finished = await waitBuild(() => kbs.url, await requestBuild(kbs.url, rev, saved));
+      expect(finished.state).toBe("succeeded");
+      const running = await requestBuild(kbs.url, rev, await putConfig(kbs.url, rev));
+      const queued = await requestBuild(kbs.url, rev, await putConfig(kbs.url, rev));
+      await waitBuild(() => kbs.url, running, (s) => s === "running" || finalStates.has(s));
+      const tree = processTree(kbs.child.pid!);
+      await kbs.kill();
+      const t0 = Date.now();
+      expect(await orphansOf(tree)).toEqual([]);
+      kbs = await startKbs({ dataDir, withNext: false, env });
+      const upMs = Date.now() - t0;
+      expect((await api<{ text: string }>(kbs.url, `/api/configs/${saved}`)).body.text).toBe(savedText);
+      const kept = (await api<BuildView>(kbs.url, `/api/builds/${finished.id}`)).body;
+      expect(kept.state).toBe("succeeded");
+      expect(await artifactsIntact(kbs.url, kept)).toBe(true);
+      const afterRestart = (await api<BuildView>(kbs.url, `/api/builds/${running}`)).body.state;
+      const [r, q] = await Promise.all([waitBuild(() => kbs.url, running), waitBuild(() => kbs.url, queued)]);
+      const recoveryMs = Date.now() - t0;
+      expect(r.state).toBe("succeeded");
+      expect(q.state).toBe("succeeded");
+      rows.push({
+        fault: "whole server killed (SIGKILL), restarted on the same data dir",
+        userSaw: `server back in ${(upMs / 1000).toFixed(1)} s; the interrupted build showed '${afterRestart}' and both it and the queued one succeeded`,
+        dataLost: "none",
+        recoveryMs,
+      });
+    } finally {
+      await kbs.stop();
+    }
+  });
+});
+
+// Every test above cleans what it started; this checks the tree of this test process too.
+afterAll(async () => {
+  const mine = processTree(process.pid).filter((p) => p.pid !== process.pid && ["bwrap", "redis-server"].includes(p.comm));
+  expect(await orphansOf(mine, 10_000)).toEqual([]);
+});
