@@ -1,7 +1,6 @@
 import type { Recipe } from "../projects/recipe";
 
-/** Where the system's frontends live inside the sandbox (Debian python3-kconfiglib, kconfig-frontends). */
-const SYSTEM_KCONFIGLIB = "/usr/lib/python3/dist-packages";
+/** The system's mconf inside the sandbox (Debian kconfig-frontends); the system's Kconfiglib is Debian's python3-kconfiglib. */
 const SYSTEM_MCONF = "/usr/bin/kconfig-mconf";
 
 export interface Frontend {
@@ -23,7 +22,8 @@ export function chooseFrontend(recipe: Recipe, files: Set<string>): Frontend {
   if (recipe.frontend === "kconfiglib") {
     const own = files.has("lib/kconfiglib/menuconfig.py") && files.has("lib/kconfiglib/kconfiglib.py");
     return {
-      argv: ["python3", own ? "/work/lib/kconfiglib/menuconfig.py" : `${SYSTEM_KCONFIGLIB}/menuconfig.py`, recipe.entry],
+      // The system's menuconfig runs as a module: its bytecode is cached (a script would be compiled at every launch).
+      argv: own ? ["python3", "/work/lib/kconfiglib/menuconfig.py", recipe.entry] : ["python3", "-m", "menuconfig", recipe.entry],
       // Kconfiglib's menuconfig draws (and says so itself) on any size it can.
       minCols: 0,
       minRows: 0,

@@ -1,0 +1,105 @@
+import fs from "node:fs";
+import path from "node:path";
+import { demoTitle } from "../bench/baseline-suite";
+import { localMenuconfigFirstFrame } from "../bench/baselines";
+import { demoTree } from "../bench/fixtures";
+import { startKbs, type KbsProcess } from "../bench/kbs-process";
+import { runLoad, type LoadResult } from "../bench/load";
+import { treeRssMB } from "../bench/proctree";
+import type { BenchContext, BenchFigure, BenchSuite } from "../bench/types";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait until the server's pool holds a warm menuconfig sandbox again (it refills in the background). */
+async function poolWarm(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const m = /kbs_sandbox_warm\{image="menuconfig"\} (\d+)/.exec(await (await fetch(`${url}/metrics`)).text());
+    if (m && Number(m[1]) >= 1) return;
+    await sleep(50);
+  }
+  throw new Error("the warm pool did not refill within 10 s");
+}
+
+async function server(ctx: BenchContext, name: string, env: Record<string, string>): Promise<KbsProcess> {
+  const dataDir = path.join(ctx.workDir, `terminal-${name}`);
+  fs.mkdirSync(dataDir, { recursive: true });
+  return startKbs({
+    dataDir,
+    withNext: false,
+    env: { KBS_UPSTREAMS: "0", KBS_LOG_LEVEL: "warn", KBS_SESSIONS_PER_CLIENT: "1000", KBS_SESSIONS_MAX: "1000", KBS_BUILD_WORKERS: "0", ...env },
+  });
+}
+
+/** One session from POST /api/sessions to the frame holding the demo's top menu title, as a WebSocket client sees it. */
+async function firstFrame(url: string, warm: boolean): Promise<number> {
+  if (warm) await poolWarm(url);
+  const r = await runLoad({ url, project: "demo", sessions: 1, keystrokes: 1, builds: 0, title: demoTitle, timeoutMs: 60_000 });
+  if (r.errors.length) throw new Error(r.errors.join("; "));
+  return r.firstFrameMs[0]!;
+}
+
+function check(r: LoadResult, what: string): LoadResult {
+  if (r.errors.length) throw new Error(`${what}: ${r.errors.slice(0, 3).join("; ")}`);
+  return r;
+}
+
+/**
+ * Issue 5's figures on the built-in demo tree, through a real `kbs serve` (HTTP +
+ * WebSocket + bwrap sandboxes): first frame with a warm pool and cold (pool of 0),
+ * beside local `make menuconfig` in tmux on the same tree; keystroke-to-redraw
+ * latency with 1 and with 50 (quick: 10) sessions active at once; memory per
+ * session; and the save round trip (menuconfig's S to the `saved` message).
+ */
+export const suite: BenchSuite = async (ctx) => {
+  const runs = ctx.quick ? 5 : 15;
+  const many = ctx.quick ? 10 : 50;
+  const tree = path.join(ctx.workDir, "terminal-demo");
+  fs.cpSync(demoTree, tree, { recursive: true });
+
+  ctx.log("local make menuconfig in tmux (baseline)");
+  const local = await localMenuconfigFirstFrame({ dir: tree, title: demoTitle, runs });
+  const baseline = { name: "local make menuconfig in tmux, 120x40", samples: local };
+
+  const figures: BenchFigure[] = [];
+  const warmServer = await server(ctx, "warm", { KBS_POOL_SIZE: "2" });
+  try {
+    ctx.log(`first frame, warm pool (${runs} runs)`);
+    const warm: number[] = [];
+    await firstFrame(warmServer.url, true);
+    for (let i = 0; i < runs; i++) warm.push(await firstFrame(warmServer.url, true));
+    figures.push({ name: "terminal.first-frame.warm", unit: "ms", samples: warm, baseline, target: "p50 <= 100 ms", note: "POST /api/sessions to the top menu on a WebSocket client, demo tree, warm pool" });
+
+    ctx.log("keystroke latency, 1 session");
+    const one = check(await runLoad({ url: warmServer.url, project: "demo", sessions: 1, keystrokes: 30, builds: 0, title: demoTitle, timeoutMs: 120_000 }), "1 session");
+    figures.push({ name: "terminal.keystroke.1-session", unit: "ms", samples: one.keystrokeMs, target: "p50 <= 10 ms", note: "arrow/space to the first redraw byte" });
+    figures.push({ name: "terminal.save-round-trip", unit: "ms", samples: one.saveMs, note: "menuconfig's S, Enter, then the save message, to the saved{configId} reply (config stored)" });
+
+    ctx.log(`keystroke latency, ${many} sessions at once`);
+    const idle = treeRssMB(warmServer.child.pid!);
+    const loaded = check(
+      await runLoad({ url: warmServer.url, project: "demo", sessions: many, keystrokes: 20, builds: 0, title: demoTitle, serverPid: warmServer.child.pid, staggerMs: 20, timeoutMs: 60_000 + many * 5_000 }),
+      `${many} sessions`,
+    );
+    figures.push({ name: `terminal.keystroke.${many}-sessions`, unit: "ms", samples: loaded.keystrokeMs, target: many >= 50 ? "p95 <= 30 ms" : undefined, note: `${many} sessions typing at once on 2 cores` });
+    figures.push({
+      name: "terminal.memory-per-session",
+      unit: "MB",
+      samples: [Math.round(((loaded.memory.peakTreeMB - idle.treeMB) / many) * 10) / 10],
+      note: `(peak RSS of the server's process tree with ${many} sessions - idle) / ${many}; sandbox processes included`,
+    });
+  } finally {
+    await warmServer.stop();
+  }
+
+  const coldServer = await server(ctx, "cold", { KBS_POOL_SIZE: "0" });
+  try {
+    ctx.log(`first frame, cold (${runs} runs)`);
+    const cold: number[] = [];
+    await firstFrame(coldServer.url, false);
+    for (let i = 0; i < runs; i++) cold.push(await firstFrame(coldServer.url, false));
+    figures.push({ name: "terminal.first-frame.cold", unit: "ms", samples: cold, baseline, note: "as warm, with a pool of 0: every session starts its sandbox" });
+  } finally {
+    await coldServer.stop();
+  }
+  return figures;
+};
