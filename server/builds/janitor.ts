@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
 import type { BuildStore } from "./store";
@@ -53,4 +55,16 @@ export function runJanitor(store: BuildStore, artifacts: ArtifactStore, logs: Bu
     freed += b.size;
   }
   return { expired, removedBlobs: removed, freedBytes: freed };
+}
+
+/** Work dirs of build attempts whose process died before cleaning up (a running one is never this old). */
+export function removeStaleWorkDirs(dir: string, olderThanMs: number, now = Date.now()): number {
+  let n = 0;
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const p = path.join(dir, name);
+    if (now - fs.statSync(p).mtimeMs < olderThanMs) continue;
+    fs.rmSync(p, { recursive: true, force: true });
+    n++;
+  }
+  return n;
 }

@@ -1,12 +1,14 @@
 import os from "node:os";
 import fs from "node:fs";
+import path from "node:path";
 import type { Db } from "../db";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { log } from "../log";
+import { loadRecipes } from "../projects/recipe";
 import type { Settings } from "../settings";
 import { ArtifactStore } from "./artifacts";
 import { runBuild } from "./builder";
-import { runJanitor } from "./janitor";
+import { removeStaleWorkDirs, runJanitor } from "./janitor";
 import { buildKey, imageId, sha256 } from "./key";
 import { BuildLogs } from "./logs";
 import { buildDuration, buildsTotal, cacheHits, reportQueueDepth } from "./metrics";
@@ -260,7 +262,10 @@ export class BuildService {
         budgetBytes: this.settings.builds.storeBudgetMB * 1024 * 1024,
         graceMs: 3600_000,
       });
-      if (r.expired || r.removedBlobs) log.info(r, "build janitor");
+      // Older than any build may run: a day, or twice the longest recipe time limit.
+      const longest = Math.max(...[...loadRecipes().values()].map((r) => r.build.timeoutSec));
+      const staleWorkDirs = removeStaleWorkDirs(path.join(this.settings.dataDir, "build-work"), Math.max(86_400_000, 2000 * longest));
+      if (r.expired || r.removedBlobs || staleWorkDirs) log.info({ ...r, staleWorkDirs }, "build janitor");
       return r;
     } catch (e) {
       log.warn({ err: e }, "build janitor failed");
