@@ -32,6 +32,11 @@ export class TerminalScreen {
   text(): string {
     return this.lines().join("\n");
   }
+
+  /** The bytes for an arrow key in the cursor-key mode the program set (curses turns on application mode). */
+  arrow(key: ArrowKey): string {
+    return this.term.modes.applicationCursorKeysMode ? keys[key].replace("\x1b[", "\x1bO") : keys[key];
+  }
 }
 
 /** Keys as a terminal sends them; arrows depend on the cursor-key mode the program set (as xterm.js does). */
@@ -115,9 +120,7 @@ export class TerminalClient {
   /** Press an arrow key `times` times, in the form the program asked for (curses turns on application cursor keys). */
   async arrow(key: ArrowKey, times = 1): Promise<void> {
     await this.writes;
-    const seq = keys[key];
-    const app = this.screen.term.modes.applicationCursorKeysMode;
-    for (let i = 0; i < times; i++) this.type(app ? seq.replace("\x1b[", "\x1bO") : seq);
+    for (let i = 0; i < times; i++) this.type(this.screen.arrow(key));
   }
 
   resize(cols: number, rows: number): void {
