@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { Readable } from "node:stream";
 import { spawnGroup } from "../proc";
 import { DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_MS } from "./common";
@@ -19,6 +20,18 @@ class TailBuffer {
   }
 }
 
+/** Where the job's output comes out of the outer process (qemu: extra pipes fed by serial ports). */
+export interface ChildIo {
+  /** Pipes to open (fds 0..n-1); default 3. */
+  fds?: number;
+  stdoutFd?: number;
+  /** The job's stderr when it does not come out of the child's fd 2 (qemu: a serial port socket). */
+  stderr?: Readable;
+  /** Streams whose end is awaited before the result is final. */
+  waitFor?: Array<Promise<unknown>>;
+  onSpawn?(child: ChildProcess): void;
+}
+
 /**
  * Run a sandbox's outer command with pipes to completion. `killTree` must kill every
  * process of the sandbox and resolve once none is left; it runs on timeout, abort and
@@ -29,11 +42,13 @@ export function runChild(
   args: string[],
   req: RunRequest,
   killTree: (pid: number | undefined) => Promise<void>,
+  io: ChildIo = {},
 ): Promise<RunResult> {
   const start = Date.now();
   const maxOutput = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   return new Promise<RunResult>((resolve, reject) => {
-    const child = spawnGroup(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: {} as NodeJS.ProcessEnv });
+    const child = spawnGroup(cmd, args, { stdio: Array.from({ length: io.fds ?? 3 }, () => "pipe" as const), env: {} as NodeJS.ProcessEnv });
+    io.onSpawn?.(child);
     const stdout = new TailBuffer(maxOutput);
     const stderr = new TailBuffer(maxOutput);
     let timedOut = false;
@@ -47,11 +62,11 @@ export function runChild(
     req.signal?.addEventListener("abort", onAbort, { once: true });
     if (req.signal?.aborted) onAbort();
 
-    child.stdout!.on("data", (d: Buffer) => {
+    (child.stdio[io.stdoutFd ?? 1] as Readable).on("data", (d: Buffer) => {
       stdout.push(d);
       req.onOutput?.(d, "stdout");
     });
-    child.stderr!.on("data", (d: Buffer) => {
+    (io.stderr ?? child.stderr!).on("data", (d: Buffer) => {
       stderr.push(d);
       req.onOutput?.(d, "stderr");
     });
@@ -76,7 +91,7 @@ export function runChild(
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       req.signal?.removeEventListener("abort", onAbort);
-      void kill().then(
+      void Promise.all(io.waitFor ?? []).then(kill).then(
         () =>
           resolve({
             code,

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Env } from "../settings";
 import type { Settings } from "../settings";
 import { BwrapBackend } from "./bwrap";
+import { QemuBackend } from "./qemu";
 import { sandboxEnv } from "./common";
 import { liveGauge, SandboxPool } from "./pool";
 import type { PoolKey, RunRequest, RunResult, SandboxBackend, WarmSandbox } from "./types";
@@ -36,6 +37,8 @@ export async function createBackend(name: BackendName, ctx: BackendContext): Pro
         uids: root ? new UidAllocator(s.uidBase, s.uidCount) : undefined,
       });
     }
+    case "qemu":
+      return new QemuBackend({ dir: path.join(ctx.dataDir, "qemu"), kernel: ctx.env.KBS_QEMU_KERNEL, accel: ctx.env.KBS_QEMU_ACCEL === "kvm" ? "kvm" : "tcg" });
     default:
       throw new Error(`sandbox backend "${name}" is not available in this build; use KBS_SANDBOX=bwrap`);
   }

@@ -13,6 +13,10 @@ export interface Console {
   resize(cols: number, rows: number): void;
   pause(): void;
   resume(): void;
+  /** The launch line the guest's stub reads (default: base64 JSON for the Python stub). */
+  encodeLaunch?(job: LaunchJob): string;
+  /** Work before the launch line goes out (qemu copies /kbs/in into the guest). */
+  prepareLaunch?(): Promise<void>;
 }
 
 const LaunchJobSchema = z.object({
@@ -45,6 +49,8 @@ export class ConsoleWarmSandbox implements WarmSandbox {
   private exitListeners = new Set<(e: ExitEvent) => void>();
   private exited: ExitEvent | null = null;
   private killing: Promise<void> | undefined;
+  private gate: Promise<void> | null = null;
+  private queued: Array<string | Buffer> = [];
 
   constructor(
     readonly id: string,
@@ -99,16 +105,32 @@ export class ConsoleWarmSandbox implements WarmSandbox {
     if (this.launched) throw new Error(`sandbox ${this.id} was already launched`);
     if (this.preReady) throw new Error(`sandbox ${this.id} is not ready yet`);
     if (this.exited) throw new Error(`sandbox ${this.id} has exited`);
-    const parsed = LaunchJobSchema.parse(job);
+    const parsed = LaunchJobSchema.parse(job) as LaunchJob;
     this.launched = true;
     this.launchedAt = performance.now();
     this.console.resize(parsed.cols, parsed.rows);
-    this.console.write(`KBS-LAUNCH ${Buffer.from(JSON.stringify(parsed)).toString("base64")}\n`);
+    const line = this.console.encodeLaunch?.(parsed) ?? `KBS-LAUNCH ${Buffer.from(JSON.stringify(parsed)).toString("base64")}\n`;
+    if (!this.console.prepareLaunch) return this.console.write(line);
+    // Input typed before the launch line is out waits behind it.
+    this.gate = this.console.prepareLaunch().then(
+      () => {
+        this.console.write(line);
+        for (const d of this.queued) this.console.write(d);
+        this.queued = [];
+        this.gate = null;
+      },
+      (e: Error) => {
+        this.deliver(Buffer.from(`kbs sandbox: cannot start the job: ${e.message}\r\n`));
+        void this.kill();
+      },
+    );
   }
 
   write(data: string | Buffer): void {
     if (!this.launched) throw new Error(`sandbox ${this.id}: launch it before writing to it`);
-    if (!this.exited) this.console.write(data);
+    if (this.exited) return;
+    if (this.gate) this.queued.push(data);
+    else this.console.write(data);
   }
 
   resize(cols: number, rows: number): void {

@@ -1,0 +1,73 @@
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { tmpDir } from "../../test/helpers/tmp";
+import { createBackend } from "./service";
+import { securityChecks } from "./security-checks";
+import { outputUntilExit } from "./test-helpers";
+
+/**
+ * The qemu backend on real microVMs (TCG here: each test boots a VM, 5-15 s). Runs in
+ * the default test run; skipped, with the reason, only where qemu, busybox-static or the
+ * cloud kernel is missing.
+ */
+const dataDir = tmpDir("kbs-qemu-");
+const backend = await createBackend("qemu", { dataDir, env: process.env });
+const avail = await backend.available();
+const VM_TEST_MS = 120_000;
+
+describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.reason})`}`, () => {
+  it("runs a command with stdin, read-only binds, separate stderr and the job's exit code", async () => {
+    const src = path.join(dataDir, "src");
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, "data.txt"), "from the host\n");
+    const r = await backend.run({
+      image: "menuconfig",
+      argv: ["/bin/sh", "-c", 'cat /kbs/in/data.txt; cat; echo "$HOME $GREETING"; id -un; echo oops >&2; exit 7'],
+      stdin: "from stdin\n",
+      binds: [{ host: src, guest: "/kbs/in" }],
+      env: { GREETING: "it's me" },
+      timeoutMs: 100_000,
+    });
+    expect(r.stdout.toString()).toBe("from the host\nfrom stdin\n/work/.home it's me\nkbs\n");
+    expect(r.stderr.toString()).toBe("oops\n");
+    expect(r.code).toBe(7);
+    await expect(backend.run({ image: "menuconfig", argv: ["/bin/true"], binds: [{ host: src, guest: "/kbs/out", writable: true }] })).rejects.toThrow(/writable bind "\/kbs\/out" needs KBS_SANDBOX=bwrap/);
+  }, VM_TEST_MS);
+
+  it("runs a warm session: files in through /kbs/in, the pty size, keystrokes, /kbs/out back at exit", async () => {
+    const sb = await backend.startWarm({ image: "menuconfig" });
+    try {
+      const tree = path.join(dataDir, "tree");
+      fs.mkdirSync(tree);
+      fs.writeFileSync(path.join(tree, "hello.txt"), "hello tree\n");
+      execFileSync("tar", ["-cf", path.join(sb.inDir, "t.tar"), "-C", tree, "."]);
+      fs.writeFileSync(path.join(sb.inDir, "config"), "CONFIG_A=y\n");
+      const done = outputUntilExit(sb);
+      let seen = "";
+      sb.onData((d) => (seen += d.toString()));
+      sb.launch({
+        extract: ["/kbs/in/t.tar"],
+        copy: [{ from: "/kbs/in/config", to: "/kbs/out/.config" }],
+        cwd: "/work",
+        argv: ["/bin/sh", "-c", "stty size; cat hello.txt; echo ready-for-input; read x; echo \"got $x\"; echo CONFIG_B=y >> /kbs/out/.config"],
+        env: {},
+        cols: 100,
+        rows: 30,
+      });
+      while (!seen.includes("ready-for-input")) await new Promise((r) => setTimeout(r, 50));
+      sb.write("typed\r");
+      const { out, code } = await done;
+      expect(code).toBe(0);
+      expect(out).toMatch(/30 100\r\n/);
+      expect(out).toContain("hello tree");
+      expect(out).toContain("got typed");
+      expect(fs.readFileSync(path.join(sb.outDir, ".config"), "utf8")).toBe("CONFIG_A=y\nCONFIG_B=y\n");
+    } finally {
+      await sb.kill();
+    }
+  }, VM_TEST_MS);
+});
+
+if (avail.ok) securityChecks("qemu", { backend: () => backend, image: "menuconfig", dataDir, ownUid: false, bootMs: 30_000, testTimeoutMs: VM_TEST_MS });
