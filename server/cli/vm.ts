@@ -15,7 +15,7 @@ const usage = `usage: kbs vm run <build-id> [--data-dir DIR | --url URL] [--keep
   verifies every asset's sha256 against its vm-manifest.json, and boots it in QEMU (TCG)
   on this terminal. Ctrl-A X quits QEMU.
   --keep DIR     keep the verified files in DIR (default: a temporary dir, removed after)
-  --append ARGS  added to the kernel command line (e.g. kbs.poweroff=1: print the marker and power off)`;
+  --append ARGS  added to the kernel command line (with -- -no-reboot, kbs.boottest=1 prints the marker and ends the VM)`;
 
 /** `kbs vm run`: boot a VM image build here. */
 export async function run(argv: string[]): Promise<number> {

@@ -74,7 +74,7 @@ describe("vm image (recipe vm)", () => {
 
   it("kbs vm run fetches the build from a kbs server, verifies it and boots it", async () => {
     expect(build?.state).toBe("succeeded");
-    const r = await kbsVm(["run", build.id, "--url", server.url, "--append", "kbs.poweroff=1", "--", "-no-reboot"]);
+    const r = await kbsVm(["run", build.id, "--url", server.url, "--append", "kbs.boottest=1", "--", "-no-reboot"]);
     expect(r.out).toContain("assets verified (sha256)");
     expect(r.out).toContain("KBS-VM-BOOTED");
     expect(r.code).toBe(0);
@@ -88,7 +88,7 @@ describe("vm image (recipe vm)", () => {
     const fd = fs.openSync(blob, "r+");
     fs.writeSync(fd, Buffer.from("tampered"), 0, 8, 1000);
     fs.closeSync(fd);
-    const r = await kbsVm(["run", build.id, "--data-dir", dataDir, "--append", "kbs.poweroff=1", "--", "-no-reboot"]);
+    const r = await kbsVm(["run", build.id, "--data-dir", dataDir, "--append", "kbs.boottest=1", "--", "-no-reboot"]);
     expect(r.code).toBe(4);
     expect(r.out).toContain(`refusing to boot: initramfs.cpio.gz has sha256`);
     expect(r.out).toContain(`but vm-manifest.json says ${initrd.sha256}`);

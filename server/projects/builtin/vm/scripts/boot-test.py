@@ -1,5 +1,5 @@
-"""The boot test: boots out/ in QEMU (TCG, -no-reboot) with kbs.poweroff=1 on the
-kernel command line, so init prints the marker and powers off. Succeeds only if
+"""The boot test: boots out/ in QEMU (TCG, -no-reboot) with kbs.boottest=1 on the
+kernel command line, so init prints the marker and reboots (QEMU exits). Succeeds only if
 the marker appears on the serial console within CONFIG_VM_BOOT_TIMEOUT seconds.
 The console output goes to out/boot.log and to stdout (the build log)."""
 import argparse
@@ -13,8 +13,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dotconfig  # noqa: E402
 
-# After the marker, how long init gets to power off before QEMU is killed.
-POWEROFF_GRACE_S = 15
+# After the marker, how long init gets to end the VM before QEMU is killed.
+END_GRACE_S = 15
 
 
 def main():
@@ -28,7 +28,7 @@ def main():
     if not marker:
         sys.stderr.write("boot-test: CONFIG_VM_BOOT_MARKER is empty; nothing to wait for\n")
         return 1
-    env = dict(os.environ, KBS_VM_APPEND="kbs.poweroff=1")
+    env = dict(os.environ, KBS_VM_APPEND="kbs.boottest=1")
     start = time.monotonic()
     qemu = subprocess.Popen(["sh", os.path.join(args.out, "run-qemu.sh"), "-no-reboot"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -53,7 +53,7 @@ def main():
             log += chunk
             if seen_at is None and marker in log:
                 seen_at = time.monotonic() - start
-                deadline = min(deadline, time.monotonic() + POWEROFF_GRACE_S)
+                deadline = min(deadline, time.monotonic() + END_GRACE_S)
     if qemu.poll() is None:
         os.killpg(qemu.pid, signal.SIGKILL)
     code = qemu.wait()

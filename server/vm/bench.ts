@@ -1,0 +1,171 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { localMenuconfigFirstFrame, msSince } from "../bench/baselines";
+import type { BenchContext, BenchFigure } from "../bench/types";
+import { isFinal } from "../builds/types";
+import { createKbs, type Kbs } from "../kbs";
+import { startConfig } from "../kernel/start";
+import { loadSettings, procEnv } from "../settings";
+import { fetchVerified, storeSource } from "./assets";
+import { bootToMarker } from "./boot";
+import type { VmManifest } from "./manifest";
+
+/**
+ * VM images and Linux (issue "Kernels and VM images"):
+ *  always                 the default VM image (Debian cloud kernel) built through the real
+ *                         builder: build time, image size, boot-to-marker under QEMU TCG
+ *  with the 6.1 tarball   import + index time; first frame of local `make menuconfig` on the
+ *                         extracted tree, cold (mconf compiled) and warm
+ *  --kernel-build         a tinyconfig + tiny-kernel.config bzImage through kbs (its sandbox
+ *                         overhead against bare `make` on the host), and the VM image on it
+ */
+const LINUX_TARBALL = "/usr/src/linux-source-6.1.tar.xz";
+const here = path.dirname(fileURLToPath(import.meta.url));
+const vmTree = path.resolve(here, "../projects/builtin/vm");
+const exec = promisify(execFile);
+const KB = 1024;
+
+async function withKbs<T>(ctx: BenchContext, name: string, fn: (kbs: Kbs) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+  const dataDir = path.join(ctx.workDir, name);
+  const kbs = await createKbs(
+    loadSettings({ KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0", KBS_POOL_SIZE: "0", KBS_BUILD_WORKERS: "1", KBS_LOG_LEVEL: "warn", ...env }),
+  );
+  try {
+    return await fn(kbs);
+  } finally {
+    await kbs.close();
+  }
+}
+
+/** Build `text` as a config of `project` at `rev` through the real queue and builder; throws with the log tail on failure. */
+async function build(kbs: Kbs, project: string, rev: string, text: string, signal?: AbortSignal): Promise<{ id: string; ms: number }> {
+  const revision = kbs.revdb.resolve(project, rev);
+  const { id: configId } = kbs.configs.put({ project, commit: revision.sha, rev, text });
+  await kbs.builds.startWorkers();
+  const t0 = performance.now();
+  const { build } = await kbs.builds.request({ project, rev, configId, client: "bench" });
+  while (!isFinal(kbs.builds.get(build.id)!.state)) {
+    if (signal?.aborted) {
+      kbs.builds.cancel(build.id);
+      throw new Error("aborted");
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const done = kbs.builds.get(build.id)!;
+  if (done.state !== "succeeded") throw new Error(`${project} build ${done.state}: ${done.errorSummary ?? ""}\n${kbs.builds.logs.tail(build.id, 30).join("\n")}`);
+  return { id: build.id, ms: msSince(t0) };
+}
+
+async function verifiedImage(kbs: Kbs, buildId: string, dir: string): Promise<VmManifest> {
+  const b = kbs.builds.get(buildId)!;
+  return fetchVerified(storeSource(`build ${buildId}`, b.artifacts, (name) => kbs.builds.artifact(b, name).file), dir);
+}
+
+async function bootSamples(ctx: BenchContext, manifest: VmManifest, dir: string): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < (ctx.quick ? 2 : 5); i++) samples.push(await bootToMarker(manifest, dir, 180_000));
+  return samples;
+}
+
+const imageKB = (m: VmManifest) => {
+  const size = (name: string) => m.assets.find((a) => a.name === name)!.size;
+  return { kernel: size(m.boot.kernel) / KB, initrd: size(m.boot.initrd) / KB };
+};
+
+async function defaultImage(ctx: BenchContext): Promise<BenchFigure[]> {
+  return withKbs(ctx, "vm-data", async (kbs) => {
+    const rev = kbs.revdb.list("vm", { limit: 1 })[0]!.sha;
+    ctx.log("vm: building the default image (Debian cloud kernel) through the builder, boot test included");
+    const b = await build(kbs, "vm", rev, "", ctx.signal);
+    const dir = path.join(ctx.workDir, "vm-default");
+    const m = await verifiedImage(kbs, b.id, dir);
+    const kb = imageKB(m);
+    ctx.log(`vm: ${m.kernel.release}, ${Math.round(kb.kernel + kb.initrd)} KB; booting it to the marker`);
+    return [
+      { name: "vm.default.build", unit: "s", samples: [b.ms / 1000], note: "default VM image through the builder (sandbox, initramfs, boot test)" },
+      { name: "vm.default.image", unit: "KB", samples: [Math.round(kb.kernel + kb.initrd)], note: `kernel ${Math.round(kb.kernel)} KB (${m.kernel.release}) + initramfs ${Math.round(kb.initrd)} KB (${m.boot.initrd})` },
+      { name: "vm.default.boot-to-marker", unit: "ms", samples: await bootSamples(ctx, m, dir), note: "QEMU TCG, Debian cloud kernel; PROJECT-FACTS: about 4.5 s here" },
+    ];
+  }, { KBS_BUILTINS: "1" });
+}
+
+async function linuxFigures(ctx: BenchContext): Promise<BenchFigure[]> {
+  const why = `${LINUX_TARBALL} is not installed (apt-get install linux-source-6.1)`;
+  if (!fs.existsSync(LINUX_TARBALL)) {
+    return ["linux.import", "linux.menuconfig.local.cold", "linux.menuconfig.local.warm", "linux.tinyconfig.bzImage", "vm.tiny.image", "vm.tiny.boot-to-marker"].map((name) => ({
+      name,
+      unit: "s" as const,
+      samples: [],
+      skipped: why,
+    }));
+  }
+  return withKbs(ctx, "linux-data", async (kbs) => {
+    const out: BenchFigure[] = [];
+    ctx.log("linux: importing the 6.1 tarball and indexing it");
+    let t0 = performance.now();
+    kbs.projects.add({ id: "linux", recipe: "linux", upstream: { kind: "tarball", path: LINUX_TARBALL, revName: "v6.1" } });
+    await kbs.sync.sync("linux");
+    out.push({ name: "linux.import", unit: "s", samples: [msSince(t0) / 1000], note: "kbs project add --tarball + index + kconfig bundle" });
+
+    // The local baseline: `make menuconfig` in tmux on the extracted tree.
+    const tree = path.join(ctx.workDir, "linux-tree");
+    fs.mkdirSync(tree, { recursive: true });
+    await exec("tar", ["-xf", LINUX_TARBALL, "-C", tree, "--strip-components=1"], { maxBuffer: 1 << 20 });
+    const menu = { dir: tree, title: "Linux/x86", command: "make ARCH=x86_64 menuconfig", timeoutMs: 600_000 };
+    out.push({ name: "linux.menuconfig.local.cold", unit: "ms", samples: await localMenuconfigFirstFrame({ ...menu, runs: 1 }), note: "local make menuconfig in tmux, mconf compiled first" });
+    out.push({ name: "linux.menuconfig.local.warm", unit: "ms", samples: await localMenuconfigFirstFrame({ ...menu, runs: ctx.quick ? 2 : 5 }), target: "kbs warm first frame <= 300 ms (terminal suite)" });
+
+    if (!ctx.kernelBuild) {
+      for (const name of ["linux.tinyconfig.bzImage", "vm.tiny.image", "vm.tiny.boot-to-marker"]) out.push({ name, unit: "s", samples: [], skipped: "a kernel build takes ~13 min here: run kbs bench --kernel-build" });
+      return out;
+    }
+    ctx.log("linux: tinyconfig + tiny-kernel.config bzImage through kbs (long)");
+    const start = await startConfig(kbs, { project: "linux", rev: "v6.1", start: "tinyconfig" });
+    const text = kbs.configs.require(start.id).text + fs.readFileSync(path.join(here, "tiny-kernel.config"), "utf8");
+    const k = await build(kbs, "linux", "v6.1", text, ctx.signal);
+    ctx.log("linux: the same bzImage with bare make on the host (sandbox overhead baseline)");
+    fs.writeFileSync(path.join(tree, ".config"), text);
+    await exec("make", ["ARCH=x86_64", "olddefconfig"], { cwd: tree, env: procEnv(process.env) });
+    t0 = performance.now();
+    await exec("make", ["ARCH=x86_64", "-j2", "bzImage"], { cwd: tree, env: procEnv(process.env), maxBuffer: 64 << 20 });
+    out.push({
+      name: "linux.tinyconfig.bzImage",
+      unit: "s",
+      samples: [k.ms / 1000],
+      baseline: { name: "bare make -j2 bzImage on the host", samples: [msSince(t0) / 1000] },
+      note: "PROJECT-FACTS: 755 s with make -j2 here",
+    });
+
+    // The VM image on that kernel: the builder has no way yet to hand one build's artifact to another,
+    // so the VM tree is built in a build-vm sandbox with the bzImage bound where the tree expects it.
+    const kb = kbs.builds.get(k.id)!;
+    const bzImage = kbs.builds.artifact(kb, "bzImage").file;
+    const dir = path.join(ctx.workDir, "vm-tiny");
+    fs.mkdirSync(dir, { recursive: true });
+    const r = await kbs.sandbox.run({
+      image: "build-vm",
+      binds: [
+        { host: vmTree, guest: "/kbs/src" },
+        { host: bzImage, guest: "/kbs/in/kernel/bzImage" },
+        { host: dir, guest: "/kbs/out", writable: true },
+      ],
+      argv: ["/bin/sh", "-c", "cp -r /kbs/src /work/vm && cd /work/vm && printf 'CONFIG_VM_KERNEL_BUILD=y\\n' > .config && make -s olddefconfig && make -s && make -s boot-test && cp out/* /kbs/out/"],
+      cwd: "/work",
+      timeoutMs: 600_000,
+      limits: { memoryBytes: 2048 * KB * KB },
+    });
+    if (r.code !== 0) throw new Error(`VM image on the tiny kernel failed: ${r.stdout.toString().slice(-1000)}${r.stderr.toString().slice(-2000)}`);
+    const m = JSON.parse(fs.readFileSync(path.join(dir, "vm-manifest.json"), "utf8")) as VmManifest;
+    const size = imageKB(m);
+    out.push({ name: "vm.tiny.image", unit: "KB", samples: [Math.round(size.kernel + size.initrd)], target: "<= 4096 KB", note: `bzImage ${Math.round(size.kernel)} KB + initramfs ${Math.round(size.initrd)} KB` });
+    out.push({ name: "vm.tiny.boot-to-marker", unit: "ms", samples: await bootSamples(ctx, m, dir), target: "p50 <= 5000 ms" });
+    return out;
+  });
+}
+
+export async function suite(ctx: BenchContext): Promise<BenchFigure[]> {
+  return [...(await defaultImage(ctx)), ...(await linuxFigures(ctx))];
+}
