@@ -96,6 +96,17 @@ describe.each(engines)("builds ($name engine)", ({ name, redisDb }) => {
     expect(again.body).toMatchObject({ id: done.id, state: "succeeded", cached: true });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/kbs_build_cache_hits_total [1-9]/);
+    expect(metrics).toMatch(/kbs_build_queue_depth 0/);
+    // The process that ran the build counts it: this server (embedded) or the `kbs worker` (Redis).
+    if (name === "embedded") expect(metrics).toMatch(/kbs_builds_total\{state="succeeded"\} 1/);
+  });
+
+  it("keys on the config after olddefconfig: spelling out a default shares the build", async () => {
+    const first = await request("v0.3.0", configs.host!);
+    const withDefault = await saveConfig(base, "fx", "v0.3.0", "CONFIG_ARCH_HOST=y\nCONFIG_BLINK_PERIOD_MS=500\n");
+    expect(withDefault).not.toBe(configs.host);
+    const again = await request("v0.3.0", withDefault);
+    expect(again.body).toMatchObject({ id: first.body.id, cached: true });
   });
 
   it("builds for ARM with arm-none-eabi-gcc", async () => {
@@ -113,6 +124,14 @@ describe.each(engines)("builds ($name engine)", ({ name, redisDb }) => {
     expect(done.failedStep).toBe("build");
     expect(done.errorSummary).toMatch(/Step 'build' failed/);
     expect(done.errorSummary).toMatch(/main\.c.*error/);
+  });
+
+  it("fails early, before compiling, for an architecture whose compiler Debian does not package", async () => {
+    const { body } = await request("pru", configs.host!);
+    const done = await waitBuild(base, body.id);
+    expect(done.state).toBe("failed");
+    expect(done.failedStep).toBe("toolchain");
+    expect(done.errorSummary).toMatch(/Beaglebone PRU, which needs pru-gcc; Debian does not package pru-gcc/);
   });
 
   it("fails a config that fails olddefconfig at that step", async () => {

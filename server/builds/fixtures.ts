@@ -15,6 +15,7 @@ import { loadSettings, type Env } from "../settings";
  *   diskfull  the build writes until its work dir is full
  *   strict    `make olddefconfig` fails on any Kconfig warning (a config that fails olddefconfig)
  *   multi     40 more C files compiled one by one (ccache figures)
+ *   pru       a Klipper-style MACH_PRU choice, on by default (a compiler Debian does not package)
  */
 export interface BuildFixture {
   dir: string;
@@ -83,7 +84,10 @@ export function createBuildFixtureRepo(dir: string, opts: { mediumSec?: number }
       ].join("\n"),
     );
   });
-  return { dir, branches: ["broken", "slow", "medium", "diskfull", "strict", "multi"], slowMarker: SLOW };
+  branch(dir, "pru", () =>
+    fs.appendFileSync(path.join(dir, "src/Kconfig"), '\nchoice\n    prompt "Micro-controller"\nconfig MACH_PRU\n    bool "Beaglebone PRU"\nconfig MACH_LINUX\n    bool "Linux process"\nendchoice\n'),
+  );
+  return { dir, branches: ["broken", "slow", "medium", "diskfull", "strict", "multi", "pru"], slowMarker: SLOW };
 }
 
 /** Register a git repo as project `id` (recipe kconfiglib) in a data dir and index it, in this process. */
