@@ -128,16 +128,15 @@ export class SyncService {
       const refs = await gitref.refs(id);
       await this.checkEntry(project, refs);
       const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, refs, onProgress: (p) => progress({ phase: "index", ...p }) });
-      const missing = revdb.hashes(id).filter((h) => !bundles.has(h));
-      let bundlesWritten = 0;
-      for (const [i, h] of missing.entries()) {
-        const entries = revdb.treeEntries(h);
-        if (!entries) throw new SyncError(`the index has no tree for kconfig hash ${h}; run 'kbs sync ${id}' again`);
-        await bundles.build(h, entries, project.recipe.extraFiles);
-        bundlesWritten++;
-        progress({ phase: "bundles", done: i + 1, total: missing.length });
-      }
-      const message = `${indexed.totalCommits} revisions, ${revdb.hashes(id).length} distinct kconfig trees${skippedRefs.length ? `; skipped ${skippedRefs.length} ref(s) with unusable names` : ""}`;
+      const hashes = revdb.hashes(id);
+      const missing = hashes.filter((h) => !bundles.has(h)).map((hash) => {
+        const entries = revdb.treeEntries(hash);
+        if (!entries) throw new SyncError(`the index has no tree for kconfig hash ${hash}; run 'kbs sync ${id}' again`);
+        return { hash, entries };
+      });
+      await bundles.build(missing, project.recipe.extraFiles, (done) => progress({ phase: "bundles", done, total: missing.length }));
+      const bundlesWritten = missing.length;
+      const message = `${indexed.totalCommits} revisions, ${hashes.length} distinct kconfig trees${skippedRefs.length ? `; skipped ${skippedRefs.length} ref(s) with unusable names` : ""}`;
       projects.setSync(id, { state: "ok", lastOk: Date.now(), message, progress: null });
       return { project: id, newCommits: indexed.newCommits, totalCommits: indexed.totalCommits, bundlesWritten, skippedRefs };
     } catch (e) {

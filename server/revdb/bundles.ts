@@ -82,24 +82,31 @@ export class KconfigBundleStore {
   }
 
   /**
-   * Write the bundle for `hash` from its entries (tree blobs from git, extras from the
-   * recipe) unless it exists; atomic (temp file + rename). Returns the size written (0 if it existed).
+   * Write the missing bundles among `trees` from their entries (tree blobs from git, in
+   * one `cat-file` run for all of them; extras from the recipe). Each is written to a
+   * temp file and renamed, so a bundle is whole or absent. Returns the bytes written.
    */
-  async build(hash: string, entries: KconfigEntry[], extraFiles: Record<string, string>): Promise<number> {
-    const file = this.file(hash);
-    if (fs.existsSync(file)) return 0;
-    const blobs = await readBlobs(this.gitDir, entries.filter((e) => !e.extra).map((e) => e.blob));
-    const tar: TarWriteEntry[] = entries.map((e) => {
-      const data = e.extra ? Buffer.from(extraFiles[e.path] ?? "") : blobs.get(e.blob)!;
-      if (e.extra && gitBlobId(data) !== e.blob) throw new Error(`the recipe's extra file ${e.path} changed since indexing; sync again`);
-      return e.mode === "120000" ? { path: e.path, type: "symlink", mode: 0o777, linkname: data.toString("utf8") } : { path: e.path, type: "file", mode: e.mode === "100755" ? 0o755 : 0o644, data };
-    });
-    const buf = writeTar(tar);
-    if (kconfigHash(entriesOf(parseTar(buf))) !== hash) throw new Error(`bundle ${hash} does not reproduce its hash; the index is inconsistent`);
+  async build(trees: Array<{ hash: string; entries: KconfigEntry[] }>, extraFiles: Record<string, string>, onBundle?: (done: number) => void): Promise<number> {
+    const todo = trees.filter((t) => !fs.existsSync(this.file(t.hash)));
+    if (!todo.length) return 0;
+    const blobs = await readBlobs(this.gitDir, todo.flatMap((t) => t.entries.filter((e) => !e.extra).map((e) => e.blob)));
     fs.mkdirSync(this.dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, buf);
-    fs.renameSync(tmp, file);
-    return buf.length;
+    let written = 0;
+    for (const [i, { hash, entries }] of todo.entries()) {
+      const tar: TarWriteEntry[] = entries.map((e) => {
+        const data = e.extra ? Buffer.from(extraFiles[e.path] ?? "") : blobs.get(e.blob)!;
+        if (e.extra && gitBlobId(data) !== e.blob) throw new Error(`the recipe's extra file ${e.path} changed since indexing; sync again`);
+        return e.mode === "120000" ? { path: e.path, type: "symlink", mode: 0o777, linkname: data.toString("utf8") } : { path: e.path, type: "file", mode: e.mode === "100755" ? 0o755 : 0o644, data };
+      });
+      const buf = writeTar(tar);
+      if (kconfigHash(entriesOf(parseTar(buf))) !== hash) throw new Error(`bundle ${hash} does not reproduce its hash; the index is inconsistent`);
+      const file = this.file(hash);
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, buf);
+      fs.renameSync(tmp, file);
+      written += buf.length;
+      onBundle?.(i + 1);
+    }
+    return written;
   }
 }

@@ -33,7 +33,8 @@ const MAX_CLOSE = 5;
  * indexer (indexer.ts) during sync; read here by the API, sessions and builds.
  */
 export class RevDb {
-  private sameCounts = new Map<string, { generation: number; counts: Map<string, number> }>();
+  /** per project, what every listing needs, cached until the index's generation moves */
+  private listCache = new Map<string, { generation: number; counts: Map<string, number>; refsBySha: Map<string, string[]> }>();
 
   constructor(readonly db: Db) {
     migrateRevdb(db);
@@ -159,20 +160,15 @@ export class RevDb {
       .map(({ r }) => ({ name: r.kind === "tag" ? r.name : `branch:${r.name}`, sha: r.sha, describe: r.describe }));
   }
 
-  private sameCountsFor(projectId: string): Map<string, number> {
+  /** Revisions per kconfig hash and ref names per commit, recomputed only after an index run. */
+  private listing(projectId: string): { counts: Map<string, number>; refsBySha: Map<string, string[]> } {
     const generation = (this.db.prepare("SELECT generation FROM revdb_state WHERE project = ?").pluck().get(projectId) as number | undefined) ?? 0;
-    const cached = this.sameCounts.get(projectId);
-    if (cached && cached.generation === generation) return cached.counts;
+    const cached = this.listCache.get(projectId);
+    if (cached && cached.generation === generation) return cached;
     const counts = new Map<string, number>();
     for (const r of this.db.prepare("SELECT kconfig_hash AS h, COUNT(*) AS n FROM revdb_commits WHERE project = ? GROUP BY kconfig_hash").all(projectId) as Array<{ h: string; n: number }>) {
       counts.set(r.h, r.n);
     }
-    this.sameCounts.set(projectId, { generation, counts });
-    return counts;
-  }
-
-  private toRevisions(projectId: string, rows: Row[]): Revision[] {
-    if (!rows.length) return [];
     const refsBySha = new Map<string, string[]>();
     for (const r of this.db.prepare("SELECT kind, name, sha FROM revdb_refs WHERE project = ? AND kind != 'head' ORDER BY kind DESC, name").all(projectId) as Array<{
       kind: string;
@@ -183,7 +179,14 @@ export class RevDb {
       list.push(`${r.kind}:${r.name}`);
       refsBySha.set(r.sha, list);
     }
-    const counts = this.sameCountsFor(projectId);
+    const entry = { generation, counts, refsBySha };
+    this.listCache.set(projectId, entry);
+    return entry;
+  }
+
+  private toRevisions(projectId: string, rows: Row[]): Revision[] {
+    if (!rows.length) return [];
+    const { counts, refsBySha } = this.listing(projectId);
     return rows.map((r) => ({
       project: projectId,
       sha: r.sha,
