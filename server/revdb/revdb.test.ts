@@ -170,6 +170,10 @@ describe("revdb on a tangled history", () => {
       const mismatches = shas.filter((s) => parts.revdb.resolve("tangled", s).describe !== real.get(s));
       expect(mismatches.map((s) => `${s} ours=${parts.revdb.resolve("tangled", s).describe} git=${real.get(s)}`)).toEqual([]);
       for (const s of shas.filter((_, i) => i % 7 === 0)) expect(parts.revdb.resolve("tangled", s).kconfigHash).toBe(await truthHash(parts.gitref.dir, s));
+      // 400 commits share some 4-digit prefixes: such a short sha is ambiguous, and says which commits it fits
+      const prefix = shas.map((s) => s.slice(0, 4)).find((p, i, all) => all.indexOf(p) !== i)!;
+      expect(prefix).toBeDefined();
+      expect(() => parts.revdb.resolve("tangled", prefix)).toThrow(expect.objectContaining({ status: 400, code: "ambiguous_revision" }));
     } finally {
       parts.db.close();
     }
