@@ -202,3 +202,20 @@ test("a 390px wide phone renders every page without overlap", async ({ page }, i
     await page.screenshot({ path: info.outputPath(`phone-${name}.png`), fullPage: true });
   }
 });
+
+test("a build that fails says at which step, with the compiler's line marked in the log", async ({ page, request }, info) => {
+  test.setTimeout(300_000);
+  // A flag gcc does not know: olddefconfig keeps it, the compile step fails on it.
+  const text = 'CONFIG_ARCH_HOST=y\nCONFIG_HOST_OPTIMIZE="-fkbs-no-such-flag"\n';
+  const config = await request.post(kbs.url + "/api/configs", { data: { project: "demo", rev: "v1", text } });
+  expect(config.ok()).toBe(true);
+  const build = await request.post(kbs.url + "/api/builds", { data: { project: "demo", rev: "v1", configId: (await config.json()).id } });
+  expect(build.ok()).toBe(true);
+  await page.goto(`${kbs.url}/b/${(await build.json()).id}`);
+  await expect(page.locator("[data-build-state]")).toHaveAttribute("data-build-state", "failed", { timeout: 240_000 });
+  const alert = page.getByRole("alert").filter({ hasText: "The build failed at step build" });
+  await expect(alert).toContainText("-fkbs-no-such-flag");
+  await expect(page.locator("mark#log-error")).toContainText("-fkbs-no-such-flag");
+  await expect(page.locator('[data-step="build"]')).toHaveAttribute("data-step-state", "failed");
+  await page.screenshot({ path: info.outputPath("build-failed.png"), fullPage: true });
+});

@@ -27,6 +27,14 @@ function etaText(eta: Build["eta"]): string | undefined {
   return formatDate(eta);
 }
 
+/** The server's summary is a head line then the log's last lines; the line to point at is the first error among them. */
+function summaryParts(summary: string | null | undefined): { head: string; line?: string } {
+  const lines = (summary ?? "").split("\n").filter((l) => l.trim());
+  const head = lines[0] ?? "See the log below for the first error.";
+  const tail = lines.slice(1);
+  return { head, line: tail.find((l) => /\berror\b|fatal|failed|not found/i.test(l)) ?? tail[tail.length - 1] };
+}
+
 /** Re-reads the build while it is not finished. */
 function useBuild(initial: Build): { build: Build; error?: string } {
   const [build, setBuild] = useState(initial);
@@ -81,8 +89,10 @@ export function BuildView(props: { initial: Build }) {
   const finished = finishedBuildStates.includes(build.state);
   const log = useBuildLog(build.id, finished);
   const [actionError, setActionError] = useState<string>();
+  const [actionNotice, setActionNotice] = useState<string>();
   const [rebuilding, setRebuilding] = useState(false);
   const steps = stepsFromLog(log.text, build.state, build.failedStep);
+  const failure = summaryParts(build.errorSummary);
   const look = stateLook[build.state];
   const enc = encodeURIComponent;
   const now = useNow(!finished);
@@ -97,9 +107,10 @@ export function BuildView(props: { initial: Build }) {
   const rebuild = async () => {
     setRebuilding(true);
     setActionError(undefined);
+    setActionNotice(undefined);
     try {
       const b = await api<Build>("/api/builds", { body: { project: build.project, rev: build.rev, configId: build.configId } });
-      if (b.id === build.id) router.refresh();
+      if (b.id === build.id) setActionNotice("This exact build (same commit, config, recipe and build image) already exists, so kbs reuses it instead of building again.");
       else router.push(`/b/${enc(b.id)}`);
     } catch (e) {
       setActionError(errorText(e));
@@ -146,6 +157,11 @@ export function BuildView(props: { initial: Build }) {
 
       {error && <ErrorNote title="Lost contact with the server">{error} The page keeps trying.</ErrorNote>}
       {actionError && <ErrorNote>{actionError}</ErrorNote>}
+      {actionNotice && (
+        <p role="status" className="text-sm text-slate-300">
+          {actionNotice}
+        </p>
+      )}
       {(build.state === "failed" || build.state === "timed_out") && (
         <ErrorNote
           title={build.state === "timed_out" ? `The build ran out of time${build.failedStep ? ` in step ${build.failedStep}` : ""}` : `The build failed${build.failedStep ? ` at step ${build.failedStep}` : ""}`}
@@ -155,13 +171,14 @@ export function BuildView(props: { initial: Build }) {
             </a>
           }
         >
-          <code className="break-all font-mono text-xs">{build.errorSummary ?? "See the log below for the first error."}</code>
+          <p>{failure.head}</p>
+          {failure.line && <code className="mt-1 block break-all font-mono text-xs text-red-100">{failure.line}</code>}
           <p className="mt-1 text-xs">Fix the config (Open config → Open in menuconfig) and build again; if the log points at the build machine, tell its operator.</p>
         </ErrorNote>
       )}
 
       <div className="grid gap-4 lg:grid-cols-[1fr_22rem]">
-        <BuildLog text={log.text} error={log.error} href={`/api/builds/${enc(build.id)}/log`} highlight={build.errorSummary ?? undefined} />
+        <BuildLog text={log.text} error={log.error} href={`/api/builds/${enc(build.id)}/log`} highlight={failure.line} />
         <div className="flex min-w-0 flex-col gap-4">
           <section className={panel + " p-3"} aria-labelledby="artifacts-heading">
             <h2 id="artifacts-heading" className="mb-2 text-sm font-semibold">

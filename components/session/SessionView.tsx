@@ -171,7 +171,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
                 </div>
               }
             >
-              {conn.detail ?? "The connection closed."} Sessions end when menuconfig exits or after a while without input; saved configs are kept.
+              {conn.detail ?? "The connection closed. Sessions end when menuconfig exits or after a while without input; saved configs are kept."}
             </ErrorNote>
           )}
           {error && <ErrorNote>{error}</ErrorNote>}

@@ -167,8 +167,9 @@ export class ProtocolClient {
         this.end(`menuconfig exited with code ${msg.code}.`);
         return;
       case "error":
-        this.opts.onMessage?.(msg);
+        // A fatal error ends the session and becomes its end reason; others are the page's to show.
         if (isFatal(msg.code)) this.end(msg.message);
+        else this.opts.onMessage?.(msg);
         return;
     }
     this.opts.onMessage?.(msg);
