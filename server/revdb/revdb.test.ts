@@ -83,6 +83,16 @@ describe("revdb on the fake firmware repo", () => {
     expect(fs.readFileSync(path.join(out, "src/arch/host/Kconfig"), "utf8")).toContain("HOST_USB");
   });
 
+  it("streams the whole tree of a commit from the mirror with git archive", async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of parts.gitref.archive(fw.commits.m1!)) chunks.push(c as Buffer);
+    const names = parseTar(Buffer.concat(chunks)).map((e) => e.path);
+    expect(names).toEqual(expect.arrayContaining(["Makefile", "README", "src/Kconfig", "src/main.c"]));
+    expect(() => parts.gitref.archive("HEAD")).toThrow(/not a full commit sha/);
+    const missing = parts.gitref.archive("0".repeat(40));
+    await expect(new Promise((resolve, reject) => missing.on("error", reject).on("end", resolve).resume())).rejects.toThrow(/git archive/);
+  });
+
   it("refuses a bundle that does not match its hash", () => {
     const h = parts.revdb.resolve("fw", "v0.1.0").kconfigHash;
     const file = path.join(dataDir, "bundles", `${h}.tar`);
