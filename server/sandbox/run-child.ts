@@ -30,6 +30,8 @@ export interface ChildIo {
   /** Streams whose end is awaited before the result is final. */
   waitFor?: Array<Promise<unknown>>;
   onSpawn?(child: ChildProcess): void;
+  /** The outer command's environment (default empty: sandboxes get theirs from the backend). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -47,7 +49,7 @@ export function runChild(
   const start = Date.now();
   const maxOutput = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   return new Promise<RunResult>((resolve, reject) => {
-    const child = spawnGroup(cmd, args, { stdio: Array.from({ length: io.fds ?? 3 }, () => "pipe" as const), env: {} as NodeJS.ProcessEnv });
+    const child = spawnGroup(cmd, args, { stdio: Array.from({ length: io.fds ?? 3 }, () => "pipe" as const), env: io.env ?? ({} as NodeJS.ProcessEnv) });
     io.onSpawn?.(child);
     const stdout = new TailBuffer(maxOutput);
     const stderr = new TailBuffer(maxOutput);

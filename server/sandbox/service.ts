@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Env } from "../settings";
 import type { Settings } from "../settings";
 import { BwrapBackend } from "./bwrap";
+import { EngineBackend } from "./docker";
 import { QemuBackend } from "./qemu";
 import { sandboxEnv } from "./common";
 import { liveGauge, SandboxPool } from "./pool";
@@ -39,8 +40,9 @@ export async function createBackend(name: BackendName, ctx: BackendContext): Pro
     }
     case "qemu":
       return new QemuBackend({ dir: path.join(ctx.dataDir, "qemu"), kernel: ctx.env.KBS_QEMU_KERNEL, accel: ctx.env.KBS_QEMU_ACCEL === "kvm" ? "kvm" : "tcg" });
-    default:
-      throw new Error(`sandbox backend "${name}" is not available in this build; use KBS_SANDBOX=bwrap`);
+    case "docker":
+    case "podman":
+      return new EngineBackend(name, path.join(ctx.dataDir, "sandboxes"));
   }
 }
 
