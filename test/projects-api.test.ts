@@ -121,11 +121,23 @@ describe("interrupted and concurrent syncs", () => {
   let dataDir: string;
   let repo: string;
 
-  beforeAll(() => {
-    dataDir = tmpDir();
-    repo = generateHistoryRepo(path.join(tmpDir(), "big.git"), { commits: 4000, kconfigChanges: 60, tagEvery: 250 }).dir;
-    const add = kbs(dataDir, ["project", "add", "big", "--recipe", "kconfiglib", "--url", repo]);
+  /** A fresh data dir with the generated history added as project 'big'. */
+  const dataDirWithBig = () => {
+    const d = tmpDir();
+    const add = kbs(d, ["project", "add", "big", "--recipe", "kconfiglib", "--url", repo]);
     expect(add.status, add.stderr).toBe(0);
+    return d;
+  };
+  /** `kbs sync big` indexes the whole history. */
+  const expectFullSync = (d: string) => {
+    const r = kbs(d, ["sync", "big"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/big: ok, 4000 new of 4000 revisions/);
+  };
+
+  beforeAll(() => {
+    repo = generateHistoryRepo(path.join(tmpDir(), "big.git"), { commits: 4000, kconfigChanges: 60, tagEvery: 250 }).dir;
+    dataDir = dataDirWithBig();
   });
 
   it("kill -9 mid-index leaves the db consistent and the next sync completes", async () => {
@@ -158,8 +170,7 @@ describe("interrupted and concurrent syncs", () => {
   });
 
   it("kill -9 mid-fetch leaves nothing half-written and the next sync completes", async () => {
-    const d = tmpDir();
-    expect(kbs(d, ["project", "add", "big", "--recipe", "kconfiglib", "--url", repo]).status).toBe(0);
+    const d = dataDirWithBig();
     const first = startSync(d, "big");
     // kill as soon as the process has taken the lock (it is fetching or about to)
     for (let i = 0; i < 400; i++) {
@@ -171,14 +182,11 @@ describe("interrupted and concurrent syncs", () => {
     }
     first.child.kill("SIGKILL");
     await first.exited;
-    const again = kbs(d, ["sync", "big"]);
-    expect(again.status, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/big: ok, 4000 new of 4000 revisions/);
+    expectFullSync(d);
   });
 
   it("a sync while another live process holds the project's lock is refused with a clear message; a dead holder's lock is taken over", async () => {
-    const d = tmpDir();
-    expect(kbs(d, ["project", "add", "big", "--recipe", "kconfiglib", "--url", repo]).status).toBe(0);
+    const d = dataDirWithBig();
     const holder = spawn("sleep", ["60"]);
     const parts = openProjectParts(d);
     parts.db.prepare("INSERT INTO project_sync_locks (project, pid, host, started_at) VALUES ('big', ?, ?, ?)").run(holder.pid, os.hostname(), Date.now());
@@ -188,14 +196,11 @@ describe("interrupted and concurrent syncs", () => {
     expect(refused.stderr).toMatch(new RegExp(`A sync of 'big' is already running \\(pid ${holder.pid}, started .*\\); wait for it to finish`));
     holder.kill("SIGKILL");
     await new Promise((r) => holder.once("exit", r));
-    const after = kbs(d, ["sync", "big"]);
-    expect(after.status, after.stderr).toBe(0);
-    expect(after.stdout).toMatch(/big: ok, 4000 new of 4000 revisions/);
+    expectFullSync(d);
   });
 
   it("two syncs started at once never both write: one refused or one finding nothing new, and the index is whole", async () => {
-    const d = tmpDir();
-    expect(kbs(d, ["project", "add", "big", "--recipe", "kconfiglib", "--url", repo]).status).toBe(0);
+    const d = dataDirWithBig();
     const a = startSync(d, "big");
     const b = startSync(d, "big");
     const codes = await Promise.all([a.exited, b.exited]);
