@@ -151,9 +151,20 @@ async function toggleDebugAndSave(c: TerminalClient): Promise<string> {
   return String(msg.configId);
 }
 
+/** Redis servers and workers this file started: killed with it if a hook gives up. */
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
 function startRedis(port: number, dir: string): ChildProcess {
   // appendfsync always: a killed Redis loses no acknowledged write, as a production setup would configure.
-  return spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir], { stdio: "ignore" });
+  return track(spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir], { stdio: "ignore" }));
 }
 
 async function waitPort(port: number, timeoutMs = 10_000): Promise<void> {
@@ -173,10 +184,12 @@ async function waitPort(port: number, timeoutMs = 10_000): Promise<void> {
 }
 
 function startWorker(dataDir: string, redisUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [kbsBin, "worker", "--redis", redisUrl, "--workers", "1"], {
-    env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0", KBS_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = track(
+    spawn(process.execPath, [kbsBin, "worker", "--redis", redisUrl, "--workers", "1"], {
+      env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0", KBS_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let out = "";
   child.stderr!.on("data", (d) => (out += d));
   return new Promise((resolve, reject) => {

@@ -16,6 +16,15 @@ export interface KbsProcess {
 }
 
 /**
+ * Servers still running when this process exits (a test runner giving up on a hook,
+ * a bench interrupted) are killed with it, never left serving on their own.
+ */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+
+/**
  * Start a real `kbs serve` process (for `kbs bench` and the tests; test/helpers/server.ts
  * re-exports this) on a free loopback port with its own data dir.
  * `withNext: false` serves the API and WebSockets only (no Next build needed).
@@ -34,6 +43,8 @@ export async function startKbs(opts: { dataDir: string; env?: Record<string, str
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
