@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from "../main";
 import { run } from "../proc";
 import { loadSettings, procEnv } from "../settings";
 import { tmpDir } from "../../test/helpers/tmp";
+import { TerminalClient } from "../../test/helpers/terminal";
 import { addProject, api, buildTestEnv, noProcessesLeft, saveConfig, startWorker, testRedis, waitBuild, type WorkerProcess } from "../../test/helpers/builds";
 import { createBuildFixtureRepo, type BuildFixture } from "./fixtures";
 import type { BuildView, Manifest } from "./types";
@@ -107,6 +108,24 @@ describe.each(engines)("builds ($name engine)", ({ name, redisDb }) => {
     expect(withDefault).not.toBe(configs.host);
     const again = await request("v0.3.0", withDefault);
     expect(again.body).toMatchObject({ id: first.body.id, cached: true });
+  });
+
+  it("builds what a menuconfig session saved", async () => {
+    const s = await api<{ wsPath: string }>(base, "POST", "/api/sessions", { project: "fx", rev: "v0.3.0" });
+    expect(s.status, JSON.stringify(s.body)).toBe(201);
+    const term = await TerminalClient.connect(base, s.body.wsPath, { cols: 120, rows: 40 });
+    try {
+      await term.untilText("kbs demo firmware configuration", 60_000);
+      await term.untilText(/\[ \] Debug messages/);
+      term.control({ type: "save" });
+      const saved = await term.untilMessage("saved");
+      const { body } = await request("v0.3.0", String(saved.configId));
+      const done = await waitBuild(base, body.id);
+      expect(done.state).toBe("succeeded");
+      expect(done.manifest!.configId).toBe(saved.configId);
+    } finally {
+      term.close();
+    }
   });
 
   it("builds for ARM with arm-none-eabi-gcc", async () => {
