@@ -91,7 +91,9 @@ export function BuildView(props: { initial: Build }) {
   const [actionError, setActionError] = useState<string>();
   const [actionNotice, setActionNotice] = useState<string>();
   const [rebuilding, setRebuilding] = useState(false);
-  const steps = stepsFromLog(log.text, build.state, build.failedStep);
+  const manifestMs = (build.manifest as { durationMs?: unknown } | null | undefined)?.durationMs;
+  const totalMs = typeof manifestMs === "number" ? manifestMs : build.startedAt && build.finishedAt ? Date.parse(build.finishedAt) - Date.parse(build.startedAt) : undefined;
+  const steps = stepsFromLog(log.text, build.state, build.failedStep, totalMs);
   const failure = summaryParts(build.errorSummary);
   const look = stateLook[build.state];
   const enc = encodeURIComponent;
