@@ -1,6 +1,7 @@
 import { formatChecks, runChecks } from "../doctor";
 import { loadSettings } from "../settings";
 import "../sandbox/doctor";
+import "../gitref/doctor";
 
 export async function run(_argv: string[]): Promise<number> {
   const settings = loadSettings();
