@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../main";
 import { loadSettings } from "../settings";
 import { tmpDir } from "../../test/helpers/tmp";
+import { freePort } from "../../test/global-setup";
 import { startKbs, type KbsProcess } from "../../test/helpers/server";
 import { addProject, api, buildTestEnv, noProcessesLeft, saveConfig, startWorker, testRedis, waitBuild, type WorkerProcess } from "../../test/helpers/builds";
 import { createBuildFixtureRepo } from "./fixtures";
@@ -93,4 +94,22 @@ describe.each([
     expect(done[0]!.attempt).toBe(2);
     expect(done[1]!.attempt).toBe(1);
   }, 300_000);
+});
+
+describe("Redis unreachable", () => {
+  it("refuses new builds with 503 and Retry-After instead of hanging, and frees their key", async () => {
+    const { dataDir } = await fixture();
+    const port = await freePort(); // nothing listens there
+    const server = await startServer(loadSettings({ ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_REDIS_URL: `redis://127.0.0.1:${port}`, KBS_BUILD_WORKERS: "0" }), { withNext: false });
+    try {
+      const cfg = await saveConfig(server.url, "fx", "v0.3.0", "CONFIG_ARCH_HOST=y\n");
+      const r = await api<{ error: { code: string } }>(server.url, "POST", "/api/builds", { project: "fx", rev: "v0.3.0", configId: cfg });
+      expect(r.status).toBe(503);
+      expect(r.body.error.code).toBe("queue_unavailable");
+      expect(r.headers.get("retry-after")).toBe("60");
+      expect(server.kbs.builds.store.queuedCount()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });

@@ -1,4 +1,5 @@
 import os from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "../db";
@@ -73,9 +74,20 @@ export class BuildService {
       { key, project: project.id, rev: r.rev, commit: revision.sha, describe: revision.describe, configId: config.id, recipe: recipe.id, recipeVersion: recipe.version, image, client: r.client },
       { queueMax: this.settings.builds.queueMax, clientMax: this.settings.builds.clientMax, retryAfter: () => this.retryAfter(recipe.id, recipe.version) },
     );
-    if (outcome === "created") await this.queue.enqueue(build.id);
+    if (outcome === "created") await this.handOver(build.id);
     if (outcome === "cached") cacheHits.inc();
     return { build: this.view(build, outcome === "cached"), outcome };
+  }
+
+  /** Give a new build to the queue; if the queue cannot take it, the build fails at once and the client may retry. */
+  private async handOver(id: string): Promise<void> {
+    try {
+      await Promise.race([this.queue.enqueue(id), sleep(10_000).then(() => Promise.reject(new Error("no answer in 10 s")))]);
+    } catch (e) {
+      log.error({ err: e, build: id }, "could not queue a build");
+      this.store.abandon(id, `The build queue could not take the build (${(e as Error).message}). Request it again.`);
+      throw new HttpError(503, "queue_unavailable", "The build queue is not reachable right now; try again in a minute.", { "Retry-After": "60" });
+    }
   }
 
   /**

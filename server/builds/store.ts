@@ -208,6 +208,11 @@ export class BuildStore {
     return this.db.prepare("UPDATE builds SET state = 'queued', worker = NULL WHERE id = ? AND attempt = ? AND state = 'running'").run(id, attempt).changes === 1;
   }
 
+  /** A queued build no worker will ever get (the queue refused it): failed, so the key is free again. */
+  abandon(id: string, why: string): void {
+    this.db.prepare("UPDATE builds SET state = 'failed', failed_step = 'queue', error_summary = ?, finished_at = ? WHERE id = ? AND state = 'queued'").run(why, now(), id);
+  }
+
   /** Cancel a queued or running build; returns the build as it is afterwards. */
   cancel(id: string): BuildRow | undefined {
     this.db

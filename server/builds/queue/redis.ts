@@ -25,11 +25,12 @@ export class RedisQueue implements BuildQueue {
     /** Heartbeat: a dead worker's job is retried within about lockMs + stalledMs. */
     private timing = { lockMs: 10_000, stalledMs: 5_000 },
   ) {
-    this.queue = new Queue(QUEUE, { connection: this.connect() });
+    // Adding jobs fails fast when Redis is down; workers wait for it (BullMQ needs maxRetriesPerRequest null there).
+    this.queue = new Queue(QUEUE, { connection: this.connect(2) });
   }
 
-  private connect(): IORedis {
-    const c = new IORedis(this.url, { maxRetriesPerRequest: null });
+  private connect(maxRetriesPerRequest: number | null = null): IORedis {
+    const c = new IORedis(this.url, { maxRetriesPerRequest });
     c.on("error", () => {}); // reconnects on its own; errors surface on the calls that need it
     this.connections.push(c);
     return c;
