@@ -82,6 +82,16 @@ export function summarise(suite: string, f: BenchFigure): FigureResult {
   return { ...base, stats: s, baseline, ratio, verdict: ok === undefined ? "n/a" : ok ? "pass" : "miss" };
 }
 
+/** Remove a scratch dir; a failure (something still writing into it) is logged by the caller's exit, not fatal. */
+export function removeDir(dir: string): boolean {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Per-suite time budget: a suite past it is stopped (signal aborted) and reported as skipped. */
 function budgetMs(opts: BenchOptions): number {
   if (opts.kernelBuild || opts.full) return 90 * 60_000;
@@ -144,7 +154,8 @@ export async function runBench(opts: BenchOptions & { workDir: string; log(messa
     } finally {
       clearTimeout(timer);
       killAllGroups();
-      fs.rmSync(workDir, { recursive: true, force: true });
+      // A suite stopped at its budget may still be writing here: its dir goes with the whole work dir at the end.
+      if (!abort.signal.aborted) removeDir(workDir);
     }
     if (error !== undefined) report.figures.push({ suite: entry.name, name: entry.name, unit: "count", samples: [], verdict: "skipped", skipped: error });
     else report.figures.push(...figures.map((f) => summarise(entry.name, f)));

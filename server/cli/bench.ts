@@ -5,7 +5,9 @@ import { parseArgs } from "node:util";
 import { CliError } from "../cli";
 import { svgChart } from "../bench/chart";
 import { markdownTable, textTable } from "../bench/report";
-import { runBench } from "../bench/runner";
+import { removeDir, runBench } from "../bench/runner";
+import { killAllGroups } from "../proc";
+import { processTree } from "../bench/proctree";
 import { suites } from "../bench/suites";
 
 const help = `usage: kbs bench [--json] [--out FILE] [--quick] [--only SUITE,...] [--project ID] [--kernel-build] [--full]
@@ -25,6 +27,17 @@ the ratio, and pass/miss against the issue's target.
 suites:
 ${suites.map((s) => `  ${s.name.padEnd(10)} ${s.about}`).join("\n")}
 `;
+
+/** Every process this one started that is still running once the bench is done (a stopped suite's git, xz, servers). */
+function killDescendants(): void {
+  for (const p of processTree(process.pid).slice(1)) {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+}
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -60,7 +73,9 @@ export async function run(argv: string[]): Promise<number> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-bench-"));
   const log = (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`);
   const stop = () => {
-    fs.rmSync(workDir, { recursive: true, force: true });
+    killAllGroups();
+    killDescendants();
+    removeDir(workDir);
     process.exit(130);
   };
   process.once("SIGINT", stop);
@@ -78,6 +93,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    fs.rmSync(workDir, { recursive: true, force: true });
+    // A suite stopped at its budget may have left timers or sockets behind: do not wait for them.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
+    killAllGroups();
+    killDescendants();
+    if (!removeDir(workDir)) log(`could not remove ${workDir} entirely (a stopped suite was still writing); remove it by hand`);
   }
 }
