@@ -12,6 +12,7 @@ import base64
 import fcntl
 import json
 import os
+import runpy
 import shutil
 import struct
 import sys
@@ -112,8 +113,6 @@ def set_window(cols, rows):
 
 def run_python(argv):
     """Run `python3 script args`, `python3 -m module args` or `python3 -c code` in this interpreter."""
-    import runpy
-
     args = argv[1:]
     while args and args[0] in ("-u", "-s", "-B", "-E", "-I"):
         args = args[1:]

@@ -9,6 +9,8 @@ const spawnSeconds = histogram("kbs_sandbox_spawn_seconds", "Time to start a war
 ]);
 export const liveGauge = gauge("kbs_sandbox_live", "Sandboxes alive (warm, claimed and running jobs)");
 
+const REFILL_DELAY_MS = 300;
+
 /** Runs at most `limit` tasks at once; urgent ones (claims) go before refills. */
 class Limiter {
   private active = 0;
@@ -94,7 +96,8 @@ export class SandboxPool {
       if ((entry.sandbox as { alive?: boolean }).alive !== false) break;
     }
     this.updateGauge(key.image);
-    this.refill(key.image);
+    // Refill a moment later: starting a sandbox costs CPU the claimed one needs for its first frame.
+    setTimeout(() => this.refill(key.image), REFILL_DELAY_MS).unref();
     if (entry) {
       stats.claimed++;
       claimedTotal.inc({ image: key.image, from: "warm" });
