@@ -2,9 +2,10 @@ import { fmt, machineLine } from "./report";
 import type { BenchReport, FigureResult } from "./runner";
 import { parseTarget } from "./target";
 
+const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-const W = 960;
+const W = 1120;
 const labelW = 330;
 const barW = 400;
 const rowH = 40;
@@ -50,7 +51,7 @@ export function svgChart(r: BenchReport): string {
     const verdictColour = f.verdict === "pass" ? colour.pass : f.verdict === "miss" ? colour.miss : "#6b7280";
     const ratio = f.ratio === undefined ? "" : ` (${fmt(f.ratio)}x baseline)`;
     parts.push(`<text x="${labelW + barW + 12}" y="${y + 13}" fill="${colour.text}">${esc(`${fmt(f.stats.median)} ${f.unit}${ratio}`)}</text>`);
-    if (f.baseline?.stats) parts.push(`<text x="${labelW + barW + 12}" y="${y + 27}" fill="#6b7280" font-size="10">${esc(`baseline ${fmt(f.baseline.stats.median)}: ${f.baseline.name}`).slice(0, 60)}</text>`);
+    if (f.baseline?.stats) parts.push(`<text x="${labelW + barW + 12}" y="${y + 27}" fill="#6b7280" font-size="10">${esc(clip(`baseline ${fmt(f.baseline.stats.median)}: ${f.baseline.name}`, 64))}</text>`);
     if (f.verdict === "pass" || f.verdict === "miss") parts.push(`<text x="${W - 12}" y="${y + 13}" text-anchor="end" font-weight="bold" fill="${verdictColour}">${f.verdict}</text>`);
   });
   const skipped = r.figures.length - figures.length;

@@ -47,7 +47,7 @@ function optionsLine(r: BenchReport): string {
 
 /** The plain-text table printed on the terminal. */
 export function textTable(r: BenchReport): string {
-  const maxReason = 70;
+  const maxReason = 60;
   const rows = r.figures.map(row).map((cells) => cells.map((c) => (c.length > maxReason ? c.slice(0, maxReason - 1) + "…" : c)));
   const all = [[...columns], ...rows];
   const widths = columns.map((_, i) => Math.max(...all.map((cells) => cells[i]!.length)));
