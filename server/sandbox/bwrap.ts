@@ -7,11 +7,13 @@ import { checkGuestPath, chownTree, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandb
 import { getImage, STUB_DIR } from "./images";
 import { alive, pidsOfUid, waitGone } from "./procs";
 import { runChild } from "./run-child";
+import { seccompFilter } from "./seccomp";
 import type { Bind, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
 import { UidAllocator } from "./uids";
 import { ConsoleWarmSandbox, type Console } from "./warm";
 
 const BWRAP = "/usr/bin/bwrap";
+const SECCOMP = seccompFilter();
 
 export interface BwrapOptions {
   /** Where per-sandbox host dirs (in/, out/, passwd) are made: `<dataDir>/sandboxes`. */
@@ -38,6 +40,9 @@ interface HostSide {
  * `prlimit` lowering the rlimits before exec'ing the job. Root resolves the bind sources,
  * so host dirs handed in need no traversable parents; writable ones are chown'd to the uid.
  *
+ * A seccomp filter (seccomp.ts) refuses new user namespaces, mount, keyrings, bpf,
+ * io_uring and the like.
+ *
  * Not as root, bwrap makes a user namespace (`--unshare-all --disable-userns`) and the
  * job runs as kbs's own uid: RLIMIT_NPROC then counts all of that user's processes, so
  * the fork-bomb ceiling is shared with kbs itself (a weaker guarantee).
@@ -61,7 +66,7 @@ export class BwrapBackend implements SandboxBackend {
     const host = this.hostSide(req);
     try {
       const args = this.args(host, req, { argv: req.argv, cwd: req.cwd ?? "/work", newSession: true });
-      return await runChild(BWRAP, args, req, (pid) => this.killTree(pid, host));
+      return await runChild("/bin/sh", this.withSeccomp(host, args), req, (pid) => this.killTree(pid, host));
     } finally {
       this.cleanup(host);
     }
@@ -83,7 +88,7 @@ export class BwrapBackend implements SandboxBackend {
     const args = this.args(host, { ...req, binds }, { argv: image.warm, cwd: "/work", newSession: false, stub: true });
     // No --new-session here: the job's terminal is this sandbox's own pty (TIOCSTI can only
     // reach the sandbox's own input), and curses needs it as its controlling terminal.
-    const term = pty.spawn(BWRAP, args, { name: "xterm-256color", cols: 80, rows: 24, cwd: "/", env: {}, encoding: null });
+    const term = pty.spawn("/bin/sh", this.withSeccomp(host, args), { name: "xterm-256color", cols: 80, rows: 24, cwd: "/", env: {}, encoding: null });
     trackGroup(term.pid);
     const console = ptyConsole(term);
     let exited = false;
@@ -121,6 +126,16 @@ export class BwrapBackend implements SandboxBackend {
       throw e;
     }
     return { id, dir, uid, gid, release: () => this.opts.uids?.release(uid) };
+  }
+
+  /**
+   * bwrap reads the seccomp program from an fd: a shell opens the filter file as fd 3 and
+   * execs bwrap (node-pty cannot hand a child extra fds).
+   */
+  private withSeccomp(host: HostSide, args: string[]): string[] {
+    const file = path.join(host.dir, "seccomp.bpf");
+    fs.writeFileSync(file, SECCOMP);
+    return ["-c", `exec ${BWRAP} --seccomp 3 "$@" 3<"$0"`, file, ...args];
   }
 
   private cleanup(host: HostSide): void {
