@@ -303,6 +303,8 @@ describe("faults in a session (embedded mode, one server)", () => {
       const kept = await api<BuildView>(small.url, `/api/builds/${good.id}`);
       expect(kept.body.state).toBe("succeeded");
       expect(await artifactsIntact(small.url, kept.body)).toBe(true);
+      // No pool, no running build: no sandbox may be left under the server.
+      expect(await orphansOf(processTree(small.child.pid!).filter((p) => p.comm === "bwrap"))).toEqual([]);
       rows.push({ fault: "a build fills its disk budget (16 MB)", userSaw: `build failed: "${(full.errorSummary ?? "").split("\n")[0]}"`, dataLost: "none", recoveryMs });
     } finally {
       await small.stop();
