@@ -69,7 +69,7 @@ export class GitRef {
    * again and reported. Names git itself chokes on make the wildcard fetch fail: then
    * the remote's refs are listed and only the good ones fetched, by name.
    */
-  async fetch(projectId: string, url: string, onProgress?: (p: FetchProgress) => void): Promise<{ skippedRefs: string[] }> {
+  async fetch(projectId: string, url: string, onProgress?: (p: FetchProgress) => void): Promise<{ refs: ProjectRef[]; skippedRefs: string[] }> {
     await this.init();
     const wildcard = [`+refs/heads/*:refs/heads/${projectId}/*`, `+refs/tags/*:refs/tags/${projectId}/*`, `+HEAD:refs/heads/${projectId}/REMOTE_HEAD`];
     let skipped: string[] = [];
@@ -83,15 +83,17 @@ export class GitRef {
       await this.runFetch(url, [...listed.good.map((r) => `+${r}:${local(r)}`), ...(listed.hasHead ? [wildcard[2]!] : [])], onProgress);
       // By-name refspecs do not prune: drop what the remote no longer has ourselves.
       const wanted = new Set(listed.good.map(local));
-      await this.deleteRefs((await this.refNames(projectId)).filter((r) => !wanted.has(r) && !r.endsWith("/REMOTE_HEAD")));
+      const { refs, bad } = await this.listRefs(projectId);
+      const have = [...refs.map((r) => `refs/${r.kind === "tag" ? "tags" : "heads"}/${projectId}/${r.name}`), ...bad];
+      await this.deleteRefs(have.filter((r) => !wanted.has(r) && !r.endsWith("/REMOTE_HEAD")));
     }
     // Names git accepts but kbs refuses (a leading '-'): delete them again.
     const strip = (r: string) => r.replace(/^refs\/(heads|tags)\/[^/]+\//, "");
-    const bad = (await this.refNames(projectId)).filter((r) => refNameProblem(strip(r)));
+    const { refs, bad } = await this.listRefs(projectId);
     for (const r of bad) log.warn({ project: projectId, ref: r }, `skipping a ref from the remote: its name ${refNameProblem(strip(r))}`);
     await this.deleteRefs(bad);
     if (this.hasLooseRefs(projectId)) await git(this.dir, ["pack-refs", "--all"]);
-    return { skippedRefs: [...skipped.map((r) => r.replace(/^refs\/(heads|tags)\//, "")), ...bad.map(strip)] };
+    return { refs, skippedRefs: [...skipped.map((r) => r.replace(/^refs\/(heads|tags)\//, "")), ...bad.map(strip)] };
   }
 
   /** The remote's branches and tags, split into those kbs fetches and those it skips (unusable names, broken refs). */
@@ -137,11 +139,6 @@ export class GitRef {
     return any(path.join(this.dir, "refs/heads", projectId)) || any(path.join(this.dir, "refs/tags", projectId));
   }
 
-  private async refNames(projectId: string): Promise<string[]> {
-    const out = await gitText(this.dir, ["for-each-ref", "--format=%(refname)", `refs/heads/${projectId}/`, `refs/tags/${projectId}/`]);
-    return out.split("\n").filter(Boolean);
-  }
-
   /** Delete refs by full name through stdin (names never reach git's command line). */
   private async deleteRefs(refs: string[]): Promise<void> {
     if (refs.length) await git(this.dir, ["update-ref", "-z", "--stdin"], { input: refs.map((r) => `delete ${r}\0\0`).join("") });
@@ -150,13 +147,22 @@ export class GitRef {
   /** The project's branches and tags (valid names only), tags peeled to commits. */
   async refs(projectId: string): Promise<ProjectRef[]> {
     await this.init();
+    return (await this.listRefs(projectId)).refs;
+  }
+
+  /** One for-each-ref over the project's prefix: usable refs parsed, unusable names apart (full ref names). */
+  private async listRefs(projectId: string): Promise<{ refs: ProjectRef[]; bad: string[] }> {
     const fmt = ["%(refname)", "%(objecttype)", "%(objectname)", "%(*objecttype)", "%(*objectname)", "%(taggerdate:raw)", "%(tag)"].join("%00");
     const out = await gitText(this.dir, ["for-each-ref", `--format=${fmt}`, `refs/heads/${projectId}/`, `refs/tags/${projectId}/`]);
     const refs: ProjectRef[] = [];
+    const bad: string[] = [];
     for (const line of out.split("\n").filter(Boolean)) {
       const [refname, type, oid, ptype, poid, tdate, tagName] = line.split("\0") as string[];
       const m = /^refs\/(heads|tags)\/[^/]+\/(.+)$/.exec(refname!);
-      if (!m || refNameProblem(m[2]!)) continue;
+      if (!m || refNameProblem(m[2]!)) {
+        bad.push(refname!);
+        continue;
+      }
       const annotated = type === "tag";
       const commit = annotated ? (ptype === "commit" ? poid : undefined) : type === "commit" ? oid : undefined;
       if (!commit) continue; // tags of trees or blobs, or tags of tags: nothing to describe
@@ -170,13 +176,7 @@ export class GitRef {
         embeddedName: annotated && tagName ? tagName : undefined,
       });
     }
-    return refs;
-  }
-
-  async hasCommit(sha: string): Promise<boolean> {
-    if (!SHA.test(sha)) return false;
-    const r = await git(this.dir, ["cat-file", "-t", sha], { okCodes: [1, 128] }).catch(() => Buffer.from(""));
-    return r.toString().trim() === "commit";
+    return { refs, bad };
   }
 
   /** Whether `file` exists in the tree of `sha`. */

@@ -124,8 +124,9 @@ export class SyncService {
       }
     };
     try {
-      const skippedRefs = await this.fetch(project, started, progress);
-      const refs = await gitref.refs(id);
+      const fetched = await this.fetch(project, started, progress);
+      const skippedRefs = fetched.skippedRefs;
+      const refs = fetched.refs ?? (await gitref.refs(id));
       await this.checkEntry(project, refs);
       const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, refs, onProgress: (p) => progress({ phase: "index", ...p }) });
       const hashes = revdb.hashes(id);
@@ -146,14 +147,13 @@ export class SyncService {
     }
   }
 
-  /** Bring the project's refs into gitref; returns the remote refs skipped for their names. */
-  private async fetch(project: Project, started: number, progress: (p: SyncProgress) => void): Promise<string[]> {
+  /** Bring the project's refs into gitref; returns the refs when the fetch listed them, and the remote refs skipped for their names. */
+  private async fetch(project: Project, started: number, progress: (p: SyncProgress) => void): Promise<{ refs?: ProjectRef[]; skippedRefs: string[] }> {
     const { gitref, projects } = this.deps;
     const up = project.upstream;
     if (up.kind === "git") {
       try {
-        const r = await gitref.fetch(project.id, up.url, (p) => progress({ phase: "fetch", ...p }));
-        return r.skippedRefs;
+        return await gitref.fetch(project.id, up.url, (p) => progress({ phase: "fetch", ...p }));
       } catch (e) {
         if (e instanceof GitError) throw new SyncError(`upstream unreachable, last tried ${new Date(started).toISOString()}: ${e.message.replace(/^git fetch: /, "")}`);
         throw e;
@@ -168,7 +168,7 @@ export class SyncService {
       })() : await builtinSourceHash(up.dir, up.version);
     const refs = await gitref.refs(project.id);
     const tagName = ref.replace(`refs/tags/${project.id}/`, "");
-    if (projects.sourceHash(project.id) === sourceHash && refs.some((r) => r.kind === "tag" && r.name === tagName)) return [];
+    if (projects.sourceHash(project.id) === sourceHash && refs.some((r) => r.kind === "tag" && r.name === tagName)) return { refs, skippedRefs: [] };
     progress({ phase: "fetch", done: 0, total: 1 });
     try {
       if (up.kind === "tarball") {
@@ -192,7 +192,7 @@ export class SyncService {
     }
     projects.setSourceHash(project.id, sourceHash);
     progress({ phase: "fetch", done: 1, total: 1 });
-    return [];
+    return { skippedRefs: [] };
   }
 
   /** A tree without the recipe's entry Kconfig is the wrong project or the wrong recipe: say so before indexing. */
