@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
@@ -32,7 +31,7 @@ export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: n
 
 /**
  * One attempt of a build, all of it inside a sandbox with no network: the commit's tree
- * (from `git archive`, handed in read-only as a tar) is unpacked into the sandbox's
+ * (`git archive`, streamed to the sandbox's stdin) is unpacked into the sandbox's
  * size-limited /work, the stored config written, the recipe's olddefconfig and steps
  * run, and the artifacts copied out to the one writable bind. The host then stores the
  * outputs by hash and writes manifest.json and reproduce.sh beside them.
@@ -61,7 +60,6 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     say(`build ${build.id} on ${ctx.worker}: ${build.project} ${build.describe} (${build.commit}), config ${build.configId}`);
     say(`recipe ${recipe.id} v${recipe.version}, image ${build.image}, -j${ctx.jobs}, limits ${limits.timeoutSec} s, ${limits.memoryMB} MB memory, ${limits.diskMB} MB disk`);
 
-    await pipeline(deps.gitref.archive(build.commit), fs.createWriteStream(path.join(inDir, "tree.tar")));
     fs.writeFileSync(path.join(inDir, "config"), config.text);
     const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe };
     fs.writeFileSync(path.join(inDir, "build.sh"), buildScript(script));
@@ -69,6 +67,8 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     const result = await deps.sandbox.run({
       image: recipe.build.image,
       argv: ["/bin/bash", "/kbs/in/build.sh"],
+      // The tree streams from `git archive` straight into tar inside the sandbox: no copy on the host.
+      stdin: deps.gitref.archive(build.commit),
       cwd: "/work",
       binds: [
         { host: inDir, guest: "/kbs/in" },

@@ -40,7 +40,7 @@ export interface BuildScriptInput {
   describe: string;
 }
 
-/** Runs in the sandbox: /kbs/in has tree.tar and config; artifacts, step and toolchain.txt go to /kbs/out. */
+/** Runs in the sandbox: the tree's tar on stdin, /kbs/in/config; artifacts, step and toolchain.txt go to /kbs/out. */
 export function buildScript(b: BuildScriptInput): string {
   const { recipe } = b;
   const checks = toolchainRules
@@ -68,7 +68,8 @@ need() { command -v "$1" >/dev/null 2>&1 || fail "this config builds for $2, whi
 
 step checkout ${shq(`commit ${b.commit} (${b.describe})`)}
 mkdir -p /work/src && cd /work/src || exit 1
-tar -xf /kbs/in/tree.tar || fail "could not unpack the source tree into the work dir"
+tar -xf - || fail "could not unpack the source tree into the work dir"
+exec </dev/null
 cp /kbs/in/config ${shq(recipe.configFile)} || exit 1
 ${stepLines(olddefconfig(recipe))}
 
