@@ -120,7 +120,9 @@ export class BwrapBackend implements SandboxBackend {
       const files = passwdFiles(uid, gid);
       fs.writeFileSync(path.join(dir, "passwd"), files.passwd, { mode: 0o644 });
       fs.writeFileSync(path.join(dir, "group"), files.group, { mode: 0o644 });
-      if (this.opts.uids) for (const b of req.binds ?? []) if (b.writable) chownTree(b.host, uid, gid);
+      // Writable binds become the sandbox uid's, unless they are world-writable already
+      // (shared caches used by several sandboxes at once, like the builds' ccache dir).
+      if (this.opts.uids) for (const b of req.binds ?? []) if (b.writable && !(fs.statSync(b.host).mode & 0o002)) chownTree(b.host, uid, gid);
     } catch (e) {
       this.opts.uids?.release(uid);
       throw e;

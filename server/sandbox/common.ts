@@ -93,8 +93,10 @@ export function chownTree(dir: string, uid: number, gid: number): void {
 
 /** The /etc/passwd and /etc/group a sandbox sees: only root, its own user and nobody. */
 export function passwdFiles(uid: number, gid: number): { passwd: string; group: string } {
+  const nobody = uid === 65534 ? "" : "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+  const nogroup = gid === 65534 ? "" : "nogroup:x:65534:\n";
   return {
-    passwd: `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nkbs:x:${uid}:${gid}:kbs sandbox:/work/.home:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
-    group: `root:x:0:\nkbs:x:${gid}:\nnogroup:x:65534:\n`,
+    passwd: `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nkbs:x:${uid}:${gid}:kbs sandbox:/work/.home:/bin/sh\n${nobody}`,
+    group: `root:x:0:\nkbs:x:${gid}:\n${nogroup}`,
   };
 }

@@ -23,6 +23,10 @@ export interface Limits {
 export interface Bind {
   host: string;
   guest: string;
+  /**
+   * bwrap as root runs each sandbox as its own host uid: a writable bind is chown'd to it
+   * (recursively) unless it is world-writable; read-only binds must be world-readable.
+   */
   writable?: boolean;
 }
 
