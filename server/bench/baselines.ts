@@ -40,7 +40,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function localMenuconfigFirstFrame(opts: {
   dir: string;
-  title: string;
+  /** Text (or a pattern) on the first full frame: the tree's mainmenu title. */
+  title: string | RegExp;
   runs: number;
   command?: string;
   env?: Env;
@@ -67,8 +68,8 @@ export async function localMenuconfigFirstFrame(opts: {
           const deadline = t0 + (opts.timeoutMs ?? 30_000);
           for (;;) {
             const { stdout } = await tmux("capture-pane", "-p", "-t", name);
-            if (stdout.includes(opts.title)) return msSince(t0);
-            if (performance.now() > deadline) throw new Error(`local '${command}' in ${opts.dir} did not show '${opts.title}' within ${opts.timeoutMs ?? 30_000} ms; screen:\n${stdout}`);
+            if (typeof opts.title === "string" ? stdout.includes(opts.title) : opts.title.test(stdout)) return msSince(t0);
+            if (performance.now() > deadline) throw new Error(`local '${command}' in ${opts.dir} did not show '${String(opts.title)}' within ${opts.timeoutMs ?? 30_000} ms; screen:\n${stdout}`);
             await sleep(opts.pollMs ?? 3);
           }
         } finally {

@@ -56,7 +56,7 @@ function plan(i: number): { downs: number; expect: string } {
   return i % 2 === 0 ? { downs: 6, expect: "CONFIG_ENABLE_DEBUG=y" } : { downs: 4, expect: "# CONFIG_ENABLE_SERIAL is not set" };
 }
 
-async function api<T>(url: string, init?: { method?: string; body?: unknown }): Promise<T> {
+export async function api<T>(url: string, init?: { method?: string; body?: unknown }): Promise<T> {
   const res = await fetch(url, {
     method: init?.method ?? "GET",
     headers: init?.body ? { "content-type": "application/json" } : undefined,
@@ -67,8 +67,8 @@ async function api<T>(url: string, init?: { method?: string; body?: unknown }): 
   return JSON.parse(text) as T;
 }
 
-/** One load client: a session socket with a headless screen, timing each keystroke to its first redraw byte. */
-class LoadTerminal {
+/** A session client: a session socket with a headless screen, timing each keystroke to its first redraw byte. */
+export class LoadTerminal {
   readonly messages: Array<{ type: string; [k: string]: unknown }> = [];
   private readonly term: InstanceType<typeof xtermHeadless.Terminal>;
   private frames = 0;

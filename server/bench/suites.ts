@@ -25,6 +25,7 @@ export const suites: SuiteEntry[] = [
   { name: "builds", file: "builds/bench.ts", about: "cache hit, sandbox overhead vs bare make, ccache rebuild, queue throughput" },
   { name: "vm", file: "vm/bench.ts", about: "VM image size and boot time, Linux figures when the tarball exists" },
   { name: "load", file: "bench/load-suite.ts", about: "concurrent sessions typing and saving while builds run, through the real server" },
+  { name: "project", file: "bench/project-suite.ts", about: "with --project ID: session and build figures on a project the operator added" },
 ];
 
 /** Load a suite; throws "not landed" when its file does not exist, or when it exports no suite. */
