@@ -1,9 +1,8 @@
 import { Home } from "../components/chooser/Home";
-
-const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+import { firstParam, type SearchParams } from "../components/api/params";
 
 // Deep links `/?project=klipper&rev=v0.13.0` pre-select the chooser.
-export default async function Page({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function Page({ searchParams }: { searchParams: SearchParams }) {
   const q = await searchParams;
-  return <Home project={one(q.project)} rev={one(q.rev)} />;
+  return <Home project={firstParam(q.project)} rev={firstParam(q.rev)} />;
 }

@@ -1,29 +1,18 @@
 import { expect, test, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { createFakeFirmwareRepo } from "../test/fixtures/fake-firmware";
-import { kbsBin, startKbs, type KbsProcess } from "../test/helpers/server";
+import { kbsBin } from "../test/helpers/server";
+import { portalServer, waitForScreen } from "./helpers";
 
 // The chooser against a fixture firmware repo with history (tags, a branch, commits that
 // share kconfig trees), synced with the real `kbs project add` and `kbs sync`; and the
 // error pages a wrong link leads to.
-let kbs: KbsProcess;
-let root: string;
-
-test.beforeAll(async () => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-e2e-chooser-"));
-  const repo = createFakeFirmwareRepo(path.join(root, "fw"));
-  const env = { ...process.env, KBS_DATA_DIR: path.join(root, "data"), KBS_UPSTREAMS: "0", KBS_LOG_LEVEL: "warn" };
+const kbs = portalServer(({ scratch, dataDir }) => {
+  const repo = createFakeFirmwareRepo(path.join(scratch, "fw"));
+  const env = { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0", KBS_LOG_LEVEL: "warn" };
   execFileSync(process.execPath, [kbsBin, "project", "add", "fw", "--recipe", "kconfiglib", "--url", repo.dir, "--name", "Fixture firmware"], { env, stdio: "pipe" });
   execFileSync(process.execPath, [kbsBin, "sync", "fw"], { env, stdio: "pipe" });
-  kbs = await startKbs({ dataDir: path.join(root, "data") });
-});
-
-test.afterAll(async () => {
-  await kbs?.stop();
-  fs.rmSync(root, { recursive: true, force: true });
 });
 
 const chooser = (page: Page) => page.getByRole("dialog", { name: "Choose a project and revision" });
@@ -59,7 +48,7 @@ test("a deep link pre-selects project and revision; Enter opens menuconfig", asy
   await expect(chooser(page)).toContainText("Fixture firmware @ v0.2.0");
   await page.keyboard.press("Enter");
   await page.waitForURL(/\/s\/[^/?]+\?project=fw&rev=v0.2.0/);
-  await expect.poll(() => page.evaluate(() => window.__kbsTerminal?.text() ?? ""), { timeout: 60_000 }).toContain("kbs demo firmware configuration");
+  await waitForScreen(page, /kbs demo firmware configuration/);
 });
 
 test("a deep link to an unknown revision says so; an unknown project lists the known ones", async ({ page }) => {

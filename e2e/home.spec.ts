@@ -1,21 +1,7 @@
 import { expect, test } from "@playwright/test";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { startKbs, type KbsProcess } from "../test/helpers/server";
+import { portalServer } from "./helpers";
 
-let kbs: KbsProcess;
-let dataDir: string;
-
-test.beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-e2e-"));
-  kbs = await startKbs({ dataDir });
-});
-
-test.afterAll(async () => {
-  await kbs?.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const kbs = portalServer();
 
 test("home page shows the product and a working chooser button", async ({ page }, info) => {
   await page.goto(kbs.url + "/");

@@ -1,38 +1,19 @@
 import { expect, test, type Page } from "@playwright/test";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { startKbs, type KbsProcess } from "../test/helpers/server";
+import { terminalText as screen, portalServer, waitForScreen } from "./helpers";
 
 // The whole user journey on the built-in `demo` project (imported at first start):
 // chooser by keyboard -> menuconfig -> toggle, save -> share page -> reopen -> reconnect
 // -> build -> artifact download. One server, steps in order, state carried between them.
 test.describe.configure({ mode: "serial" });
 
-let kbs: KbsProcess;
-let dataDir: string;
+const kbs = portalServer();
 let sessionUrl: string;
 let shareUrl: string;
 let buildUrl: string;
 
 const title = "kbs demo firmware configuration";
-
-test.beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-e2e-portal-"));
-  kbs = await startKbs({ dataDir });
-});
-
-test.afterAll(async () => {
-  await kbs?.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
-
-const screen = (page: Page) => page.evaluate(() => window.__kbsTerminal?.text() ?? "");
-
-async function waitForScreen(page: Page, pattern: RegExp, timeout = 60_000) {
-  await expect.poll(() => screen(page), { timeout, message: `terminal never showed ${pattern}` }).toMatch(pattern);
-}
 
 /** The menu entries kconfiglib's menuconfig draws below "(Top)", in order. */
 function menuEntries(text: string): string[] {
@@ -106,10 +87,21 @@ test("toggle a symbol with space, save: the side panel shows the change", async 
   await expect(row).toBeVisible();
   await page.screenshot({ path: info.outputPath("session-saved.png") });
 
+  // The toolbar's downloads and share link act on that save.
+  const [config] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download .config" }).click()]);
+  expect(fs.readFileSync(await config.path(), "utf8")).toContain("CONFIG_ENABLE_DEBUG=y");
+  const [defconfig] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download defconfig" }).click()]);
+  expect(fs.readFileSync(await defconfig.path(), "utf8").trim()).toBe("CONFIG_ENABLE_DEBUG=y");
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.getByRole("button", { name: "Copy share link" }).click();
+  await expect(page.getByText("Share link copied.")).toBeVisible();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  expect(copied).toMatch(/\/c\/[0-9a-f]{64}$/);
+
   const [share] = await Promise.all([page.context().waitForEvent("page"), panel.getByRole("link", { name: /Share link/ }).click()]);
   await share.waitForLoadState();
   shareUrl = share.url();
-  expect(shareUrl).toMatch(/\/c\/[0-9a-f]{64}$/);
+  expect(shareUrl).toBe(copied);
   const table = share.getByRole("table", { name: "Changed symbols" });
   await expect(table.locator('[data-symbol="ENABLE_DEBUG"]')).toContainText("y");
   await expect(share.locator('[data-diff][data-diff="changed"]').filter({ hasText: "ENABLE_DEBUG" })).toBeVisible();
@@ -118,13 +110,24 @@ test("toggle a symbol with space, save: the side panel shows the change", async 
   await share.screenshot({ path: info.outputPath("config.png"), fullPage: true });
 });
 
-test("the shared config page is readable without JavaScript", async ({ browser }) => {
+test("the shared config page is readable without JavaScript, diff against another config included", async ({ browser, request }, info) => {
+  const other = await request.post(kbs.url + "/api/configs", { data: { project: "demo", rev: "v1", text: "CONFIG_ARCH_HOST=y\nCONFIG_FEATURE_FAN=y\nCONFIG_FAN_COUNT=2\n" } });
+  expect(other.ok()).toBe(true);
+  const otherId = ((await other.json()) as { id: string }).id;
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(shareUrl);
   await expect(page.getByRole("heading", { level: 1 })).toContainText("demo");
   await expect(page.getByRole("table", { name: "Changed symbols" }).locator('[data-symbol="ENABLE_DEBUG"]')).toBeVisible();
   await expect(page.locator("#full-config")).toContainText("CONFIG_ENABLE_DEBUG=y");
+  // The compare form is a plain GET form: the server renders the diff.
+  await page.getByRole("textbox", { name: "Compare with config id" }).fill(`${kbs.url}/c/${otherId}`);
+  await page.getByRole("button", { name: "Compare" }).click();
+  await expect(page.getByRole("heading", { name: /Diff against config/ })).toBeVisible();
+  await expect(page.locator('[data-diff="added"]').filter({ hasText: "ENABLE_DEBUG" })).toBeVisible();
+  await expect(page.locator('[data-diff="changed"]').filter({ hasText: "FAN_COUNT" })).toHaveCount(0);
+  await expect(page.locator('[data-diff="removed"]').filter({ hasText: "FAN_COUNT" })).toContainText("2");
+  await page.screenshot({ path: info.outputPath("config-diff.png"), fullPage: true });
   await context.close();
 });
 

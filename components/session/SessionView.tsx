@@ -184,7 +184,14 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
       )}
 
       <div className="flex min-h-0 flex-1 flex-col lg:flex-row">
-        <div className="h-[30rem] min-w-0 lg:h-auto lg:flex-1">
+        <div className="relative h-[30rem] min-w-0 lg:h-auto lg:flex-1">
+          {(conn.state === "connecting" || conn.state === "reconnecting") && (
+            <div className="pointer-events-none absolute inset-x-0 top-2 z-10 flex justify-center" aria-hidden>
+              <span className="rounded-full border border-slate-700 bg-slate-900/90 px-3 py-1 text-xs text-slate-300 shadow">
+                {conn.state === "connecting" ? "Starting menuconfig in its sandbox…" : "Connection lost — reconnecting; the screen comes back as it was…"}
+              </span>
+            </div>
+          )}
           <Terminal
             wsPath={`/ws/sessions/${encodeURIComponent(props.id)}`}
             onState={(state, detail) => setConn({ state, detail })}

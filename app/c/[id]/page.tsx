@@ -9,10 +9,10 @@ import { ConfigText } from "../../../components/config/ConfigText";
 import { ErrorNote } from "../../../components/ui/ErrorNote";
 import { formatDate, shortSha } from "../../../components/ui/format";
 import { button, input, panel } from "../../../components/ui/styles";
+import { firstParam, type SearchParams } from "../../../components/api/params";
 
 export const metadata: Metadata = { title: "Shared config — kbs" };
 
-const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 const enc = encodeURIComponent;
 
 async function revisionOf(cfg: StoredConfig): Promise<Revision | undefined> {
@@ -31,9 +31,9 @@ async function diffAgainst(id: string, against: string): Promise<{ diff?: Config
 }
 
 // Server-rendered: everything but the two action buttons and copy works without JavaScript.
-export default async function Page(props: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function Page(props: { params: Promise<{ id: string }>; searchParams: SearchParams }) {
   const { id } = await props.params;
-  const against = one((await props.searchParams).against)?.trim().replace(/^.*\/c\//, "") || undefined;
+  const against = firstParam((await props.searchParams).against)?.trim().replace(/^.*\/c\//, "") || undefined;
   const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
   if (!cfg) notFound();
   const [revision, compared] = await Promise.all([revisionOf(cfg), against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined)]);

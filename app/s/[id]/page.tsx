@@ -1,12 +1,11 @@
 import type { Metadata } from "next";
 import { SessionView } from "../../../components/session/SessionView";
-
-const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+import { firstParam, type SearchParams } from "../../../components/api/params";
 
 export const metadata: Metadata = { title: "menuconfig — kbs" };
 
-export default async function Page(props: { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function Page(props: { params: Promise<{ id: string }>; searchParams: SearchParams }) {
   const { id } = await props.params;
   const q = await props.searchParams;
-  return <SessionView id={id} project={one(q.project)} rev={one(q.rev)} />;
+  return <SessionView id={id} project={firstParam(q.project)} rev={firstParam(q.rev)} />;
 }
