@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
         const r = await kbs.sync.sync(id, (p) => printer.update(p));
         printer.end();
         process.stdout.write(
-          `${id}: ok, ${r.newCommits} new of ${r.totalCommits} revisions, ${r.bundlesWritten} new kconfig bundle(s)${r.skippedRefs.length ? `; skipped refs with unusable names: ${r.skippedRefs.join(", ")}` : ""}\n`,
+          `${id}: ok, ${r.newCommits} new of ${r.totalCommits} revisions${r.removedCommits ? ` (${r.removedCommits} unreachable dropped)` : ""}, ${r.bundlesWritten} new kconfig bundle(s)${r.skippedRefs.length ? `; skipped refs with unusable names: ${r.skippedRefs.join(", ")}` : ""}\n`,
         );
       } catch (e) {
         printer.end();

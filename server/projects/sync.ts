@@ -22,6 +22,8 @@ export interface SyncProgress {
 export interface SyncResult {
   project: string;
   newCommits: number;
+  /** commits dropped because no ref reaches them any more */
+  removedCommits: number;
   totalCommits: number;
   bundlesWritten: number;
   /** refs from the remote whose names kbs refuses */
@@ -139,7 +141,7 @@ export class SyncService {
       const bundlesWritten = missing.length;
       const message = `${indexed.totalCommits} revisions, ${hashes.length} distinct kconfig trees${skippedRefs.length ? `; skipped ${skippedRefs.length} ref(s) with unusable names` : ""}`;
       projects.setSync(id, { state: "ok", lastOk: Date.now(), message, progress: null });
-      return { project: id, newCommits: indexed.newCommits, totalCommits: indexed.totalCommits, bundlesWritten, skippedRefs };
+      return { project: id, newCommits: indexed.newCommits, removedCommits: indexed.removed, totalCommits: indexed.totalCommits, bundlesWritten, skippedRefs };
     } catch (e) {
       const message = e instanceof SyncError ? e.message : `sync failed: ${(e as Error).message}`;
       projects.setSync(id, { state: "failed", message, progress: null });

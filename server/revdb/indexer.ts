@@ -17,6 +17,8 @@ export interface IndexResult {
   totalCommits: number;
   /** old commits whose describe changed because tags moved */
   redescribed: number;
+  /** commits no longer reachable from any ref (deleted or force-pushed branches) */
+  removed: number;
 }
 
 interface ParsedCommit {
@@ -109,12 +111,18 @@ export async function indexProject(opts: {
 
   let parsed: ParsedCommit[] = [];
   const abbrevOf = new Map<string, string>();
+  // Commits only reachable from tips that went away (deleted or force-pushed branches) leave the index.
+  const tipSet = new Set(tips);
+  const goneTips = oldTips.filter((t) => !tipSet.has(t));
+  let gone: string[] = [];
   if (tips.length) {
     const input = [...tips, ...oldTips.map((s) => `^${s}`)].join("\n") + "\n";
-    const [raw, abbrevs] = await Promise.all([
+    const [raw, abbrevs, unreachable] = await Promise.all([
       git(gitref.dir, ["log", "--stdin", "--no-renames", "--diff-merges=first-parent", "--raw", "--no-abbrev", "-z", "--root", "--topo-order", "--reverse", "--format=%x01%H %P %ct"], { input, timeoutMs: 600_000 }),
       gitText(gitref.dir, ["log", "--stdin", "--format=%H %h"], { input, timeoutMs: 600_000 }),
+      goneTips.length ? gitText(gitref.dir, ["rev-list", "--stdin"], { input: [...goneTips, ...tips.map((t) => `^${t}`)].join("\n") + "\n", timeoutMs: 600_000 }) : Promise.resolve(""),
     ]);
+    gone = unreachable.split("\n").filter(Boolean);
     parsed = parseLog(raw.toString("utf8"));
     for (const line of abbrevs.split("\n")) {
       const sp = line.indexOf(" ");
@@ -213,7 +221,9 @@ export async function indexProject(opts: {
   opts.onProgress?.({ done: total, total });
 
   db.transaction(() => {
-    if (full) db.prepare("DELETE FROM revdb_commits WHERE project = ?").run(id);
+    if (full || !tips.length) db.prepare("DELETE FROM revdb_commits WHERE project = ?").run(id);
+    const del = db.prepare("DELETE FROM revdb_commits WHERE project = ? AND sha = ?");
+    for (const sha of gone) del.run(id, sha);
     const ins = db.prepare("INSERT OR IGNORE INTO revdb_commits (project, sha, parents, date, abbrev, describe, kconfig_hash) VALUES (?, ?, ?, ?, ?, ?, ?)");
     for (const c of parsed) ins.run(id, c.sha, c.parents.join(" "), c.date, fresh.get(c.sha)!.abbrev, describes.get(c.sha)!, treeOf.get(c.sha)!.hash);
     const upd = db.prepare("UPDATE revdb_commits SET describe = ? WHERE project = ? AND sha = ?");
@@ -238,5 +248,5 @@ export async function indexProject(opts: {
   })();
 
   const totalCommits = db.prepare("SELECT COUNT(*) FROM revdb_commits WHERE project = ?").pluck().get(id) as number;
-  return { newCommits: parsed.length, totalCommits, redescribed: redescribed.length };
+  return { newCommits: parsed.length, totalCommits, redescribed: redescribed.length, removed: full || !tips.length ? 0 : gone.length };
 }

@@ -164,6 +164,19 @@ describe("revdb on the fake firmware repo", () => {
     expect(head.kconfigHash).toBe(await truthHash(parts.gitref.dir, head.sha));
     expect(parts.bundles.path(head.kconfigHash)).toBeTruthy();
   });
+
+  it("drops commits that a deleted or force-pushed branch left unreachable", async () => {
+    git(fw.dir, ["checkout", "-q", "-b", "doomed"]);
+    git(fw.dir, ["commit", "-q", "--allow-empty", "-m", "soon gone"], { date: "1700200000 +0000" });
+    const doomed = git(fw.dir, ["rev-parse", "HEAD"]);
+    git(fw.dir, ["checkout", "-q", "master"]);
+    await parts.sync.sync("fw");
+    expect(parts.revdb.resolve("fw", "doomed").sha).toBe(doomed);
+    git(fw.dir, ["branch", "-q", "-D", "doomed"]);
+    await parts.sync.sync("fw");
+    expect(() => parts.revdb.resolve("fw", doomed)).toThrow(expect.objectContaining({ status: 404 }));
+    expect(parts.revdb.count("fw")).toBe(Number(git(fw.dir, ["rev-list", "--all", "--count"])));
+  });
 });
 
 describe("revdb on a tangled history", () => {
