@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createBackend } from "./service";
 import { pidsOfUid } from "./procs";
-import { outputUntilExit } from "./test-helpers";
+import { outputUntilExit, resizeProbe, until } from "./test-helpers";
 import type { LaunchJob } from "./types";
 
 const dataDir = tmpDir("kbs-sbx-");
@@ -160,5 +160,19 @@ describe("bwrap warm sandbox", () => {
     const { out, code } = await done;
     expect(code).toBe(0);
     expect(out.replace(/\r/g, "")).toBe("20 90\nhi there\n");
+  });
+
+  it("forwards a resize to the job's terminal, with SIGWINCH", async () => {
+    const sb = await backend.startWarm({ image: "menuconfig" });
+    live.push(sb);
+    let seen = "";
+    sb.onData((d) => (seen += d.toString()));
+    const done = outputUntilExit(sb);
+    sb.launch(job({ argv: resizeProbe }));
+    await until(() => seen.includes("waiting-for-resize"), "the job to start");
+    sb.resize(120, 40);
+    const { out } = await done;
+    expect(out).toContain("got-winch");
+    expect(out).toContain("resized");
   });
 });

@@ -55,8 +55,11 @@ async function imageCheck(name: string, opts: DoctorOptions): Promise<CheckResul
   }
   const usable: string[] = [];
   const problems: string[] = [];
+  // Probing an image boots a sandbox; on qemu that is a VM boot per image, so only the
+  // selected backend is probed (the others still report whether they are available).
+  const selected = loadSettings(opts.env).sandbox;
   for (const b of await (backendsOnce ??= backendsHere(opts))) {
-    if (!b.ok || !b.backend) continue;
+    if (!b.ok || !b.backend || b.name !== selected) continue;
     const r = await b.backend.run({ image: name, argv: image.check, timeoutMs: 120_000 }).catch((e: Error) => e);
     if (r instanceof Error) problems.push(`${b.name}: ${r.message}`);
     else if (r.code !== 0) problems.push(`${b.name}: check failed: ${(r.stderr.toString() || r.stdout.toString()).trim().split("\n").slice(-1)[0]}`);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createBackend } from "./service";
 import { securityChecks } from "./security-checks";
-import { outputUntilExit } from "./test-helpers";
+import { outputUntilExit, resizeProbe, until } from "./test-helpers";
 
 /**
  * The qemu backend on real microVMs (TCG here: each test boots a VM, 5-15 s). Runs in
@@ -64,6 +64,23 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
       expect(out).toContain("hello tree");
       expect(out).toContain("got typed");
       expect(fs.readFileSync(path.join(sb.outDir, ".config"), "utf8")).toBe("CONFIG_A=y\nCONFIG_B=y\n");
+    } finally {
+      await sb.kill();
+    }
+  }, VM_TEST_MS);
+
+  it("forwards a resize to the guest's terminal over the control port, with SIGWINCH", async () => {
+    const sb = await backend.startWarm({ image: "menuconfig" });
+    try {
+      let seen = "";
+      sb.onData((d) => (seen += d.toString()));
+      const done = outputUntilExit(sb);
+      sb.launch({ extract: [], cwd: "/work", argv: resizeProbe, env: {}, cols: 80, rows: 24 });
+      await until(() => seen.includes("waiting-for-resize"), "the job to start", 60_000);
+      sb.resize(120, 40);
+      const { out } = await done;
+      expect(out).toContain("got-winch");
+      expect(out).toContain("resized");
     } finally {
       await sb.kill();
     }

@@ -15,3 +15,10 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 30_00
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** A job that reports SIGWINCH and waits until its terminal is 120x40 (drive it with `resize`). */
+export const resizeProbe = [
+  "/bin/sh",
+  "-c",
+  "trap 'echo got-winch' WINCH; echo waiting-for-resize; while [ \"$(stty size)\" != '40 120' ]; do sleep 0.1; done; sleep 0.5; echo resized",
+];
