@@ -128,7 +128,7 @@ export async function runChecks(opts: DoctorOptions): Promise<CheckResult[]> {
     tool("redis", "redis-server", "redis-server", false, env),
     freeDisk(opts.dataDir),
   ];
-  for (const extra of extraChecks) results.push(await extra(opts));
+  results.push(...(await Promise.all(extraChecks.map((extra) => extra(opts)))));
   return results;
 }
 
