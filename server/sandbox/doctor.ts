@@ -58,7 +58,9 @@ async function imageCheck(name: string, opts: DoctorOptions): Promise<CheckResul
   // Probing an image boots a sandbox; on qemu that is a VM boot per image, so only the
   // selected backend is probed (the others still report whether they are available).
   const selected = loadSettings(opts.env).sandbox;
+  const others: string[] = [];
   for (const b of await (backendsOnce ??= backendsHere(opts))) {
+    if (b.ok && b.name !== selected) others.push(b.name === "qemu" ? "qemu (shell/busybox jobs only: no Python in the guest)" : b.name);
     if (!b.ok || !b.backend || b.name !== selected) continue;
     const r = await b.backend.run({ image: name, argv: image.check, timeoutMs: 120_000 }).catch((e: Error) => e);
     if (r instanceof Error) problems.push(`${b.name}: ${r.message}`);
@@ -69,7 +71,9 @@ async function imageCheck(name: string, opts: DoctorOptions): Promise<CheckResul
     name: `image ${name}`,
     ok: usable.length > 0,
     required,
-    detail: usable.length ? `usable with ${usable.join(", ")}${problems.length ? `; not with ${problems.join("; ")}` : ""} — ${image.purpose}` : `no backend runs it: ${problems.join("; ") || "no backend available"}`,
+    detail: usable.length
+      ? `usable with ${usable.join(", ")}${others.length ? ` (also available, not probed: ${others.join(", ")})` : ""} — ${image.purpose}`
+      : `no backend runs it: ${problems.join("; ") || "no backend available"}`,
     fix: usable.length ? undefined : "see 'sandbox backends' above",
   };
 }
