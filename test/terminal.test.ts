@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
+import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { git } from "./helpers/projects";
 import { kbsBin, startKbs, type KbsProcess } from "./helpers/server";
 import { keys, TerminalClient } from "./helpers/terminal";
@@ -78,9 +79,11 @@ describe("terminal sessions and the config store", () => {
     const work = tmpDir();
     createFakeFirmwareRepo(path.join(work, "fw"), { ownKconfiglib: true });
     createTinyMconfRepo(path.join(work, "tiny"));
+    createFakeLinuxRepo(path.join(work, "kern"));
     kbsCli(dataDir, ["project", "add", "fw", "--recipe", "klipper", "--url", path.join(work, "fw")]);
     kbsCli(dataDir, ["project", "add", "tiny", "--recipe", "mconf", "--url", path.join(work, "tiny")]);
-    kbsCli(dataDir, ["sync", "fw", "tiny"]);
+    kbsCli(dataDir, ["project", "add", "kern", "--recipe", "linux", "--url", path.join(work, "kern")]);
+    kbsCli(dataDir, ["sync", "fw", "tiny", "kern"]);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_ALLOWED_ORIGINS: "https://portal.example" } });
     url = kbs.url;
   });
@@ -280,6 +283,41 @@ describe("terminal sessions and the config store", () => {
       const stored = (await (await fetch(`${url}/api/configs/${saved.configId as string}`)).json()) as { changed: unknown[]; defconfig: string };
       expect(stored.changed).toContainEqual({ symbol: "WIDGET", value: "y", default: "n" });
       expect(stored.defconfig).toBe("CONFIG_WIDGET=y\n");
+    });
+  });
+
+  describe("mconf frontend (the tree's own scripts/kconfig, built once per kconfig hash)", () => {
+    it("builds the tree's mconf and conf, runs its mconf, and stores the save; conf computes the minimal form", async () => {
+      const s = await newSession(url, { project: "kern", rev: "v6.1.2", arch: "x86_64" });
+      const info = (await (await fetch(`${url}/api/sessions/${s.id}`)).json()) as { frontend: string };
+      expect(info.frontend).toBe("tree");
+      const tools = path.join(dataDir, "kconfig-bin", s.kconfigHash, "tools.json");
+      expect(JSON.parse(fs.readFileSync(tools, "utf8"))).toEqual({ mconf: true, conf: true });
+      const c = await TerminalClient.connect(url, s.wsPath, { cols: 100, rows: 30 });
+      await c.untilText("Fake Linux/x86_64");
+      await c.untilText("[*] 64-bit kernel");
+      c.type(keys.space);
+      await c.untilText("[ ] 64-bit kernel");
+      c.type("\x1b\x1b");
+      await c.untilText(/save your new configuration/i);
+      c.type(keys.enter);
+      const saved = await c.untilMessage("saved");
+      await c.untilMessage("exit");
+      const stored = (await (await fetch(`${url}/api/configs/${saved.configId as string}`)).json()) as { text: string; defconfig: string };
+      expect(stored.text).toContain("# CONFIG_64BIT is not set");
+      expect(stored.defconfig).toContain("# CONFIG_64BIT is not set");
+      // The second session on the same tree reuses the built tools.
+      const builtAt = fs.statSync(tools).mtimeMs;
+      const again = await newSession(url, { project: "kern", rev: "v6.1.2" });
+      expect(fs.statSync(tools).mtimeMs).toBe(builtAt);
+      const c2 = await TerminalClient.connect(url, again.wsPath, { cols: 100, rows: 30 });
+      await c2.untilText("Fake Linux/x86_64");
+      c2.type("\x1b\x1b");
+      await c2.untilText(/save your new configuration/i);
+      c2.type(keys.tab); // to < No >
+      c2.type(keys.enter);
+      await c2.untilMessage("exit");
+      expect(c2.messages.some((m) => m.type === "saved")).toBe(false);
     });
   });
 

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { run } from "../proc";
 
 /**
@@ -17,4 +18,13 @@ export function bundleFiles(tarPath: string): Promise<Set<string>> {
     listings.set(tarPath, p);
   }
   return p;
+}
+
+/** A hard link when on the same filesystem (bundles are immutable), else a copy. */
+export function linkOrCopy(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch {
+    fs.copyFileSync(from, to);
+  }
 }

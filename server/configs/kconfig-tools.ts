@@ -4,7 +4,11 @@ import { fileURLToPath } from "node:url";
 import { HttpError } from "../http/errors";
 import type { Recipe } from "../projects/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
+import { bundleFiles, linkOrCopy } from "./bundle-files";
 import { kconfigEnv } from "./kconfig-env";
+import { TreeBinaryCache } from "./tree-binaries";
+
+export { linkOrCopy } from "./bundle-files";
 
 /** The Python helper bound read-only into the sandbox (it never runs on the host). */
 export const helperScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "kconfig_helper.py");
@@ -34,7 +38,12 @@ type Op = "olddefconfig" | "savedefconfig" | "changed";
  * tar, which the helper extracts into the sandbox's /work.
  */
 export class KconfigTools {
-  constructor(private readonly deps: KconfigToolsDeps) {}
+  /** mconf trees' own conf/mconf, built once per kconfig hash (sessions use the mconf). */
+  readonly treeBinaries: TreeBinaryCache;
+
+  constructor(private readonly deps: KconfigToolsDeps) {
+    this.treeBinaries = new TreeBinaryCache(deps);
+  }
 
   olddefconfig(project: string, revision: KconfigRevision, text: string, opts: { arch?: string } = {}): Promise<string> {
     return this.op("olddefconfig", project, revision, text, opts.arch).then((b) => b.toString("utf8"));
@@ -52,8 +61,10 @@ export class KconfigTools {
   private async op(op: Op, project: string, revision: KconfigRevision, text: string, arch?: string): Promise<Buffer> {
     const { recipe } = this.deps.projects.require(project);
     const bundle = this.deps.bundles.path(revision.kconfigHash);
-    const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", recipe.entry];
-    if (recipe.frontend === "mconf") argv.push("--conf", systemConf);
+    const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
+    const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, await bundleFiles(bundle));
+    if (own?.conf) argv.push("--bundle", "/kbs/in/tree-bins.tar", "--conf", "/work/scripts/kconfig/conf");
+    else if (recipe.frontend === "mconf") argv.push("--conf", systemConf);
     // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
     const tmp = path.join(this.deps.settings.dataDir, "tmp");
     fs.mkdirSync(tmp, { recursive: true });
@@ -62,6 +73,7 @@ export class KconfigTools {
     try {
       fs.chmodSync(inDir, 0o755);
       linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
+      if (own?.conf) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
       fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
       r = await this.deps.sandbox.run({
         image: "menuconfig",
@@ -80,14 +92,5 @@ export class KconfigTools {
       throw new HttpError(422, "kconfig_failed", `Kconfig ${op} on ${project}'s tree (kconfig ${revision.kconfigHash.slice(0, 12)}) failed: ${why.slice(0, 800)}`);
     }
     return r.stdout;
-  }
-}
-
-/** A hard link when on the same filesystem (bundles are immutable), else a copy. */
-export function linkOrCopy(from: string, to: string): void {
-  try {
-    fs.linkSync(from, to);
-  } catch {
-    fs.copyFileSync(from, to);
   }
 }

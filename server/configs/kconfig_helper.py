@@ -1,6 +1,6 @@
 """kbs Kconfig helper: runs inside a sandbox, never on the host.
 
-Extracts the kconfig bundle (/kbs/in/bundle.tar) into the working directory,
+Extracts the kconfig bundle (and the tree's built Kconfig tools) into the working directory,
 reads a .config on stdin and prints the result of one operation on stdout:
 
   olddefconfig   the complete config (every symbol, defaults filled in)
@@ -63,12 +63,13 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("op", choices=["olddefconfig", "savedefconfig", "changed"])
     p.add_argument("--entry", required=True)
-    p.add_argument("--bundle", default="/kbs/in/bundle.tar")
+    p.add_argument("--bundle", action="append", required=True, help="tars extracted in order (the tree, then its built tools)")
     p.add_argument("--conf")
     a = p.parse_args()
 
     root = os.getcwd()
-    extract(a.bundle, root)
+    for bundle in a.bundle:
+        extract(bundle, root)
     config_path = os.path.join(root, ".kbs-input.config")
     with open(config_path, "w") as f:
         f.write(sys.stdin.read())

@@ -16,9 +16,10 @@ export interface Frontend {
 /**
  * How menuconfig runs on a kconfig tree, chosen by the recipe's frontend and by what
  * the tree ships: a tree's own copy wins (it matches the tree's Kconfig dialect), the
- * system's is the fallback. `files` is the bundle's file list.
+ * system's is the fallback. `files` is the bundle's file list; `ownMconf` says the
+ * tree's own mconf was built (it is extracted to /work/scripts/kconfig/mconf).
  */
-export function chooseFrontend(recipe: Recipe, files: Set<string>): Frontend {
+export function chooseFrontend(recipe: Recipe, files: Set<string>, ownMconf = false): Frontend {
   if (recipe.frontend === "kconfiglib") {
     const own = files.has("lib/kconfiglib/menuconfig.py") && files.has("lib/kconfiglib/kconfiglib.py");
     return {
@@ -31,5 +32,6 @@ export function chooseFrontend(recipe: Recipe, files: Set<string>): Frontend {
     };
   }
   // mconf refuses to draw below 80x19 ("Your display is too small").
+  if (ownMconf) return { argv: ["/work/scripts/kconfig/mconf", recipe.entry], minCols: 80, minRows: 19, source: "tree" };
   return { argv: [SYSTEM_MCONF, recipe.entry], minCols: 80, minRows: 19, source: "system" };
 }

@@ -75,6 +75,7 @@ const schema = {
 /** Where the bundle and the starting config go in the sandbox (its /kbs/in), and where menuconfig writes. */
 const IN_BUNDLE = "bundle.tar";
 const IN_CONFIG = "config";
+const IN_TOOLS = "tree-bins.tar";
 
 /**
  * Menuconfig sessions: creation (revision -> kconfig bundle -> warm sandbox), the
@@ -135,7 +136,9 @@ export class SessionManager {
       startText = c.text;
     }
     const bundle = this.deps.bundles.path(revision.kconfigHash);
-    const frontend = chooseFrontend(recipe, await bundleFiles(bundle));
+    const files = await bundleFiles(bundle);
+    const own = await this.deps.kconfig.treeBinaries.get(recipe, revision.kconfigHash, bundle, files);
+    const frontend = chooseFrontend(recipe, files, own?.mconf);
 
     this.starting.set(req.clientAddress, (this.starting.get(req.clientAddress) ?? 0) + 1);
     let sandbox: WarmSandbox;
@@ -148,6 +151,7 @@ export class SessionManager {
     }
     try {
       linkOrCopy(bundle, path.join(sandbox.inDir, IN_BUNDLE));
+      if (own?.mconf) linkOrCopy(own.tar, path.join(sandbox.inDir, IN_TOOLS));
       if (startText !== undefined) fs.writeFileSync(path.join(sandbox.inDir, IN_CONFIG), startText);
     } catch (e) {
       await sandbox.kill();
@@ -162,7 +166,7 @@ export class SessionManager {
       sandbox,
       frontend,
       job: {
-        extract: [`/kbs/in/${IN_BUNDLE}`],
+        extract: own?.mconf ? [`/kbs/in/${IN_BUNDLE}`, `/kbs/in/${IN_TOOLS}`] : [`/kbs/in/${IN_BUNDLE}`],
         copy: startText !== undefined ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
         cwd: "/work",
         argv: frontend.argv,
