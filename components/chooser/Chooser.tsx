@@ -7,7 +7,7 @@ import { projectArches, type CreatedSession, type ProjectSummary, type Revision 
 import { ErrorNote } from "../ui/ErrorNote";
 import { button } from "../ui/styles";
 import { ConfigDrop } from "./ConfigDrop";
-import { ProjectList } from "./ProjectList";
+import { ProjectList, SyncNotice } from "./ProjectList";
 import { RevisionPicker } from "./RevisionPicker";
 
 /** True when `want` names this revision: describe, a ref name, or a sha prefix. */
@@ -218,7 +218,6 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
                 selected={current?.id}
                 onSelect={selectProject}
                 onCommit={() => setTimeout(() => searchRef.current?.focus(), 0)}
-                onSync={(id) => void api(`/api/projects/${encodeURIComponent(id)}/sync`, { method: "POST", body: {} }).then(reload, reload)}
                 listRef={projectListRef}
               />
             ) : (
@@ -229,6 +228,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
             <h3 id="revisions-heading" className="text-xs font-semibold uppercase tracking-wide text-slate-400">
               2 · Revision <span className="font-normal normal-case tracking-normal text-slate-500">— tags and branch heads first; ↑↓ and Enter</span>
             </h3>
+            {current && <SyncNotice p={current} onSync={() => void api(`/api/projects/${encodeURIComponent(current.id)}/sync`, { method: "POST", body: {} }).then(reload, reload)} />}
             {deepLinkError && <ErrorNote>{deepLinkError}</ErrorNote>}
             {revError && <ErrorNote title="Revisions could not be loaded">{revError}</ErrorNote>}
             <RevisionPicker

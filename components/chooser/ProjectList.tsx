@@ -3,7 +3,7 @@
 import { recipeId, type ProjectSummary } from "../api/types";
 import { button } from "../ui/styles";
 
-function SyncLine({ p, onSync }: { p: ProjectSummary; onSync(): void }) {
+function SyncLine({ p }: { p: ProjectSummary }) {
   const s = p.sync;
   if (!s || s.state === "ok") return null;
   if (s.state === "syncing") {
@@ -21,18 +21,20 @@ function SyncLine({ p, onSync }: { p: ProjectSummary; onSync(): void }) {
       </div>
     );
   }
+  return <div className="mt-1 line-clamp-2 text-[11px] text-amber-300">{s.state === "never" ? "not synced yet" : (s.message ?? "sync failed")}</div>;
+}
+
+/** For the selected project when its sync failed or never ran: what happened, and a way to retry. */
+export function SyncNotice({ p, onSync }: { p: ProjectSummary; onSync(): void }) {
+  const s = p.sync;
+  if (!s || (s.state !== "failed" && s.state !== "never")) return null;
   return (
-    <div className="mt-1 flex items-start gap-2 text-[11px] text-amber-300">
-      <span className="min-w-0 flex-1 break-words">{s.state === "never" ? "not synced yet" : (s.message ?? "sync failed")}</span>
-      <button
-        type="button"
-        tabIndex={-1}
-        className={button.ghost + " !px-1 !py-0 text-[11px]"}
-        onClick={(e) => {
-          e.stopPropagation();
-          onSync();
-        }}
-      >
+    <div className="flex flex-wrap items-center gap-2 rounded-md border border-amber-900/60 bg-amber-950/30 px-2.5 py-1.5 text-xs text-amber-200">
+      <span className="min-w-0 flex-1 break-words">
+        {s.state === "never" ? `${p.name} has not been synced yet.` : `The last sync of ${p.name} failed: ${s.message ?? "no reason given"}.`}
+        {p.revisions > 0 ? " The revisions it already has can be used." : ""}
+      </span>
+      <button type="button" className={button.secondary + " !py-0.5 text-xs"} onClick={onSync}>
         Sync now
       </button>
     </div>
@@ -45,7 +47,6 @@ export function ProjectList({ listRef, ...props }: {
   selected: string | undefined;
   onSelect(id: string): void;
   onCommit(): void;
-  onSync(id: string): void;
   listRef?: React.Ref<HTMLUListElement>;
 }) {
   const { projects, selected } = props;
@@ -98,7 +99,7 @@ export function ProjectList({ listRef, ...props }: {
             <div className="font-mono text-[11px] text-slate-500">
               {p.id} · {recipeId(p)}
             </div>
-            <SyncLine p={p} onSync={() => props.onSync(p.id)} />
+            <SyncLine p={p} />
           </li>
         );
       })}

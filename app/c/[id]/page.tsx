@@ -83,7 +83,17 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
         <section className={panel + " p-3"} aria-labelledby="diff-heading">
           <div className="mb-2 flex flex-wrap items-center justify-between gap-2">
             <h2 id="diff-heading" className="text-sm font-semibold">
-              Diff {against ? <>against config <span className="font-mono">{against.slice(0, 12)}</span></> : "against the defaults"}
+              Diff{" "}
+              {against ? (
+                <>
+                  against config{" "}
+                  <a className="font-mono text-emerald-300 hover:underline" href={`/c/${enc(against)}`}>
+                    {against.slice(0, 12)}
+                  </a>
+                </>
+              ) : (
+                "against the defaults"
+              )}
             </h2>
             <form method="get" className="flex w-full gap-2 sm:w-auto">
               <input name="against" defaultValue={against ?? ""} aria-label="Compare with config id" placeholder="other config id or share link" className={input + " font-mono sm:w-64"} />
