@@ -4,17 +4,16 @@ import type { Recipe } from "../projects/recipe";
 import { configArch, srcArch } from "./arch";
 import { readBundleFile } from "./bundle-file";
 import { formatPatch, unifiedDiff, type Author } from "./patch";
+import { treeMake, type TreeMakeDeps } from "./tree-make";
 
 /**
  * The maintainer flow for kernel defconfigs: a saved config's minimal form
- * (savedefconfig, in a sandbox) against the revision's `arch/<arch>/configs/`
+ * (the tree's own `make savedefconfig`, in a sandbox) against the revision's `arch/<arch>/configs/`
  * file, as a unified diff or as a `git format-patch` patch replacing that file.
  */
-export interface DefconfigDeps {
+export interface DefconfigDeps extends TreeMakeDeps {
   projects: { require(id: string): { recipe: Recipe } };
   configs: { require(id: string): { id: string; project: string; commit: string; describe: string; kconfigHash: string; text: string } };
-  bundles: { path(kconfigHash: string): string };
-  kconfig: { savedefconfig(project: string, revision: { kconfigHash: string }, text: string, opts?: { arch?: string }): Promise<string> };
 }
 
 const configIdPattern = /^[0-9a-f]{64}$/;
@@ -39,7 +38,7 @@ export interface MinimalForm {
 export class KernelDefconfigs {
   constructor(private readonly deps: DefconfigDeps) {}
 
-  /** The config's savedefconfig form, for the ARCH it was made for (or the one asked). */
+  /** The config's `make savedefconfig` form (the tree's own conf), for the ARCH it was made for (or the one asked). */
   async minimal(configId: string, arch?: string): Promise<MinimalForm> {
     const config = this.deps.configs.require(configId);
     const { recipe } = this.deps.projects.require(config.project);
@@ -47,7 +46,7 @@ export class KernelDefconfigs {
       throw new HttpError(400, "not_a_kernel", `Project '${config.project}' (recipe ${recipe.id}) has no arch/<arch>/configs defconfigs; this works on Linux-like projects only.`);
     }
     const a = configArch(recipe, parseConfig(config.text).entries, arch);
-    const text = await this.deps.kconfig.savedefconfig(config.project, { kconfigHash: config.kconfigHash }, config.text, { arch: a });
+    const text = await treeMake(this.deps, { recipe, project: config.project, describe: config.describe, kconfigHash: config.kconfigHash, arch: a, target: "savedefconfig", config: config.text, output: "defconfig" });
     return { recipe, config, arch: a, text };
   }
 

@@ -43,7 +43,7 @@ describe("kernel defconfigs (recipe linux, fake kernel tree)", () => {
     await server?.close();
   });
 
-  const configText = async (id: string) => (await api<{ text: string }>(base, "GET", `/api/configs/${id}`)).body.text;
+  const configText = async (id: string) => (await api<string>(base, "GET", `/api/configs/${id}/raw`)).body;
 
   it("lists the architectures the tree has", async () => {
     const r = await api(base, "GET", "/api/kernel/arches?project=linux&rev=v6.1.2");

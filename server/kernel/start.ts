@@ -1,12 +1,8 @@
-import fs from "node:fs";
-import path from "node:path";
-import { kconfigEnv } from "../configs/kconfig-env";
-import { linkOrCopy } from "../configs/kconfig-tools";
 import { HttpError } from "../http/errors";
 import type { Recipe } from "../projects/recipe";
-import type { RunRequest, RunResult } from "../sandbox/types";
 import { archesInTree, srcArch } from "./arch";
 import { bundleFiles } from "../configs/bundle-files";
+import { treeMake, type TreeMakeDeps } from "./tree-make";
 
 /**
  * Starting points for a kernel config: the tree's own `make <target>` (defconfig,
@@ -15,19 +11,13 @@ import { bundleFiles } from "../configs/bundle-files";
  * own merge_config.sh, so the result is what `make ARCH=... defconfig` gives on
  * the full tree. The resulting .config is stored like any saved config.
  */
-export interface StartDeps {
-  settings: { dataDir: string };
+export interface StartDeps extends TreeMakeDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): { sha: string; describe: string; kconfigHash: string } };
-  bundles: { path(kconfigHash: string): string };
-  sandbox: { run(req: RunRequest): Promise<RunResult> };
   configs: { put(input: { project: string; commit: string; rev: string; text: string }): { id: string; created: boolean } };
 }
 
 const targetPattern = /^(defconfig|tinyconfig|[A-Za-z0-9][A-Za-z0-9_.+-]{0,80}_defconfig)$/;
-
-/** The sandbox image that has the kernel's host tools (gcc, make, flex, bison) for building conf. */
-const KCONFIG_MAKE_IMAGE = "build-kernel";
 
 export async function kernelArches(deps: Pick<StartDeps, "projects" | "revdb" | "bundles">, project: string, rev: string): Promise<string[]> {
   const { recipe } = deps.projects.require(project);
@@ -58,29 +48,7 @@ export async function startConfig(
     const have = [...files].filter((f) => f.startsWith(`arch/${srcArch(recipe, arch)}/configs/`)).map((f) => f.split("/").pop());
     throw new HttpError(404, "unknown_defconfig", `${req.project} ${revision.describe} has no arch/${srcArch(recipe, arch)}/configs/${req.start}; it has: ${have.join(", ") || "none"}.`);
   }
-  // The bundle goes in as a dir of its own, readable by the sandbox's uid (as Kconfig tools do).
-  const tmp = path.join(deps.settings.dataDir, "tmp");
-  fs.mkdirSync(tmp, { recursive: true });
-  const inDir = fs.mkdtempSync(path.join(tmp, "kernel-start-"));
-  let r;
-  try {
-    fs.chmodSync(inDir, 0o755);
-    linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
-    r = await deps.sandbox.run({
-      image: KCONFIG_MAKE_IMAGE,
-      binds: [{ host: inDir, guest: "/kbs/in" }],
-      argv: ["/bin/sh", "-c", 'tar -xf /kbs/in/bundle.tar && make -s "$KBS_TARGET" >&2 && cat .config'],
-      cwd: "/work",
-      env: { ...kconfigEnv(recipe, arch), KBS_TARGET: req.start },
-      timeoutMs: 300_000,
-    });
-  } finally {
-    fs.rmSync(inDir, { recursive: true, force: true });
-  }
-  if (r.code !== 0) {
-    const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-6).join(" | ") || `exit code ${r.code}`;
-    throw new HttpError(422, "kconfig_failed", `make ARCH=${arch} ${req.start} on ${req.project} ${revision.describe} failed: ${why.slice(0, 800)}`);
-  }
-  const out = deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text: r.stdout.toString("utf8") });
+  const text = await treeMake(deps, { recipe, project: req.project, describe: revision.describe, kconfigHash: revision.kconfigHash, arch, target: req.start, output: ".config" });
+  const out = deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text });
   return { ...out, arch };
 }

@@ -18,7 +18,7 @@ import type { VmManifest } from "./manifest";
  *  always                 the default VM image (Debian cloud kernel) built through the real
  *                         builder: build time, image size, boot-to-marker under QEMU TCG
  *  with the 6.1 tarball   import + index time; first frame of local `make menuconfig` on the
- *                         extracted tree, cold (mconf compiled) and warm
+ *  (not with --quick)     extracted tree, cold (mconf compiled) and warm
  *  --kernel-build         a tinyconfig + tiny-kernel.config bzImage through kbs (its sandbox
  *                         overhead against bare `make` on the host), and the VM image on it
  */
@@ -93,8 +93,12 @@ async function defaultImage(ctx: BenchContext): Promise<BenchFigure[]> {
 }
 
 async function linuxFigures(ctx: BenchContext): Promise<BenchFigure[]> {
-  const why = `${LINUX_TARBALL} is not installed (apt-get install linux-source-6.1)`;
-  if (!fs.existsSync(LINUX_TARBALL)) {
+  const why = !fs.existsSync(LINUX_TARBALL)
+    ? `${LINUX_TARBALL} is not installed (apt-get install linux-source-6.1)`
+    : ctx.quick && !ctx.kernelBuild
+      ? "--quick: importing the Linux tarball and building its mconf take minutes here; run without --quick"
+      : undefined;
+  if (why) {
     return ["linux.import", "linux.menuconfig.local.cold", "linux.menuconfig.local.warm", "linux.tinyconfig.bzImage", "vm.tiny.image", "vm.tiny.boot-to-marker"].map((name) => ({
       name,
       unit: "s" as const,
