@@ -111,24 +111,26 @@ export async function indexProject(opts: {
 
   let parsed: ParsedCommit[] = [];
   const abbrevOf = new Map<string, string>();
-  // Commits only reachable from tips that went away (deleted or force-pushed branches) leave the index.
-  const tipSet = new Set(tips);
-  const goneTips = oldTips.filter((t) => !tipSet.has(t));
-  let gone: string[] = [];
   if (tips.length) {
     const input = [...tips, ...oldTips.map((s) => `^${s}`)].join("\n") + "\n";
-    const [raw, abbrevs, unreachable] = await Promise.all([
+    const [raw, abbrevs] = await Promise.all([
       git(gitref.dir, ["log", "--stdin", "--no-renames", "--diff-merges=first-parent", "--raw", "--no-abbrev", "-z", "--root", "--topo-order", "--reverse", "--format=%x01%H %P %ct"], { input, timeoutMs: 600_000 }),
       gitText(gitref.dir, ["log", "--stdin", "--format=%H %h"], { input, timeoutMs: 600_000 }),
-      goneTips.length ? gitText(gitref.dir, ["rev-list", "--stdin"], { input: [...goneTips, ...tips.map((t) => `^${t}`)].join("\n") + "\n", timeoutMs: 600_000 }) : Promise.resolve(""),
     ]);
-    gone = unreachable.split("\n").filter(Boolean);
     parsed = parseLog(raw.toString("utf8"));
     for (const line of abbrevs.split("\n")) {
       const sp = line.indexOf(" ");
       if (sp > 0) abbrevOf.set(line.slice(0, sp), line.slice(sp + 1));
     }
   }
+  // Commits only reachable from tips that went away (deleted or force-pushed branches) leave
+  // the index. An old tip that a new commit has as parent (a fast-forward) is still reachable.
+  const stillReachable = new Set([...tips, ...parsed.flatMap((c) => c.parents)]);
+  const goneTips = oldTips.filter((t) => !stillReachable.has(t));
+  const gone =
+    goneTips.length && tips.length
+      ? (await gitText(gitref.dir, ["rev-list", "--stdin"], { input: [...goneTips, ...tips.map((t) => `^${t}`)].join("\n") + "\n", timeoutMs: 600_000 })).split("\n").filter(Boolean)
+      : [];
 
   // kconfig trees, parents first
   const matches = pathMatcher(recipe.kconfigPaths);
