@@ -176,3 +176,17 @@ describe("bwrap warm sandbox", () => {
     expect(out).toContain("resized");
   });
 });
+
+describe("bwrap sandbox dirs", () => {
+  it("removes dirs left by a dead kbs process at start, and keeps live ones", async () => {
+    const root = path.join(dataDir, "sandboxes");
+    const deadPid = Number(execFileSync("/bin/sh", ["-c", "echo $$"]).toString());
+    fs.mkdirSync(path.join(root, "sb-dead"), { recursive: true });
+    fs.writeFileSync(path.join(root, "sb-dead", "owner"), String(deadPid));
+    fs.mkdirSync(path.join(root, "sb-live"), { recursive: true });
+    fs.writeFileSync(path.join(root, "sb-live", "owner"), String(process.pid));
+    await createBackend("bwrap", { dataDir, env: process.env });
+    expect(fs.existsSync(path.join(root, "sb-dead"))).toBe(false);
+    expect(fs.existsSync(path.join(root, "sb-live"))).toBe(true);
+  });
+});

@@ -14,6 +14,7 @@ import { ConsoleWarmSandbox, type Console } from "./warm";
 
 const BWRAP = "/usr/bin/bwrap";
 const SECCOMP = seccompFilter();
+const OWNER_FILE = "owner";
 
 export interface BwrapOptions {
   /** Where per-sandbox host dirs (in/, out/, passwd) are made: `<dataDir>/sandboxes`. */
@@ -52,6 +53,7 @@ export class BwrapBackend implements SandboxBackend {
 
   constructor(private readonly opts: BwrapOptions) {
     fs.mkdirSync(opts.sandboxesDir, { recursive: true });
+    removeStaleDirs(opts.sandboxesDir);
   }
 
   async available(): Promise<{ ok: boolean; reason?: string }> {
@@ -97,8 +99,11 @@ export class BwrapBackend implements SandboxBackend {
       untrackGroup(term.pid);
     });
     const sandbox = new ConsoleWarmSandbox(host.id, this.name, req.image, inDir, outDir, console, async () => {
-      await this.killTree(term.pid, host, () => exited);
-      this.cleanup(host);
+      try {
+        await this.killTree(term.pid, host, () => exited);
+      } finally {
+        this.cleanup(host);
+      }
     });
     await sandbox.ready;
     return sandbox;
@@ -117,6 +122,7 @@ export class BwrapBackend implements SandboxBackend {
     const dir = path.join(this.opts.sandboxesDir, id);
     try {
       fs.mkdirSync(dir, { mode: 0o755 });
+      fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
       const files = passwdFiles(uid, gid);
       fs.writeFileSync(path.join(dir, "passwd"), files.passwd, { mode: 0o644 });
       fs.writeFileSync(path.join(dir, "group"), files.group, { mode: 0o644 });
@@ -206,6 +212,24 @@ export class BwrapBackend implements SandboxBackend {
       ...job.argv,
     );
     return a;
+  }
+}
+
+/**
+ * Sandbox dirs left by a kbs process that died (its sandboxes died with it). Several
+ * kbs processes share a data dir, so only dirs whose owner is gone are removed.
+ */
+function removeStaleDirs(root: string): void {
+  for (const name of fs.readdirSync(root)) {
+    const dir = path.join(root, name);
+    let owner = 0;
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, OWNER_FILE), "utf8"));
+    } catch {
+      /* no owner file: not finished being made, or not ours */
+      continue;
+    }
+    if (owner && !alive(owner)) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
