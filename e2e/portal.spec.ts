@@ -62,6 +62,16 @@ test("choose project and revision by keyboard; menuconfig shows the project's ti
   sessionUrl = page.url();
   await waitForScreen(page, new RegExp(title));
   await expect(page.getByRole("status").filter({ hasText: "connected" })).toBeVisible();
+  // The terminal's frame had its size before xterm loaded: nothing moved when it mounted.
+  const shift = await page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        type Shift = PerformanceEntry & { value: number; hadRecentInput: boolean };
+        new PerformanceObserver((list) => resolve((list.getEntries() as Shift[]).filter((e) => !e.hadRecentInput).reduce((a, e) => a + e.value, 0))).observe({ type: "layout-shift", buffered: true });
+        setTimeout(() => resolve(0), 500);
+      }),
+  );
+  expect(shift).toBeLessThan(0.01);
   await page.screenshot({ path: info.outputPath("session.png") });
 });
 
@@ -176,6 +186,9 @@ test("a 390px wide phone renders every page without overlap", async ({ page }, i
         await page.getByRole("button", { name: "Open in menuconfig" }).click();
         await page.waitForURL(/\/s\/[^/?]+/);
         await waitForScreen(page, new RegExp(title));
+        // Below 80 columns the terminal keeps 80 and scrolls inside its frame.
+        await waitForScreen(page, /\[Space\/Enter\] Toggle\/enter +\[ESC\] Leave menu +\[S\] Save/);
+        expect(await page.locator(".kbs-terminal").evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true);
       },
     ],
     ["build", () => page.goto(buildUrl)],

@@ -253,7 +253,9 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
                   : current.sync?.state === "syncing"
                     ? "Sync in progress — revisions appear as they are indexed."
                     : current.revisions === 0
-                      ? "No revisions yet: this project has not been synced."
+                      ? current.sync?.state === "failed"
+                        ? "No revisions: the sync failed (see above). Try Sync now, or pick another project."
+                        : "No revisions yet: this project has not been synced."
                       : undefined
               }
             />
