@@ -3,7 +3,7 @@ import path from "node:path";
 import * as pty from "node-pty";
 import { killGroup, trackGroup, untrackGroup } from "../proc";
 import { which } from "../doctor";
-import { checkGuestPath, chownTree, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId, passwdFiles } from "./common";
+import { checkGuestPath, chownTree, claimDir, removeStaleDirs, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId, passwdFiles } from "./common";
 import { getImage, STUB_DIR } from "./images";
 import { alive, pidsOfUid, waitGone } from "./procs";
 import { runChild } from "./run-child";
@@ -14,7 +14,6 @@ import { ConsoleWarmSandbox, type Console } from "./warm";
 
 const BWRAP = "/usr/bin/bwrap";
 const SECCOMP = seccompFilter();
-const OWNER_FILE = "owner";
 
 export interface BwrapOptions {
   /** Where per-sandbox host dirs (in/, out/, passwd) are made: `<dataDir>/sandboxes`. */
@@ -122,7 +121,7 @@ export class BwrapBackend implements SandboxBackend {
     const dir = path.join(this.opts.sandboxesDir, id);
     try {
       fs.mkdirSync(dir, { mode: 0o755 });
-      fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
+      claimDir(dir);
       const files = passwdFiles(uid, gid);
       fs.writeFileSync(path.join(dir, "passwd"), files.passwd, { mode: 0o644 });
       fs.writeFileSync(path.join(dir, "group"), files.group, { mode: 0o644 });
@@ -212,24 +211,6 @@ export class BwrapBackend implements SandboxBackend {
       ...job.argv,
     );
     return a;
-  }
-}
-
-/**
- * Sandbox dirs left by a kbs process that died (its sandboxes died with it). Several
- * kbs processes share a data dir, so only dirs whose owner is gone are removed.
- */
-function removeStaleDirs(root: string): void {
-  for (const name of fs.readdirSync(root)) {
-    const dir = path.join(root, name);
-    let owner = 0;
-    try {
-      owner = Number(fs.readFileSync(path.join(dir, OWNER_FILE), "utf8"));
-    } catch {
-      /* no owner file: not finished being made, or not ours */
-      continue;
-    }
-    if (owner && !alive(owner)) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

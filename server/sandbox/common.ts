@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Env } from "../settings";
+import { alive } from "./procs";
 import type { Limits, SandboxRequest } from "./types";
 
 /** Limits a request gets unless it names its own (rlimits can only be lowered inside). */
@@ -99,4 +100,29 @@ export function passwdFiles(uid: number, gid: number): { passwd: string; group: 
     passwd: `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nkbs:x:${uid}:${gid}:kbs sandbox:/work/.home:/bin/sh\n${nobody}`,
     group: `root:x:0:\nkbs:x:${gid}:\n${nogroup}`,
   };
+}
+
+const OWNER_FILE = "owner";
+
+/** Mark a sandbox dir as this process's (see removeStaleDirs). */
+export function claimDir(dir: string): void {
+  fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
+}
+
+/**
+ * Sandbox dirs left by a kbs process that died (its sandboxes died with it). Several
+ * kbs processes share a data dir, so only dirs whose owner is gone are removed.
+ */
+export function removeStaleDirs(root: string): void {
+  for (const name of fs.readdirSync(root)) {
+    const dir = path.join(root, name);
+    let owner = 0;
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, OWNER_FILE), "utf8"));
+    } catch {
+      /* no owner file: not finished being made, or not ours */
+      continue;
+    }
+    if (owner && !alive(owner)) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

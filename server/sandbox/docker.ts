@@ -5,7 +5,7 @@ import * as pty from "node-pty";
 import { which } from "../doctor";
 import { procEnv } from "../settings";
 import { killGroup, run as runProc, trackGroup, untrackGroup } from "../proc";
-import { checkGuestPath, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId } from "./common";
+import { checkGuestPath, claimDir, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId } from "./common";
 import { getImage, IMAGES_DIR, STUB_DIR } from "./images";
 import { alive, waitGone } from "./procs";
 import { runChild } from "./run-child";
@@ -56,6 +56,7 @@ export class EngineBackend implements SandboxBackend {
     const outDir = path.join(dir, "out");
     fs.mkdirSync(inDir, { recursive: true });
     fs.mkdirSync(outDir, { recursive: true });
+    claimDir(dir);
     fs.chownSync(outDir, 1000, 1000);
     const name = `kbs-${id}`;
     const binds: Bind[] = [

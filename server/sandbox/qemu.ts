@@ -5,7 +5,7 @@ import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import os from "node:os";
 import { killGroup, run as runProc, spawnGroup } from "../proc";
-import { BASE_ENV, checkGuestPath, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId } from "./common";
+import { BASE_ENV, checkGuestPath, claimDir, removeStaleDirs, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId } from "./common";
 import { cpio, parentDirs, treeEntries, type CpioEntry } from "./cpio";
 import { getImage, IMAGES_DIR } from "./images";
 import { alive, waitGone } from "./procs";
@@ -56,6 +56,7 @@ export class QemuBackend implements SandboxBackend {
 
   constructor(private readonly opts: QemuOptions) {
     fs.mkdirSync(opts.dir, { recursive: true });
+    removeStaleDirs(opts.dir);
   }
 
   async available(): Promise<{ ok: boolean; reason?: string }> {
@@ -70,6 +71,7 @@ export class QemuBackend implements SandboxBackend {
     const id = newSandboxId();
     const dir = path.join(this.opts.dir, id);
     fs.mkdirSync(dir, { recursive: true });
+    claimDir(dir);
     try {
       const stdin = await readAll(req.stdin);
       const job: CpioEntry[] = [
@@ -123,6 +125,7 @@ export class QemuBackend implements SandboxBackend {
     const outDir = path.join(dir, "out");
     fs.mkdirSync(inDir, { recursive: true });
     fs.mkdirSync(outDir, { recursive: true });
+    claimDir(dir);
     const initrd = path.join(dir, "initrd");
     fs.writeFileSync(initrd, Buffer.concat([this.baseInitramfs(), cpio([{ name: "/kbs/job.env", mode: 0o644, type: "file", data: this.jobEnv("warm", req) }])]));
     // Console (ttyS0) and control port (ttyS1) are unix sockets qemu serves; wait=on makes
