@@ -19,11 +19,16 @@ export class BuildLogs {
     return path.join(this.dir, `${id}.log`);
   }
 
-  /** An append-only writer for one attempt of a build. */
-  writer(id: string): { write(text: string | Buffer): void; close(): Promise<void> } {
+  /** An append-only writer for one attempt of a build; a runaway build's log stops at `maxBytes`, saying so. */
+  writer(id: string, maxBytes = 64 * 1024 * 1024): { write(text: string | Buffer): void; close(): Promise<void> } {
     const stream = fs.createWriteStream(this.path(id), { flags: "a" });
+    let written = 0;
     return {
-      write: (text) => void stream.write(text),
+      write: (text) => {
+        if (written > maxBytes) return;
+        written += Buffer.byteLength(text);
+        stream.write(written > maxBytes ? `\nkbs: the log passed ${maxBytes >> 20} MB; the rest of the build's output is not kept\n` : text);
+      },
       close: () => new Promise<void>((resolve) => stream.end(resolve)),
     };
   }

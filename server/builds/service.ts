@@ -214,7 +214,10 @@ export class BuildService {
       const orphans = this.store.requeueOrphans(workerGone);
       if (orphans.length) log.info({ builds: orphans }, "re-queued builds left running by a stopped process");
     } else {
-      for (const id of this.store.queuedIds()) await this.queue.enqueue(id);
+      // Jobs Redis lost (or never got) are given again; BullMQ ignores ids it still holds.
+      for (const id of this.store.unfinishedIds()) {
+        await this.queue.enqueue(id).catch((e: unknown) => log.warn({ err: e, build: id }, "could not hand a build back to the Redis queue; it is retried at the next start"));
+      }
     }
     if (n <= 0) return;
     const jobs = Math.max(1, Math.floor(os.availableParallelism() / n));

@@ -237,8 +237,9 @@ export class BuildStore {
     return (this.db.prepare("SELECT count(*) AS n FROM builds WHERE state = 'queued'").get() as { n: number }).n;
   }
 
-  queuedIds(): string[] {
-    return (this.db.prepare("SELECT id FROM builds WHERE state = 'queued' ORDER BY seq").all() as Array<{ id: string }>).map((r) => r.id);
+  /** Builds not finished yet, oldest first. */
+  unfinishedIds(): string[] {
+    return (this.db.prepare("SELECT id FROM builds WHERE state IN ('queued','running') ORDER BY seq").all() as Array<{ id: string }>).map((r) => r.id);
   }
 
   /** Mean duration (ms) of the last successful builds of a recipe version; null without history. */

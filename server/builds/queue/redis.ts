@@ -57,9 +57,9 @@ export class RedisQueue implements BuildQueue {
         maxStalledCount: 5,
       },
     );
+    // Connection errors are retried by the worker itself; start-up never waits for Redis.
     worker.on("error", () => {});
     this.workers.push(worker);
-    await worker.waitUntilReady();
   }
 
   async close(): Promise<void> {
