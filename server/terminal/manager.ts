@@ -89,9 +89,9 @@ export class SessionManager {
   private readonly starting = new Map<string, number>();
 
   constructor(private readonly deps: SessionDeps) {
+    // Sessions live in the process that serves them: CLI verbs open the same db while the server runs,
+    // so rows without an end are not touched here; a session not live in this process reads as ended.
     migrate(deps.db, schema);
-    // Sessions of a previous process ended with it.
-    deps.db.prepare("UPDATE sessions SET ended_at = ?, end_reason = 'shutdown' WHERE ended_at IS NULL").run(new Date().toISOString());
   }
 
   get(id: string): Session | undefined {

@@ -56,8 +56,15 @@ describe("screen mirror", () => {
     const snap = await m.snapshot();
     const copy = new ScreenMirror(40, 6);
     copy.write(snap);
-    await copy.snapshot();
-    expect(copy.lines().slice(0, 2)).toEqual(["Title", "  ─ ü line two"]);
-    expect(copy.lines()).toEqual(m.lines());
+    expect((await copy.lines()).slice(0, 2)).toEqual(["Title", "  ─ ü line two"]);
+    expect(await copy.lines()).toEqual(await m.lines());
+  });
+
+  it("parses output written before a resize at the old size", async () => {
+    const m = new ScreenMirror(10, 3);
+    m.write(Buffer.from("0123456789abc"));
+    m.resize(20, 3);
+    m.write(Buffer.from("\r\nnext"));
+    expect(await m.lines()).toEqual(["0123456789", "abc", "next"]);
   });
 });

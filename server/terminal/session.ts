@@ -200,11 +200,6 @@ export class Session {
     this.screen?.dispose();
   }
 
-  /** The screen's text (tests, the CLI's messages). */
-  screenLines(): string[] {
-    return this.screen?.lines() ?? [];
-  }
-
   private applySize(cols: number, rows: number): void {
     if (this.ended) return;
     if (!this.launched) {
