@@ -15,7 +15,7 @@ export const columns = ["figure", "unit", "min", "median", "p95", "baseline medi
 
 /** The row of cells for one figure (a skipped figure says why in the result cell). */
 export function row(f: FigureResult): string[] {
-  if (f.verdict === "skipped") return [f.name, "", "", "", "", "", "", f.target ?? "", `skipped: ${f.skipped}`];
+  if (f.verdict === "skipped") return [f.name, "", "", "", "", "", "", f.target ?? "", `skipped: ${(f.skipped ?? "").replace(/\s+/g, " ").trim()}`];
   const base = f.baseline?.stats ? `${fmt(f.baseline.stats.median)} (${f.baseline.name})` : "";
   return [
     f.name,
