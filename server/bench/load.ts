@@ -24,6 +24,11 @@ export interface LoadOptions {
   title: string;
   /** The kbs server's pid, for its memory. */
   serverPid?: number;
+  /**
+   * Pause between keys (ms, ±50 % jitter so sessions do not type in lockstep): a person
+   * moving through menuconfig presses a few keys a second. Default 150; 0 types as fast as redraws come.
+   */
+  thinkMs?: number;
   /** Sessions start this far apart (ms): people do not all press Enter in the same millisecond. */
   staggerMs?: number;
   /** The whole run stops after this, counting what did not finish as errors. */
@@ -179,7 +184,11 @@ async function runSession(i: number, o: LoadOptions, rev: string, out: LoadResul
     const keys = [...Array<string>(p.downs).fill(key.down), key.space];
     while (keys.length < o.keystrokes) keys.push(keys.length % 2 ? key.up : key.down);
     // Filler pairs end on the row the toggle was on; an odd filler count would leave it one row off, harmless.
-    for (const k of keys.slice(0, Math.max(o.keystrokes, p.downs + 1))) out.keystrokeMs.push(await term.press(k, wait));
+    const think = o.thinkMs ?? 150;
+    for (const k of keys.slice(0, Math.max(o.keystrokes, p.downs + 1))) {
+      if (think) await sleep(think * (0.5 + Math.random()));
+      out.keystrokeMs.push(await term.press(k, wait));
+    }
     const s0 = performance.now();
     term.type(key.save);
     await term.until("the save dialog", () => term.screen().includes("Filename to save"), wait);
