@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { svgChart } from "./chart";
 import { markdownTable, textTable } from "./report";
@@ -78,6 +79,33 @@ describe("runner and output", () => {
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
       fs.rmSync(suiteDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("kbs bench command", () => {
+  const kbs = (args: string[]) => spawnSync(process.execPath, ["bin/kbs.mjs", "bench", ...args], { encoding: "utf8", timeout: 60_000 });
+
+  it("refuses an unknown suite, naming the known ones", () => {
+    const r = kbs(["--only", "nope"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown suite\(s\) nope; suites are: baseline, revdb, sandbox/);
+  });
+
+  it("prints JSON with --json and writes JSON, Markdown and SVG with --out", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-bench-cli-"));
+    try {
+      // The project suite without --project is one skipped row at once: the whole path, no fixtures.
+      const r = kbs(["--only", "project", "--json", "--out", path.join(dir, "b.json")]);
+      expect(r.status, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.figures).toEqual([expect.objectContaining({ name: "project", verdict: "skipped" })]);
+      expect(report.machine.cpus).toBeGreaterThan(0);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, "b.json"), "utf8")).figures).toHaveLength(1);
+      expect(fs.readFileSync(path.join(dir, "b.md"), "utf8")).toContain("| project |");
+      expect(fs.readFileSync(path.join(dir, "b.svg"), "utf8")).toMatch(/^<svg /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
