@@ -56,24 +56,46 @@ export class RevDb {
     return (JSON.parse(json) as Array<[string, string, string, number?]>).map(([path, mode, blob, extra]) => ({ path, mode, blob, ...(extra ? { extra: true } : {}) }));
   }
 
-  /** Revisions, named ones (tags, branch heads) first, newest first; `q` matches tag, branch, describe or sha prefix. */
+  /** Revisions, named ones (tags, branch heads) first, newest first; `q` matches a tag or branch name (part of it), a describe string or sha (their start). */
   list(projectId: string, opts: { q?: string; limit?: number } = {}): Revision[] {
     const limit = opts.limit ?? -1;
     const q = opts.q?.trim();
     let rows: Row[];
     if (q) {
+      // A sha prefix, a describe prefix, or part of a tag/branch name. Few matches: collect them
+      // from the indexes and sort; many: walk the listing order and stop at `limit`.
       const like = `%${q.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
       const hex = /^[0-9a-f]+$/i.test(q) ? q.toLowerCase() : "-";
-      rows = this.db
-        .prepare(
-          `SELECT sha, describe, date, kconfig_hash FROM revdb_commits WHERE id IN (
-             SELECT id FROM revdb_commits WHERE project = ? AND sha >= ? AND sha < ?
-             UNION SELECT id FROM revdb_commits WHERE project = ? AND describe LIKE ? ESCAPE '\\'
-             UNION SELECT c.id FROM revdb_refs r JOIN revdb_commits c ON c.project = r.project AND c.sha = r.sha
-                   WHERE r.project = ? AND r.kind != 'head' AND r.name LIKE ? ESCAPE '\\')
-           ORDER BY named DESC, date DESC, id DESC LIMIT ?`,
-        )
-        .all(projectId, hex, hex + "g", projectId, like, projectId, like, limit) as Row[];
+      const args = { p: projectId, lo: hex, hi: hex + "g", dlo: q, dhi: q + "\uffff", like };
+      const shaMatch = "project = @p AND sha >= @lo AND sha < @hi";
+      const describeMatch = "project = @p AND describe >= @dlo AND describe < @dhi";
+      const refMatch = "r.project = @p AND r.kind != 'head' AND r.name LIKE @like ESCAPE '\\'";
+      const many =
+        (this.db.prepare(`SELECT (SELECT COUNT(*) FROM revdb_commits WHERE ${describeMatch}) + (SELECT COUNT(*) FROM revdb_commits WHERE ${shaMatch})`).pluck().get(args) as number) >
+        2000;
+      if (many) {
+        rows = this.db
+          .prepare(
+            `SELECT sha, describe, date, kconfig_hash FROM revdb_commits
+             WHERE project = @p AND ((sha >= @lo AND sha < @hi) OR (describe >= @dlo AND describe < @dhi) OR sha IN (SELECT r.sha FROM revdb_refs r WHERE ${refMatch}))
+             ORDER BY named DESC, date DESC, id DESC LIMIT @limit`,
+          )
+          .all({ ...args, limit }) as Row[];
+      } else {
+        const found = this.db
+          .prepare(
+            `SELECT id, named, date FROM revdb_commits WHERE ${shaMatch}
+             UNION ALL SELECT id, named, date FROM revdb_commits WHERE ${describeMatch}
+             UNION ALL SELECT c.id, c.named, c.date FROM revdb_refs r CROSS JOIN revdb_commits c ON c.project = r.project AND c.sha = r.sha WHERE ${refMatch}`,
+          )
+          .raw()
+          .all(args) as Array<[number, number, number]>;
+        const unique = [...new Map(found.map((r) => [r[0], r])).values()].sort((a, b) => b[1] - a[1] || b[2] - a[2] || b[0] - a[0]);
+        const ids = (limit < 0 ? unique : unique.slice(0, limit)).map((r) => r[0]);
+        rows = this.db
+          .prepare("SELECT sha, describe, date, kconfig_hash FROM revdb_commits WHERE id IN (SELECT value FROM json_each(?)) ORDER BY named DESC, date DESC, id DESC")
+          .all(JSON.stringify(ids)) as Row[];
+      }
     } else {
       rows = this.db
         .prepare("SELECT sha, describe, date, kconfig_hash FROM revdb_commits WHERE project = ? ORDER BY named DESC, date DESC, id DESC LIMIT ?")

@@ -46,6 +46,11 @@ export function migrateRevdb(db: Db): void {
          tags_fingerprint TEXT NOT NULL,
          generation INTEGER NOT NULL DEFAULT 0
        );`,
+      // Listing and describe-prefix search read covering indexes: no table lookups.
+      `DROP INDEX revdb_commits_order;
+       CREATE INDEX revdb_commits_order ON revdb_commits (project, named DESC, date DESC, id DESC, sha, describe, kconfig_hash);
+       DROP INDEX revdb_commits_describe;
+       CREATE INDEX revdb_commits_describe ON revdb_commits (project, describe, named, date, sha, kconfig_hash);`,
     ],
   });
 }
