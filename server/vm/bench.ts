@@ -11,7 +11,7 @@ import { startConfig } from "../kernel/start";
 import { loadSettings, procEnv } from "../settings";
 import { fetchVerified, storeSource } from "./assets";
 import { bootToMarker } from "./boot";
-import type { VmManifest } from "./manifest";
+import { parseVmManifest, type VmManifest } from "./manifest";
 
 /**
  * VM images and Linux (issue "Kernels and VM images"):
@@ -143,31 +143,42 @@ async function linuxFigures(ctx: BenchContext): Promise<BenchFigure[]> {
       note: "PROJECT-FACTS: 755 s with make -j2 here",
     });
 
-    // The VM image on that kernel: the builder has no way yet to hand one build's artifact to another,
-    // so the VM tree is built in a build-vm sandbox with the bzImage bound where the tree expects it.
-    const kb = kbs.builds.get(k.id)!;
-    const bzImage = kbs.builds.artifact(kb, "bzImage").file;
     const dir = path.join(ctx.workDir, "vm-tiny");
-    fs.mkdirSync(dir, { recursive: true });
-    const r = await kbs.sandbox.run({
-      image: "build-vm",
-      binds: [
-        { host: vmTree, guest: "/kbs/src" },
-        { host: bzImage, guest: "/kbs/in/kernel/bzImage" },
-        { host: dir, guest: "/kbs/out", writable: true },
-      ],
-      argv: ["/bin/sh", "-c", "cp -r /kbs/src /work/vm && cd /work/vm && printf 'CONFIG_VM_KERNEL_BUILD=y\\n' > .config && make -s olddefconfig && make -s && make -s boot-test && cp out/* /kbs/out/"],
-      cwd: "/work",
-      timeoutMs: 600_000,
-      limits: { memoryBytes: 2048 * KB * KB },
-    });
-    if (r.code !== 0) throw new Error(`VM image on the tiny kernel failed: ${r.stdout.toString().slice(-1000)}${r.stderr.toString().slice(-2000)}`);
-    const m = JSON.parse(fs.readFileSync(path.join(dir, "vm-manifest.json"), "utf8")) as VmManifest;
+    const m = await vmImageOnKernel(kbs, kbs.builds.artifact(kbs.builds.get(k.id)!, "bzImage").file, dir);
     const size = imageKB(m);
     out.push({ name: "vm.tiny.image", unit: "KB", samples: [Math.round(size.kernel + size.initrd)], target: "<= 4096 KB", note: `bzImage ${Math.round(size.kernel)} KB + initramfs ${Math.round(size.initrd)} KB` });
     out.push({ name: "vm.tiny.boot-to-marker", unit: "ms", samples: await bootSamples(ctx, m, dir), target: "p50 <= 5000 ms" });
     return out;
   });
+}
+
+/**
+ * The default VM image on a given bzImage, built and boot-tested in a build-vm sandbox into `dir`.
+ * The builder has no way yet to hand one build's artifact to another, so the VM tree is
+ * built here with the bzImage bound where the tree expects a portal kernel.
+ */
+export async function vmImageOnKernel(kbs: Kbs, bzImage: string, dir: string): Promise<VmManifest> {
+  fs.mkdirSync(dir, { recursive: true });
+  // Handed in as /kbs/in (kernel/bzImage), a dir of its own readable by the sandbox's uid.
+  const inDir = fs.mkdtempSync(path.join(dir, ".in-"));
+  fs.mkdirSync(path.join(inDir, "kernel"));
+  fs.copyFileSync(bzImage, path.join(inDir, "kernel/bzImage"));
+  for (const p of [inDir, path.join(inDir, "kernel")]) fs.chmodSync(p, 0o755);
+  fs.chmodSync(path.join(inDir, "kernel/bzImage"), 0o644);
+  const r = await kbs.sandbox.run({
+    image: "build-vm",
+    binds: [
+      { host: vmTree, guest: "/kbs/src" },
+      { host: inDir, guest: "/kbs/in" },
+      { host: dir, guest: "/kbs/out", writable: true },
+    ],
+    argv: ["/bin/sh", "-c", "cp -r /kbs/src /work/vm && cd /work/vm && printf 'CONFIG_VM_KERNEL_BUILD=y\\n' > .config && make -s olddefconfig && make -s && make -s boot-test && cp out/* /kbs/out/"],
+    cwd: "/work",
+    timeoutMs: 600_000,
+    limits: { memoryBytes: 2048 * KB * KB },
+  }).finally(() => fs.rmSync(inDir, { recursive: true, force: true }));
+  if (r.code !== 0) throw new Error(`VM image on ${bzImage} failed: ${r.stdout.toString().slice(-1000)}${r.stderr.toString().slice(-2000)}`);
+  return parseVmManifest(fs.readFileSync(path.join(dir, "vm-manifest.json"), "utf8"), "vm-manifest.json");
 }
 
 export async function suite(ctx: BenchContext): Promise<BenchFigure[]> {
