@@ -141,6 +141,11 @@ async function toggleDebugAndSave(c: TerminalClient): Promise<string> {
   await c.untilText(/\[ \] Debug messages/);
   c.type(" ");
   await c.untilText(/\[\*\] Debug messages/);
+  return saveWithS(c);
+}
+
+/** menuconfig's own save (S, Enter on the file name, Enter on "saved"); returns the id of the config kbs stored. */
+async function saveWithS(c: TerminalClient): Promise<string> {
   const saved = c.messages.filter((m) => m.type === "saved").length;
   c.type("S");
   await c.untilText("Filename to save");
@@ -268,16 +273,9 @@ describe("faults in a session (embedded mode, one server)", () => {
     const recoveryMs = Date.now() - t0;
     expect(again.screen.text()).toBe(before);
     // The session still works: toggle the heater off and save.
-    const saved = again.messages.filter((m) => m.type === "saved").length;
     again.type(" ");
     await again.untilText(/\[ \] Heater control/);
-    again.type("S");
-    await again.untilText("Filename to save");
-    again.type("\r");
-    await again.untilText("Configuration saved to");
-    again.type("\r");
-    const msg = await again.untilMessage("saved", saved, 20_000);
-    const stored = await api<{ text: string }>(kbs.url, `/api/configs/${String(msg.configId)}`);
+    const stored = await api<{ text: string }>(kbs.url, `/api/configs/${await saveWithS(again)}`);
     expect(stored.body.text).toContain("# CONFIG_FEATURE_HEATER is not set");
     again.close();
     rows.push({ fault: "WebSocket connection dropped", userSaw: "on reconnect: a snapshot, the same screen (Optional features menu), typing and saving go on", dataLost: "none", recoveryMs });
