@@ -186,6 +186,8 @@ describe("terminal sessions and the config store", () => {
       await c.untilText(TITLE);
       await c.untilText("[ ] Debug messages");
       expect(((await (await fetch(`${url}/api/sessions/${s.id}`)).json()) as { frontend: string }).frontend).toBe("tree");
+      // The tree's Kconfiglib was byte-compiled once for this kconfig hash.
+      expect(JSON.parse(fs.readFileSync(path.join(dataDir, "kconfig-bin", s.kconfigHash, "tools.json"), "utf8"))).toEqual({ mconf: false, conf: false, pyc: true });
       const none = await fetch(`${url}/api/sessions/${s.id}/config`);
       expect(none.status).toBe(404);
       expect(((await none.json()) as { error: { code: string } }).error.code).toBe("no_config_yet");
@@ -292,7 +294,7 @@ describe("terminal sessions and the config store", () => {
       const info = (await (await fetch(`${url}/api/sessions/${s.id}`)).json()) as { frontend: string };
       expect(info.frontend).toBe("tree");
       const tools = path.join(dataDir, "kconfig-bin", s.kconfigHash, "tools.json");
-      expect(JSON.parse(fs.readFileSync(tools, "utf8"))).toEqual({ mconf: true, conf: true });
+      expect(JSON.parse(fs.readFileSync(tools, "utf8"))).toEqual({ mconf: true, conf: true, pyc: false });
       const c = await TerminalClient.connect(url, s.wsPath, { cols: 100, rows: 30 });
       await c.untilText("Fake Linux/x86_64");
       await c.untilText("[*] 64-bit kernel");

@@ -38,7 +38,7 @@ type Op = "olddefconfig" | "savedefconfig" | "changed";
  * tar, which the helper extracts into the sandbox's /work.
  */
 export class KconfigTools {
-  /** mconf trees' own conf/mconf, built once per kconfig hash (sessions use the mconf). */
+  /** A tree's own Kconfig tools (mconf/conf, or its Kconfiglib byte-compiled), prepared once per kconfig hash. */
   readonly treeBinaries: TreeBinaryCache;
 
   constructor(private readonly deps: KconfigToolsDeps) {
@@ -63,8 +63,8 @@ export class KconfigTools {
     const bundle = this.deps.bundles.path(revision.kconfigHash);
     const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
     const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, await bundleFiles(bundle));
-    if (own?.conf) argv.push("--bundle", "/kbs/in/tree-bins.tar", "--conf", "/work/scripts/kconfig/conf");
-    else if (recipe.frontend === "mconf") argv.push("--conf", systemConf);
+    if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
+    if (recipe.frontend === "mconf") argv.push("--conf", own?.conf ? "/work/scripts/kconfig/conf" : systemConf);
     // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
     const tmp = path.join(this.deps.settings.dataDir, "tmp");
     fs.mkdirSync(tmp, { recursive: true });
@@ -73,7 +73,7 @@ export class KconfigTools {
     try {
       fs.chmodSync(inDir, 0o755);
       linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
-      if (own?.conf) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
+      if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
       fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
       r = await this.deps.sandbox.run({
         image: "menuconfig",

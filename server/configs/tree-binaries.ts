@@ -7,12 +7,15 @@ import type { RunRequest, RunResult } from "../sandbox/types";
 import { kconfigEnv } from "./kconfig-env";
 import { linkOrCopy } from "./bundle-files";
 
-/** A tree's own Kconfig programs, built from its scripts/kconfig, on the host. */
+/** What was built from a tree's own Kconfig tooling, kept on the host. */
 export interface TreeBinaries {
-  /** A tar holding scripts/kconfig/mconf (and conf), to extract into /work after the bundle. */
+  /** A tar of the built files at their tree paths, to extract into /work after the bundle. */
   tar: string;
+  /** scripts/kconfig/mconf and scripts/kconfig/conf (mconf trees). */
   mconf: boolean;
   conf: boolean;
+  /** lib/kconfiglib/__pycache__ (trees that ship Kconfiglib): saves compiling it at every session. */
+  pyc: boolean;
 }
 
 export interface TreeBinariesDeps {
@@ -20,27 +23,49 @@ export interface TreeBinariesDeps {
   sandbox: { run(req: RunRequest): Promise<RunResult> };
 }
 
+type Kind = "mconf" | "pyc";
+
 /**
- * The tree's Makefile builds its mconf for `menuconfig` and its conf for `olddefconfig`
- * (Linux has no target for the programs alone). A 20x5 screen (LINES/COLUMNS) makes
- * mconf stop at once with "display too small" instead of waiting for keys.
+ * mconf: the tree's Makefile builds its mconf for `menuconfig` and its conf for
+ * `olddefconfig` (Linux has no target for the programs alone); a 20x5 screen
+ * (LINES/COLUMNS) makes mconf stop at once with "display too small" instead of
+ * waiting for keys. pyc: the tree's Kconfiglib compiled to unchecked-hash bytecode
+ * (valid whatever the files' times: the cache is per content hash).
  */
-const BUILD_SCRIPT = `
+const BUILD_SCRIPTS: Record<Kind, string> = {
+  mconf: `
 set -u
 tar -xf /kbs/in/bundle.tar -C /work || exit 90
 cd /work
 LINES=5 COLUMNS=20 timeout 240 make -s menuconfig </dev/null >/kbs/out/build.log 2>&1
 timeout 60 make -s olddefconfig </dev/null >>/kbs/out/build.log 2>&1
-for f in mconf conf; do [ -x scripts/kconfig/$f ] && cp scripts/kconfig/$f /kbs/out/$f; done
+mkdir -p /kbs/out/tree/scripts/kconfig
+for f in mconf conf; do [ -x scripts/kconfig/$f ] && cp scripts/kconfig/$f /kbs/out/tree/scripts/kconfig/$f; done
 exit 0
-`;
+`,
+  pyc: `
+set -u
+tar -xf /kbs/in/bundle.tar -C /work || exit 90
+cd /work
+/usr/bin/python3 -m compileall -q --invalidation-mode unchecked-hash lib/kconfiglib >/kbs/out/build.log 2>&1
+mkdir -p /kbs/out/tree/lib/kconfiglib
+cp -r lib/kconfiglib/__pycache__ /kbs/out/tree/lib/kconfiglib/ 2>>/kbs/out/build.log
+exit 0
+`,
+};
+
+function kindOf(recipe: Recipe, files: Set<string>): Kind | undefined {
+  if (recipe.frontend === "mconf" && files.has("scripts/kconfig/Makefile") && files.has("Makefile")) return "mconf";
+  if (recipe.frontend === "kconfiglib" && files.has("lib/kconfiglib/kconfiglib.py")) return "pyc";
+  return undefined;
+}
 
 /**
- * mconf trees (Linux) are best served by their own mconf/conf: they match the
- * tree's Kconfig dialect and preprocessor. They are built once per kconfig hash in a
- * sandbox (the build runs the tree's Makefile) and kept under data/kconfig-bin/<hash>/;
- * a tree that has no scripts/kconfig, or whose tools do not build, is remembered too,
- * and the system's kconfig-frontends serve it.
+ * A tree's own Kconfig tooling, prepared once per kconfig hash in a sandbox and kept
+ * under data/kconfig-bin/<hash>/: mconf trees (Linux) get their own mconf/conf (they
+ * match the tree's Kconfig dialect and preprocessor), trees that ship Kconfiglib get
+ * it byte-compiled. A tree whose tools do not build is remembered, and the system's
+ * tools serve it.
  */
 export class TreeBinaryCache {
   private inflight = new Map<string, Promise<TreeBinaries | undefined>>();
@@ -48,28 +73,29 @@ export class TreeBinaryCache {
   constructor(private readonly deps: TreeBinariesDeps) {}
 
   get(recipe: Recipe, kconfigHash: string, bundle: string, files: Set<string>): Promise<TreeBinaries | undefined> {
-    if (recipe.frontend !== "mconf" || !files.has("scripts/kconfig/Makefile") || !files.has("Makefile")) return Promise.resolve(undefined);
+    const kind = kindOf(recipe, files);
+    if (!kind) return Promise.resolve(undefined);
     const dir = path.join(this.deps.settings.dataDir, "kconfig-bin", kconfigHash);
     const cached = readCache(dir);
     if (cached !== null) return Promise.resolve(cached);
     let p = this.inflight.get(kconfigHash);
     if (!p) {
-      p = this.build(recipe, dir, bundle).finally(() => this.inflight.delete(kconfigHash));
+      p = this.build(kind, recipe, dir, bundle).finally(() => this.inflight.delete(kconfigHash));
       this.inflight.set(kconfigHash, p);
     }
     return p;
   }
 
-  private async build(recipe: Recipe, dir: string, bundle: string): Promise<TreeBinaries | undefined> {
+  private async build(kind: Kind, recipe: Recipe, dir: string, bundle: string): Promise<TreeBinaries | undefined> {
     const tmp = path.join(this.deps.settings.dataDir, "tmp");
     fs.mkdirSync(tmp, { recursive: true });
     const work = fs.mkdtempSync(path.join(tmp, "kconfig-bin-"));
     try {
       const inDir = path.join(work, "in");
       const outDir = path.join(work, "out");
-      fs.mkdirSync(inDir, { mode: 0o755 });
-      fs.mkdirSync(outDir, { mode: 0o777 });
-      fs.chmodSync(work, 0o755);
+      fs.mkdirSync(inDir);
+      fs.mkdirSync(outDir);
+      for (const d of [work, inDir]) fs.chmodSync(d, 0o755);
       fs.chmodSync(outDir, 0o777);
       linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
       const r = await this.deps.sandbox.run({
@@ -78,29 +104,29 @@ export class TreeBinaryCache {
           { host: inDir, guest: "/kbs/in" },
           { host: outDir, guest: "/kbs/out", writable: true },
         ],
-        argv: ["/bin/sh", "-c", BUILD_SCRIPT],
+        argv: ["/bin/sh", "-c", BUILD_SCRIPTS[kind]],
         cwd: "/work",
         env: kconfigEnv(recipe),
         timeoutMs: 300_000,
       });
-      const built = ["mconf", "conf"].filter((f) => fs.existsSync(path.join(outDir, f)));
+      const tree = path.join(outDir, "tree");
+      const built = {
+        mconf: fs.existsSync(path.join(tree, "scripts/kconfig/mconf")),
+        conf: fs.existsSync(path.join(tree, "scripts/kconfig/conf")),
+        pyc: fs.existsSync(path.join(tree, "lib/kconfiglib/__pycache__")),
+      };
       fs.mkdirSync(dir, { recursive: true });
-      if (r.code !== 0 || !built.length) {
+      if (r.code !== 0 || !(built.mconf || built.conf || built.pyc)) {
         const buildLog = fs.existsSync(path.join(outDir, "build.log")) ? fs.readFileSync(path.join(outDir, "build.log"), "utf8").slice(-4000) : "";
-        const why = `exit code ${r.code}${r.timedOut ? " (timed out)" : ""}\n${r.stderr.toString().slice(-2000)}\n${buildLog}`;
-        fs.writeFileSync(path.join(dir, "failed"), why);
-        log.warn({ dir, code: r.code }, "the tree's own Kconfig tools did not build; the system's kconfig-frontends serve it");
+        fs.writeFileSync(path.join(dir, "failed"), `exit code ${r.code}${r.timedOut ? " (timed out)" : ""}\n${r.stderr.toString().slice(-2000)}\n${buildLog}`);
+        log.warn({ dir, kind, code: r.code }, "the tree's own Kconfig tools did not build; the system's serve it");
         return undefined;
       }
-      const stage = path.join(work, "stage");
-      fs.mkdirSync(path.join(stage, "scripts/kconfig"), { recursive: true });
-      for (const f of built) fs.copyFileSync(path.join(outDir, f), path.join(stage, "scripts/kconfig", f));
-      for (const f of built) fs.chmodSync(path.join(stage, "scripts/kconfig", f), 0o755);
       const tar = path.join(dir, "tree-bins.tar");
-      const t = await run("tar", ["-cf", `${tar}.tmp`, "-C", stage, ...built.map((f) => `scripts/kconfig/${f}`)]);
+      const t = await run("tar", ["-cf", `${tar}.tmp`, "-C", tree, "--owner=0", "--group=0", "."]);
       if (t.code !== 0) throw new Error(`cannot pack the tree's Kconfig tools: ${t.stderr.toString()}`);
       fs.renameSync(`${tar}.tmp`, tar);
-      fs.writeFileSync(path.join(dir, "tools.json"), JSON.stringify({ mconf: built.includes("mconf"), conf: built.includes("conf") }));
+      fs.writeFileSync(path.join(dir, "tools.json"), JSON.stringify(built));
       log.info({ dir, built }, "built the tree's own Kconfig tools");
       return readCache(dir) ?? undefined;
     } finally {
@@ -113,6 +139,6 @@ export class TreeBinaryCache {
 function readCache(dir: string): TreeBinaries | undefined | null {
   const tar = path.join(dir, "tree-bins.tar");
   const manifest = path.join(dir, "tools.json");
-  if (fs.existsSync(tar) && fs.existsSync(manifest)) return { tar, ...(JSON.parse(fs.readFileSync(manifest, "utf8")) as { mconf: boolean; conf: boolean }) };
+  if (fs.existsSync(tar) && fs.existsSync(manifest)) return { tar, ...(JSON.parse(fs.readFileSync(manifest, "utf8")) as Omit<TreeBinaries, "tar">) };
   return fs.existsSync(path.join(dir, "failed")) ? undefined : null;
 }

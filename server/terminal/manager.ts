@@ -151,7 +151,7 @@ export class SessionManager {
     }
     try {
       linkOrCopy(bundle, path.join(sandbox.inDir, IN_BUNDLE));
-      if (own?.mconf) linkOrCopy(own.tar, path.join(sandbox.inDir, IN_TOOLS));
+      if (own) linkOrCopy(own.tar, path.join(sandbox.inDir, IN_TOOLS));
       if (startText !== undefined) fs.writeFileSync(path.join(sandbox.inDir, IN_CONFIG), startText);
     } catch (e) {
       await sandbox.kill();
@@ -166,7 +166,7 @@ export class SessionManager {
       sandbox,
       frontend,
       job: {
-        extract: own?.mconf ? [`/kbs/in/${IN_BUNDLE}`, `/kbs/in/${IN_TOOLS}`] : [`/kbs/in/${IN_BUNDLE}`],
+        extract: own ? [`/kbs/in/${IN_BUNDLE}`, `/kbs/in/${IN_TOOLS}`] : [`/kbs/in/${IN_BUNDLE}`],
         copy: startText !== undefined ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
         cwd: "/work",
         argv: frontend.argv,
