@@ -24,6 +24,10 @@ async function get(path: string): Promise<Response> {
   throw new ServerApiError(res.status, body?.error?.code ?? `http_${res.status}`, body?.error?.message ?? `${path} answered ${res.status}`);
 }
 
+export async function serverText(path: string): Promise<string> {
+  return (await get(path)).text();
+}
+
 export async function serverApi<T>(path: string): Promise<T> {
   return (await (await get(path)).json()) as T;
 }

@@ -7,6 +7,7 @@ import { projectArches, type CreatedSession, type ProjectSummary, type Revision 
 import { ErrorNote } from "../ui/ErrorNote";
 import { button } from "../ui/styles";
 import { ConfigDrop } from "./ConfigDrop";
+import { KernelStart } from "./KernelStart";
 import { ProjectList, SyncNotice } from "./ProjectList";
 import { RevisionPicker } from "./RevisionPicker";
 
@@ -84,6 +85,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
   const [configName, setConfigName] = useState<string>();
   const [configError, setConfigError] = useState<string>();
   const [arch, setArch] = useState<string>();
+  const [start, setStart] = useState("");
   const [submitError, setSubmitError] = useState<ApiError | Error>();
   const [busy, setBusy] = useState(false);
   // The deep link's revision counts as chosen until the user picks or searches otherwise.
@@ -130,6 +132,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
     setQuery("");
     setActive(0);
     setArch(undefined);
+    setStart("");
     setSubmitError(undefined);
     setConfigError(undefined);
     setDeepLink(false);
@@ -150,6 +153,8 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
     setConfigError(undefined);
     try {
       let configId: string | undefined;
+      // Left alone, the select shows the tree's default ARCH, which the server picks too.
+      let chosenArch = arches.length ? arch : undefined;
       if (configText.trim()) {
         try {
           configId = (await api<{ id: string }>("/api/configs", { body: { project: current.id, rev: rev.sha, text: configText } })).id;
@@ -157,8 +162,12 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
           setConfigError(`This .config was not accepted: ${errorText(e)}`);
           return;
         }
+      } else if (start && arches.length) {
+        // The tree's own `make <start>` for that ARCH, in a sandbox; the session opens on its result.
+        const made = await api<{ id: string; arch: string }>("/api/kernel/start", { body: { project: current.id, rev: rev.sha, arch: chosenArch, start } });
+        configId = made.id;
+        chosenArch = made.arch;
       }
-      const chosenArch = arches.length ? (arch ?? arches[0]) : undefined;
       const session = await api<CreatedSession>("/api/sessions", { body: { project: current.id, rev: rev.sha, configId, arch: chosenArch } });
       const qs = new URLSearchParams({ project: current.id, rev: rev.describe });
       router.push(`/s/${encodeURIComponent(session.id)}?${qs}`);
@@ -276,15 +285,17 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
         {submitError && <SubmitError error={submitError} />}
 
         <div className="flex flex-wrap items-center justify-end gap-3 border-t border-slate-800 pt-3">
-          {arches.length > 0 && (
-            <label className="mr-auto flex items-center gap-2 text-sm text-slate-300">
-              Architecture
-              <select className="rounded-md border border-slate-700 bg-slate-950 px-2 py-1 font-mono text-sm" value={arch ?? arches[0]} onChange={(e) => setArch(e.target.value)}>
-                {arches.map((a) => (
-                  <option key={a}>{a}</option>
-                ))}
-              </select>
-            </label>
+          {current && arches.length > 0 && (
+            <KernelStart
+              project={current.id}
+              rev={chosen?.sha}
+              fallbackArches={arches}
+              arch={arch}
+              onArch={setArch}
+              start={start}
+              onStart={setStart}
+              disabledReason={configText.trim() ? "The pasted .config is the starting point." : undefined}
+            />
           )}
           <span className="min-w-0 truncate text-sm text-slate-400" aria-live="polite">
             {current && chosen ? (

@@ -1,11 +1,12 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { serverApi, serverApiOrMissing, ServerApiError } from "../../../components/api/server";
-import type { ConfigDiff, Revision, StoredConfig } from "../../../components/api/types";
+import { projectArches, type ConfigDiff, type ProjectSummary, type Revision, type StoredConfig } from "../../../components/api/types";
 import { ChangedSymbolsTable } from "../../../components/config/ChangedSymbolsTable";
 import { ConfigActions } from "../../../components/config/ConfigActions";
 import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
 import { ConfigText } from "../../../components/config/ConfigText";
+import { KernelDefconfig } from "../../../components/config/KernelDefconfig";
 import { ErrorNote } from "../../../components/ui/ErrorNote";
 import { formatDate, shortSha } from "../../../components/ui/format";
 import { button, input, panel } from "../../../components/ui/styles";
@@ -33,10 +34,15 @@ async function diffAgainst(id: string, against: string): Promise<{ diff?: Config
 // Server-rendered: everything but the two action buttons and copy works without JavaScript.
 export default async function Page(props: { params: Promise<{ id: string }>; searchParams: SearchParams }) {
   const { id } = await props.params;
-  const against = firstParam((await props.searchParams).against)?.trim().replace(/^.*\/c\//, "") || undefined;
+  const q = await props.searchParams;
+  const against = firstParam(q.against)?.trim().replace(/^.*\/c\//, "") || undefined;
   const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
   if (!cfg) notFound();
-  const [revision, compared] = await Promise.all([revisionOf(cfg), against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined)]);
+  const [revision, compared, project] = await Promise.all([
+    revisionOf(cfg),
+    against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined),
+    serverApi<ProjectSummary>(`/api/projects/${enc(cfg.project)}`).catch(() => undefined),
+  ]);
   const commit = cfg.commit ?? cfg.rev;
   const describe = cfg.describe ?? revision?.describe ?? shortSha(commit);
 
@@ -112,6 +118,10 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
           )}
         </section>
       </div>
+
+      {project && projectArches(project).length > 0 && (
+        <KernelDefconfig configId={cfg.id} name={firstParam(q.defconfig)?.trim() || undefined} arch={firstParam(q.arch)?.trim() || undefined} />
+      )}
 
       <ConfigText id="full-config" title="Full .config" text={cfg.text} href={`/api/configs/${enc(cfg.id)}/raw`} filename=".config" />
       <ConfigText id="min-config" title="Minimal defconfig (savedefconfig)" text={cfg.defconfig} href={`/api/configs/${enc(cfg.id)}/defconfig`} filename="defconfig" open />
