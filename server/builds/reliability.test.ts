@@ -28,7 +28,7 @@ async function fixture() {
 const inBuildStep = (b: BuildView, dataDir: string) =>
   b.state === "running" && fs.existsSync(path.join(dataDir, "logs", `${b.id}.log`)) && fs.readFileSync(path.join(dataDir, "logs", `${b.id}.log`), "utf8").includes("==> [kbs] build:");
 
-describe("a worker killed mid-build (Redis engine)", () => {
+describe("a worker killed or stopped mid-build (Redis engine)", () => {
   let server: RunningServer | undefined;
   const workers: WorkerProcess[] = [];
   afterAll(async () => {
@@ -36,7 +36,7 @@ describe("a worker killed mid-build (Redis engine)", () => {
     await server?.close();
   });
 
-  it("is retried by another worker and the build finishes once", async () => {
+  it("is retried by another worker and the build finishes once; a stopped one hands its build back", async () => {
     const { dataDir } = await fixture();
     const redisUrl = await testRedis(12);
     server = await startServer(loadSettings({ ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_REDIS_URL: redisUrl, KBS_BUILD_WORKERS: "0" }), { withNext: false });
@@ -59,7 +59,18 @@ describe("a worker killed mid-build (Redis engine)", () => {
     expect(log.match(/kbs: succeeded in/g)).toHaveLength(1);
     const again = await api<BuildView>(base, "POST", "/api/builds", { project: "fx", rev: "medium", configId: cfg });
     expect(again.body).toMatchObject({ id: body.id, cached: true });
-  }, 240_000);
+
+    // A worker stopped politely (SIGTERM) hands its build back at once instead of waiting for the lock to lapse.
+    const b = workers[1]!;
+    const cfg2 = await saveConfig(base, "fx", "medium", "CONFIG_ARCH_HOST=y\nCONFIG_BLINK_PERIOD_MS=200\n");
+    const second = await api<BuildView>(base, "POST", "/api/builds", { project: "fx", rev: "medium", configId: cfg2 });
+    await waitBuild(base, second.body.id, (x) => inBuildStep(x, dataDir));
+    await b.stop();
+    expect((await api<BuildView>(base, "GET", `/api/builds/${second.body.id}`)).body.state).toBe("queued");
+    workers.push(await startWorker(dataDir, { redisUrl }));
+    const done2 = await waitBuild(base, second.body.id, undefined, 180_000);
+    expect(done2).toMatchObject({ state: "succeeded", attempt: 2 });
+  }, 300_000);
 });
 
 describe.each([
