@@ -37,18 +37,22 @@ const IMPORT_IDENT = "kbs <kbs@localhost> 1704067200 +0000";
 export class GitRef {
   constructor(readonly dir: string) {}
 
-  /** Create the bare repo on first use (idempotent; safe when two processes race). */
+  /** Create the bare repo on first use (idempotent; two processes racing on a fresh data dir both succeed). */
   async init(): Promise<void> {
     if (fs.existsSync(path.join(this.dir, "HEAD"))) return;
     fs.mkdirSync(path.dirname(this.dir), { recursive: true });
-    await git(this.dir, ["init", "--bare", "-q", "--end-of-options", this.dir]);
-    for (const [k, v] of [
-      ["gc.auto", "0"],
-      ["core.logAllRefUpdates", "false"],
-      ["fetch.writeCommitGraph", "false"],
-      ["receive.denyNonFastForwards", "false"],
-    ]) {
-      await git(this.dir, ["config", k, v]);
+    try {
+      await git(this.dir, ["init", "--bare", "-q", "--end-of-options", this.dir]);
+      // No automatic gc while fetching, no reflogs: the mirror is maintained by kbs.
+      for (const [k, v] of [
+        ["gc.auto", "0"],
+        ["core.logAllRefUpdates", "false"],
+      ]) {
+        await git(this.dir, ["config", k, v]);
+      }
+    } catch (e) {
+      // The other process's init holds the config lock: its repo is as good as ours.
+      if (!fs.existsSync(path.join(this.dir, "HEAD"))) throw e;
     }
   }
 

@@ -8,6 +8,7 @@ import type { GitRef, ProjectRef } from "../gitref/gitref";
 import { dirFiles, tarballFiles } from "../gitref/sources";
 import { HttpError } from "../http/errors";
 import { log } from "../log";
+import { counter, histogram } from "../metrics";
 import type { KconfigBundleStore } from "../revdb/bundles";
 import { indexProject } from "../revdb/indexer";
 import type { RevDb } from "../revdb/revdb";
@@ -29,6 +30,9 @@ export interface SyncResult {
   /** refs from the remote whose names kbs refuses */
   skippedRefs: string[];
 }
+
+const syncsTotal = counter("kbs_project_syncs_total", "Project syncs that ended, by project and result", ["project", "result"]);
+const syncDuration = histogram("kbs_project_sync_duration_seconds", "Wall time of project syncs", ["project"], [0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000]);
 
 /** Another process (or this one) is syncing the project. */
 export class SyncBusyError extends HttpError {
@@ -141,10 +145,13 @@ export class SyncService {
       const bundlesWritten = missing.length;
       const message = `${indexed.totalCommits} revisions, ${hashes.length} distinct kconfig trees${skippedRefs.length ? `; skipped ${skippedRefs.length} ref(s) with unusable names` : ""}`;
       projects.setSync(id, { state: "ok", lastOk: Date.now(), message, progress: null });
+      syncsTotal.inc({ project: id, result: "ok" });
+      syncDuration.observe({ project: id }, (Date.now() - started) / 1000);
       return { project: id, newCommits: indexed.newCommits, removedCommits: indexed.removed, totalCommits: indexed.totalCommits, bundlesWritten, skippedRefs };
     } catch (e) {
       const message = e instanceof SyncError ? e.message : `sync failed: ${(e as Error).message}`;
       projects.setSync(id, { state: "failed", message, progress: null });
+      syncsTotal.inc({ project: id, result: "failed" });
       throw e instanceof SyncError ? e : new SyncError(message);
     }
   }
