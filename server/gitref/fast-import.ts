@@ -32,7 +32,7 @@ export async function fastImportCommit(
   gitDir: string,
   ref: string,
   files: AsyncIterable<TreeFile>,
-  opts: { ident: string; message: string; stripTopDir?: boolean },
+  opts: { ident: string; message: string; stripTopDir?: boolean; checkPaths?: (paths: Set<string>) => void },
 ): Promise<string> {
   const child = spawnGroup("git", ["--git-dir", gitDir, "fast-import", "--quiet", "--done"], { env: gitEnv(), stdio: ["pipe", "ignore", "pipe"] });
   let stderr = "";
@@ -83,7 +83,9 @@ export async function fastImportCommit(
     }
     if (!paths.length) throw new GitError("nothing to import: no files", "", null);
     const strip = opts.stripTopDir ? commonTopDir(paths.map((p) => p.path)) : undefined;
-    const lines = paths.map((p) => `M ${p.mode} :${p.mark} ${quotePath(strip ? p.path.slice(strip.length + 1) : p.path)}\n`);
+    const final = paths.map((p) => ({ ...p, path: strip ? p.path.slice(strip.length + 1) : p.path }));
+    opts.checkPaths?.(new Set(final.map((p) => p.path)));
+    const lines = final.map((p) => `M ${p.mode} :${p.mark} ${quotePath(p.path)}\n`);
     const msg = Buffer.from(opts.message + "\n");
     await write(`commit ${ref}\nauthor ${opts.ident}\ncommitter ${opts.ident}\ndata ${msg.length}\n`);
     await write(msg);

@@ -191,17 +191,23 @@ export class GitRef {
 
   /**
    * Store files as a parentless commit with a fixed author and date (so the same files
-   * give the same sha) and point `refs` at it atomically. Checks `requiredPath` exists
-   * first; on any failure no ref changes.
+   * give the same sha) and point `refs` at it atomically. Without `requiredPath` among the
+   * files no commit is made; on any failure no ref changes.
    */
   async importTree(files: AsyncIterable<TreeFile>, opts: { refs: string[]; message: string; requiredPath?: string; whatForErrors: string; stripTopDir?: boolean }): Promise<string> {
     await this.init();
     const tmpRef = `refs/kbs-import/${process.pid}-${Date.now()}`;
     try {
-      const sha = await fastImportCommit(this.dir, tmpRef, files, { ident: IMPORT_IDENT, message: opts.message, stripTopDir: opts.stripTopDir });
-      if (opts.requiredPath && !(await this.hasPath(sha, opts.requiredPath))) {
-        throw new ImportError(`${opts.whatForErrors} has no ${opts.requiredPath}: it is not a source tree for this recipe (expected the entry Kconfig file at ${opts.requiredPath})`);
-      }
+      const sha = await fastImportCommit(this.dir, tmpRef, files, {
+        ident: IMPORT_IDENT,
+        message: opts.message,
+        stripTopDir: opts.stripTopDir,
+        checkPaths: (paths) => {
+          if (opts.requiredPath && !paths.has(opts.requiredPath)) {
+            throw new ImportError(`${opts.whatForErrors} has no ${opts.requiredPath}: it is not a source tree for this recipe (expected the entry Kconfig file at ${opts.requiredPath})`);
+          }
+        },
+      });
       const input = opts.refs.map((r) => `update ${r}\0${sha}\0\0`).join("");
       await git(this.dir, ["update-ref", "-z", "--stdin"], { input });
       return sha;

@@ -133,7 +133,8 @@ export class SyncService {
       const fetched = await this.fetch(project, started, progress);
       const skippedRefs = fetched.skippedRefs;
       const refs = fetched.refs ?? (await gitref.refs(id));
-      await this.checkEntry(project, refs);
+      // Imported trees were checked for the entry file before their commit was made.
+      if (project.upstream.kind === "git") await this.checkEntry(project, refs);
       const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, refs, onProgress: (p) => progress({ phase: "index", ...p }) });
       const hashes = revdb.hashes(id);
       const missing = hashes.filter((h) => !bundles.has(h)).map((hash) => {
