@@ -1,11 +1,12 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import xtermHeadless from "@xterm/headless";
 import WebSocket from "ws";
 import { demoTitle } from "../bench/baseline-suite";
-import { localMenuconfigFirstFrame } from "../bench/baselines";
-import { demoTree } from "../bench/fixtures";
-import { startKbs, type KbsProcess } from "../bench/kbs-process";
+import { localMenuconfigFirstFrame, systemPython } from "../bench/baselines";
+import { createFakeFirmwareRepo, demoTree } from "../bench/fixtures";
+import { kbsBin, startKbs, type KbsProcess } from "../bench/kbs-process";
 import { runLoad, type LoadResult } from "../bench/load";
 import { treeRssMB } from "../bench/proctree";
 import type { BenchContext, BenchFigure, BenchSuite } from "../bench/types";
@@ -22,9 +23,10 @@ async function poolWarm(url: string): Promise<void> {
   throw new Error("the warm pool did not refill within 10 s");
 }
 
-async function server(ctx: BenchContext, name: string, env: Record<string, string>): Promise<KbsProcess> {
+async function server(ctx: BenchContext, name: string, env: Record<string, string>, setup?: (dataDir: string) => void): Promise<KbsProcess> {
   const dataDir = path.join(ctx.workDir, `terminal-${name}`);
   fs.mkdirSync(dataDir, { recursive: true });
+  setup?.(dataDir);
   return startKbs({
     dataDir,
     withNext: false,
@@ -32,12 +34,84 @@ async function server(ctx: BenchContext, name: string, env: Record<string, strin
   });
 }
 
+/** A Klipper-like project (the demo tree with its own lib/kconfiglib, as Klipper ships), added and synced with the kbs command. */
+function addKlipperLike(ctx: BenchContext, dataDir: string): string {
+  const repo = path.join(ctx.workDir, "terminal-fw");
+  if (!fs.existsSync(repo)) createFakeFirmwareRepo(repo, { ownKconfiglib: true });
+  const env = { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0" };
+  execFileSync(process.execPath, [kbsBin, "project", "add", "fw", "--recipe", "klipper", "--url", repo], { env, stdio: "ignore" });
+  execFileSync(process.execPath, [kbsBin, "sync", "fw"], { env, stdio: "ignore" });
+  return repo;
+}
+
+/** A session opened as a browser would: POST, WebSocket, init, acks, output into a headless xterm. */
+class BenchTerminal {
+  frames = 0;
+  lastFrame = 0;
+  private parsed: Promise<void> = Promise.resolve();
+  private readonly term = new xtermHeadless.Terminal({ cols: 120, rows: 40, scrollback: 0, allowProposedApi: true });
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on("message", (data: Buffer, binary) => {
+      if (!binary) return;
+      this.frames++;
+      this.lastFrame = performance.now();
+      this.parsed = this.parsed.then(() => new Promise<void>((r) => this.term.write(data, r)));
+      ws.send(JSON.stringify({ type: "ack", bytes: data.length }));
+    });
+  }
+
+  /** Open a session and wait for menuconfig's top menu; `ms` is from the POST to that frame. */
+  static async open(url: string, project: string): Promise<{ t: BenchTerminal; ms: number }> {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/api/sessions`, { method: "POST", body: JSON.stringify({ project, rev: "HEAD" }) });
+    if (res.status !== 201) throw new Error(`POST /api/sessions: HTTP ${res.status} ${await res.text()}`);
+    const { wsPath } = (await res.json()) as { wsPath: string };
+    const ws = new WebSocket(url.replace(/^http/, "ws") + wsPath);
+    const t = new BenchTerminal(ws);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    ws.send(JSON.stringify({ type: "init", cols: 120, rows: 40 }));
+    await t.until("the top menu", () => t.text().includes(demoTitle));
+    return { t, ms: Math.round(performance.now() - t0) };
+  }
+
+  text(): string {
+    const buf = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < this.term.rows; y++) lines.push(buf.getLine(y)?.translateToString(true) ?? "");
+    return lines.join("\n");
+  }
+
+  async until(what: string, ok: () => boolean): Promise<void> {
+    const deadline = performance.now() + 60_000;
+    while (!ok()) {
+      if (performance.now() > deadline) throw new Error(`no ${what} within 60 s; screen:\n${this.text()}`);
+      await sleep(2);
+      await this.parsed;
+    }
+  }
+
+  /** An arrow key (in the cursor-key mode curses set); resolves with the time to the first output after it. */
+  async arrow(direction: "A" | "B"): Promise<number> {
+    const before = this.frames;
+    const t0 = performance.now();
+    this.ws.send(Buffer.from(`\x1b${this.term.modes.applicationCursorKeysMode ? "O" : "["}${direction}`), { binary: true });
+    await this.until("redraw", () => this.frames > before);
+    return Math.round((this.lastFrame - t0) * 100) / 100;
+  }
+
+  close(): void {
+    this.ws.close();
+    this.term.dispose();
+  }
+}
+
 /** One session from POST /api/sessions to the frame holding the demo's top menu title, as a WebSocket client sees it. */
-async function firstFrame(url: string, warm: boolean): Promise<number> {
+async function firstFrame(url: string, warm: boolean, project = "demo"): Promise<number> {
   if (warm) await poolWarm(url);
-  const r = await runLoad({ url, project: "demo", sessions: 1, keystrokes: 1, builds: 0, title: demoTitle, timeoutMs: 60_000 });
-  if (r.errors.length) throw new Error(r.errors.join("; "));
-  return r.firstFrameMs[0]!;
+  const { t, ms } = await BenchTerminal.open(url, project);
+  t.close();
+  return ms;
 }
 
 /**
@@ -47,58 +121,22 @@ async function firstFrame(url: string, warm: boolean): Promise<number> {
  */
 async function pacedKeystrokes(url: string, sessions: number, keys: number, paceMs: number): Promise<number[]> {
   const latencies: number[] = [];
-  const one = async (i: number) => {
-    await sleep(i * 20);
-    const res = await fetch(`${url}/api/sessions`, { method: "POST", body: JSON.stringify({ project: "demo", rev: "v1" }) });
-    if (res.status !== 201) throw new Error(`session ${i}: HTTP ${res.status} ${await res.text()}`);
-    const { wsPath } = (await res.json()) as { wsPath: string };
-    const term = new xtermHeadless.Terminal({ cols: 120, rows: 40, scrollback: 0, allowProposedApi: true });
-    const ws = new WebSocket(url.replace(/^http/, "ws") + wsPath);
-    let frames = 0;
-    let lastFrame = 0;
-    let parsed: Promise<void> = Promise.resolve();
-    ws.on("message", (data: Buffer, binary) => {
-      if (!binary) return;
-      frames++;
-      lastFrame = performance.now();
-      parsed = parsed.then(() => new Promise<void>((r) => term.write(data, r)));
-      ws.send(JSON.stringify({ type: "ack", bytes: data.length }));
-    });
-    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-    ws.send(JSON.stringify({ type: "init", cols: 120, rows: 40 }));
-    const until = async (what: string, ok: () => boolean) => {
-      const deadline = performance.now() + 60_000;
-      while (!ok()) {
-        if (performance.now() > deadline) throw new Error(`session ${i}: no ${what} within 60 s`);
-        await sleep(2);
-        await parsed;
-      }
-    };
-    await until("first frame", () => {
-      const buf = term.buffer.active;
-      for (let y = 0; y < term.rows; y++) if (buf.getLine(y)?.translateToString(true).includes(demoTitle)) return true;
-      return false;
-    });
-    return async () => {
+  // Every session is open and drawn before anyone types: start-up is not what is measured.
+  const terms = await Promise.all(Array.from({ length: sessions }, (_, i) => sleep(i * 20).then(() => BenchTerminal.open(url, "demo"))));
+  await Promise.all(
+    terms.map(async ({ t }, i) => {
+      await sleep((i * paceMs) / sessions);
       try {
         for (let k = 0; k < keys; k++) {
-          const before = frames;
           const t0 = performance.now();
-          const arrow = k % 8 < 4 ? "B" : "A";
-          ws.send(Buffer.from(`\x1b${term.modes.applicationCursorKeysMode ? "O" : "["}${arrow}`), { binary: true });
-          await until("redraw", () => frames > before);
-          latencies.push(Math.round((lastFrame - t0) * 100) / 100);
+          latencies.push(await t.arrow(k % 8 < 4 ? "B" : "A"));
           await sleep(Math.max(0, paceMs - (performance.now() - t0)));
         }
       } finally {
-        ws.close();
-        term.dispose();
+        t.close();
       }
-    };
-  };
-  // Every session is open and drawn before anyone types: start-up is not what is measured.
-  const typists = await Promise.all(Array.from({ length: sessions }, (_, i) => one(i)));
-  await Promise.all(typists.map((type, i) => sleep((i * paceMs) / sessions).then(type)));
+    }),
+  );
   return latencies;
 }
 
@@ -126,13 +164,28 @@ export const suite: BenchSuite = async (ctx) => {
   const baseline = { name: "local make menuconfig in tmux, 120x40", samples: local };
 
   const figures: BenchFigure[] = [];
-  const warmServer = await server(ctx, "warm", { KBS_POOL_SIZE: "2" });
+  let fwRepo = "";
+  const warmServer = await server(ctx, "warm", { KBS_POOL_SIZE: "2" }, (dataDir) => (fwRepo = addKlipperLike(ctx, dataDir)));
   try {
     ctx.log(`first frame, warm pool (${runs} runs)`);
     const warm: number[] = [];
     await firstFrame(warmServer.url, true);
     for (let i = 0; i < runs; i++) warm.push(await firstFrame(warmServer.url, true));
-    figures.push({ name: "terminal.first-frame.warm", unit: "ms", samples: warm, baseline, target: "p50 <= 100 ms", note: "POST /api/sessions to the top menu on a WebSocket client, demo tree, warm pool" });
+    figures.push({ name: "terminal.first-frame.warm", unit: "ms", samples: warm, baseline, target: "p50 <= 100 ms", note: "POST /api/sessions to the top menu on a WebSocket client, demo tree (system Kconfiglib), warm pool" });
+
+    ctx.log(`first frame, warm pool, Klipper-like tree with its own Kconfiglib (${runs} runs)`);
+    const own: number[] = [];
+    await firstFrame(warmServer.url, true, "fw");
+    for (let i = 0; i < runs; i++) own.push(await firstFrame(warmServer.url, true, "fw"));
+    const localOwn = await localMenuconfigFirstFrame({ dir: fwRepo, title: demoTitle, runs, command: `make menuconfig PYTHON=${systemPython} KCONFIGLIB=lib/kconfiglib` });
+    figures.push({
+      name: "terminal.first-frame.warm.own-kconfiglib",
+      unit: "ms",
+      samples: own,
+      baseline: { name: "local make menuconfig with the tree's lib/kconfiglib, in tmux", samples: localOwn },
+      target: "p50 <= 100 ms",
+      note: "as above on a Klipper-like tree that ships lib/kconfiglib (byte-compiled once per kconfig hash)",
+    });
 
     ctx.log("keystroke latency, 1 session");
     const one = check(await runLoad({ url: warmServer.url, project: "demo", sessions: 1, keystrokes: 30, builds: 0, title: demoTitle, timeoutMs: 120_000 }), "1 session");
