@@ -69,7 +69,7 @@ test("a pasted .config that is not one is refused inline, before any session sta
 
 test("wrong links explain themselves: unknown session, config and build", async ({ page }, info) => {
   await page.goto(kbs.url + "/s/not-a-session");
-  await expect(page.getByRole("alert").filter({ hasText: "This session has ended" })).toContainText("No such session");
+  await expect(page.getByRole("alert").filter({ hasText: "This session has ended" })).toContainText("No such session", { timeout: 30_000 });
   await expect(page.getByRole("link", { name: "Start a new session" })).toBeVisible();
   await page.screenshot({ path: info.outputPath("session-unknown.png") });
   for (const url of ["/c/0000", "/b/0000"]) {

@@ -99,7 +99,7 @@ describe("terminal protocol client", () => {
     expect(t.states).toContain("reconnecting");
     // The client forgot the screen on reconnect; only the snapshot can have redrawn it.
     expect(t.resets()).toBeGreaterThanOrEqual(1);
-    expect(t.messages.some((m) => m.type === "snapshot")).toBe(true);
+    await until("the snapshot", () => t.messages.some((m) => m.type === "snapshot"));
     await until("the restored title", () => t.screen().includes("kbs demo firmware configuration"));
     t.client.close();
   });

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 import { api, errorText } from "../api/client";
 import { finishedBuildStates, type Build, type BuildState } from "../api/types";
 import { CopyButton } from "../ui/CopyButton";
@@ -55,6 +55,8 @@ function useBuild(initial: Build): { build: Build; error?: string } {
   return { build, error };
 }
 
+const noSubscribe = () => () => {};
+
 /** The clock, ticking each second while `running` (for "running for 1m 05s"). */
 function useNow(running: boolean): number | undefined {
   const [now, setNow] = useState<number>();
@@ -88,6 +90,11 @@ export function BuildView(props: { initial: Build }) {
   const { build, error } = useBuild(props.initial);
   const finished = finishedBuildStates.includes(build.state);
   const log = useBuildLog(build.id, finished);
+  const origin = useSyncExternalStore(
+    noSubscribe,
+    () => window.location.origin,
+    () => "",
+  );
   const [actionError, setActionError] = useState<string>();
   const [actionNotice, setActionNotice] = useState<string>();
   const [rebuilding, setRebuilding] = useState(false);
@@ -215,6 +222,17 @@ export function BuildView(props: { initial: Build }) {
               </ul>
             )}
           </section>
+          {build.artifacts.some((a) => a.name === "vm-manifest.json") && (
+            <section className={panel + " p-3 text-xs"} aria-labelledby="boot-heading">
+              <h2 id="boot-heading" className="mb-1 text-sm font-semibold">
+                Boot it
+              </h2>
+              <p className="text-slate-400">On a machine with QEMU, in a kbs checkout; every file is checked against the manifest before it boots:</p>
+              <pre className="mt-1 overflow-x-auto rounded bg-slate-950 px-2 py-1 font-mono text-slate-200">
+                npx kbs vm run {build.id} --url {origin || "http://<this server>"}
+              </pre>
+            </section>
+          )}
           {build.manifest != null && (
             <details className={panel}>
               <summary className="cursor-pointer px-3 py-2 text-sm font-semibold">Manifest</summary>

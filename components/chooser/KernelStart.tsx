@@ -33,7 +33,7 @@ export function KernelStart(props: {
   const arch = props.arch && arches.includes(props.arch) ? props.arch : arches[0];
   return (
     <div className="mr-auto flex flex-wrap items-center gap-3 text-sm text-slate-300">
-      <label className="flex items-center gap-2">
+      <label className="flex items-center gap-2 whitespace-nowrap">
         Architecture
         <select className="rounded-md border border-slate-700 bg-slate-950 px-2 py-1 font-mono text-sm" value={arch} onChange={(e) => props.onArch(e.target.value)}>
           {arches.map((a) => (
@@ -41,7 +41,7 @@ export function KernelStart(props: {
           ))}
         </select>
       </label>
-      <label className="flex items-center gap-2" title={props.disabledReason}>
+      <label className="flex items-center gap-2 whitespace-nowrap" title={props.disabledReason}>
         Start from
         <input
           list="kernel-starts"
