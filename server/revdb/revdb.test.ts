@@ -93,6 +93,18 @@ describe("revdb on the fake firmware repo", () => {
     await expect(new Promise((resolve, reject) => missing.on("error", reject).on("end", resolve).resume())).rejects.toThrow(/git archive/);
   });
 
+  it("adds the recipe's extra files to the kconfig tree (Kalico's generated src/extras/Kconfig)", async () => {
+    parts.projects.add({ id: "kal", recipe: "kalico", upstream: { kind: "git", url: fw.dir } });
+    await parts.sync.sync("kal");
+    const rev = parts.revdb.resolve("kal", "v0.3.0");
+    expect(rev.kconfigHash).toBe(await truthHash(parts.gitref.dir, rev.sha, getRecipe("kalico")!));
+    expect(rev.kconfigHash).not.toBe(parts.revdb.resolve("fw", "v0.3.0").kconfigHash);
+    const out = path.join(tmpDir(), "kal");
+    await parts.bundles.extract(rev.kconfigHash, out);
+    expect(fs.readFileSync(path.join(out, "src/extras/Kconfig"), "utf8")).toBe("");
+    expect(fs.existsSync(path.join(out, "src/Kconfig"))).toBe(true);
+  });
+
   it("refuses a bundle that does not match its hash", () => {
     const h = parts.revdb.resolve("fw", "v0.1.0").kconfigHash;
     const file = path.join(dataDir, "bundles", `${h}.tar`);
