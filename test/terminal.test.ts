@@ -432,7 +432,7 @@ describe("session limits", () => {
     kbs = await startKbs({
       dataDir: tmpDir(),
       withNext: false,
-      env: { KBS_POOL_SIZE: "0", KBS_SESSION_IDLE_SEC: "3", KBS_SESSION_GRACE_SEC: "2", KBS_SESSIONS_PER_CLIENT: "1" },
+      env: { KBS_POOL_SIZE: "0", KBS_SESSION_IDLE_SEC: "3", KBS_SESSION_MAX_SEC: "8", KBS_SESSION_GRACE_SEC: "2", KBS_SESSIONS_PER_CLIENT: "1" },
     });
   });
   afterAll(async () => {
@@ -453,6 +453,22 @@ describe("session limits", () => {
     await c.untilText("[kbs] This session was closed after 3 seconds without input");
     await c.untilClosed();
     expect(await (await fetch(`${kbs.url}/metrics`)).text()).toMatch(/kbs_sessions_ended_total\{reason="idle"\} 1/);
+  });
+
+  it("a session in use still ends at its maximum lifetime, saying so", async () => {
+    const s = await newSession(kbs.url, { project: "demo", rev: "v1" });
+    const c = await TerminalClient.connect(kbs.url, s.wsPath);
+    await c.untilText(TITLE);
+    // Keep typing (never idle for 3 s) until the 8 s lifetime ends the session.
+    const typing = setInterval(() => c.type(c.screen.arrow("down")), 700);
+    try {
+      const err = await c.untilMessage("error", 0, 20_000);
+      expect(err.code).toBe("max_lifetime");
+      await c.untilText("[kbs] This session reached its maximum length of 8 seconds");
+      await c.untilClosed();
+    } finally {
+      clearInterval(typing);
+    }
   });
 
   it("a dropped socket keeps the session for the grace period only", async () => {
