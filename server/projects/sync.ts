@@ -130,6 +130,7 @@ export class SyncService {
       }
     };
     try {
+      progress({ phase: "fetch", done: 0, total: 0 });
       const fetched = await this.fetch(project, started, progress);
       const skippedRefs = fetched.skippedRefs;
       const refs = fetched.refs ?? (await gitref.refs(id));
