@@ -162,7 +162,7 @@ async function linuxFigures(ctx: BenchContext): Promise<BenchFigure[]> {
 
 /** First frames of Linux menuconfig sessions through a real kbs server on `dataDir`: ms from POST /api/sessions to the title. */
 async function sessionFirstFrames(dataDir: string, n: number): Promise<number[]> {
-  const server = await startKbs({ dataDir, withNext: false, env: { KBS_UPSTREAMS: "0", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0", KBS_POOL_SIZE: "1", KBS_LOG_LEVEL: "warn" } });
+  const server = await startKbs({ dataDir, withNext: false, env: { KBS_UPSTREAMS: "0", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0", KBS_POOL_SIZE: "1", KBS_LOG_LEVEL: "warn", KBS_SESSIONS_PER_CLIENT: "1000", KBS_SESSIONS_MAX: "1000" } });
   try {
     const samples: number[] = [];
     for (let i = 0; i < n; i++) {
