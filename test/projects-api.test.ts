@@ -117,6 +117,29 @@ describe("projects API and CLI", () => {
   });
 });
 
+describe("pre-registered upstreams", () => {
+  it("registers klipper and kalico by URL and syncs them in the background without delaying start-up", async () => {
+    const server = await startKbs({ dataDir: tmpDir(), withNext: false, env: { KBS_UPSTREAMS: "1", KBS_BUILTINS: "0", KBS_POOL_SIZE: "0" } });
+    try {
+      const { body } = await getJson(`${server.url}/api/projects`);
+      expect(body.map((p: { id: string; upstream: { url: string } }) => [p.id, p.upstream.url])).toEqual([
+        ["klipper", "https://github.com/Klipper3d/klipper"],
+        ["kalico", "https://github.com/KalicoCrew/kalico"],
+      ]);
+      // Offline (as here) the sync fails quickly and says why; online it may still be fetching.
+      let sync = { state: "never", message: "" };
+      for (let i = 0; i < 300 && (sync.state === "never" || sync.state === "syncing"); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        sync = (await getJson(`${server.url}/api/projects/klipper`)).body.sync;
+      }
+      if (sync.state === "failed") expect(sync.message).toMatch(/^upstream unreachable, last tried \d{4}-\d\d-\d\dT[\d:.]+Z: .+/);
+      else expect(["syncing", "ok"]).toContain(sync.state);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("interrupted and concurrent syncs", () => {
   let dataDir: string;
   let repo: string;

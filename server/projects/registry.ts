@@ -92,7 +92,7 @@ export class ProjectRegistry {
   private rows(where = "", ...args: unknown[]): Row[] {
     return this.db
       .prepare(
-        `SELECT p.*, l.pid AS lock_pid, l.host AS lock_host FROM projects p LEFT JOIN project_sync_locks l ON l.project = p.id ${where} ORDER BY p.created_at, p.id`,
+        `SELECT p.*, l.pid AS lock_pid, l.host AS lock_host FROM projects p LEFT JOIN project_sync_locks l ON l.project = p.id ${where} ORDER BY p.rowid`,
       )
       .all(...args) as Row[];
   }
