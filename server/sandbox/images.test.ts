@@ -10,7 +10,7 @@ describe("sandbox images", () => {
   });
 
   it("installs in each Containerfile exactly the packages its image.json lists", () => {
-    for (const name of ["menuconfig", "build-firmware", "build-kernel"]) {
+    for (const name of ["menuconfig", "build-firmware", "build-kernel", "shell"]) {
       const file = fs.readFileSync(path.join(IMAGES_DIR, name, "Containerfile"), "utf8");
       const install = /apt-get install -y --no-install-recommends \\\n\s+([^\\]+)\\/.exec(file);
       expect(install, `${name}/Containerfile has an apt-get install line`).not.toBeNull();

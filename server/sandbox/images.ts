@@ -21,6 +21,8 @@ export const ImageSchema = z.object({
   check: z.array(z.string()).min(1),
   /** What a warm sandbox of this image runs while it waits for a job. */
   warm: z.array(z.string()).min(1),
+  /** qemu: whether warm guests get the Python layer (default: when the packages list python3). */
+  qemu: z.object({ python: z.boolean() }).optional(),
 });
 export type Image = z.infer<typeof ImageSchema>;
 

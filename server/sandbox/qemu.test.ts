@@ -23,7 +23,7 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
     fs.mkdirSync(src);
     fs.writeFileSync(path.join(src, "data.txt"), "from the host\n");
     const r = await backend.run({
-      image: "menuconfig",
+      image: "shell",
       argv: ["/bin/sh", "-c", 'cat /kbs/in/data.txt; cat; echo "$HOME $GREETING"; id -un; echo oops >&2; exit 7'],
       stdin: "from stdin\n",
       binds: [{ host: src, guest: "/kbs/in" }],
@@ -33,11 +33,11 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
     expect(r.stdout.toString()).toBe("from the host\nfrom stdin\n/work/.home it's me\nkbs\n");
     expect(r.stderr.toString()).toBe("oops\n");
     expect(r.code).toBe(7);
-    await expect(backend.run({ image: "menuconfig", argv: ["/bin/true"], binds: [{ host: src, guest: "/kbs/out", writable: true }] })).rejects.toThrow(/writable bind "\/kbs\/out" needs KBS_SANDBOX=bwrap/);
+    await expect(backend.run({ image: "shell", argv: ["/bin/true"], binds: [{ host: src, guest: "/kbs/out", writable: true }] })).rejects.toThrow(/writable bind "\/kbs\/out" needs KBS_SANDBOX=bwrap/);
   }, VM_TEST_MS);
 
   it("runs a warm session: files in through /kbs/in, the pty size, keystrokes, /kbs/out back at exit", async () => {
-    const sb = await backend.startWarm({ image: "menuconfig" });
+    const sb = await backend.startWarm({ image: "shell" });
     try {
       const tree = path.join(dataDir, "tree");
       fs.mkdirSync(tree);
@@ -69,8 +69,31 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
     }
   }, VM_TEST_MS);
 
-  it("forwards a resize to the guest's terminal over the control port, with SIGWINCH", async () => {
+  it("runs menuconfig in the warm guest's Python and brings the saved config back", async () => {
     const sb = await backend.startWarm({ image: "menuconfig" });
+    try {
+      const tree = path.join(dataDir, "kconfig-tree");
+      fs.mkdirSync(tree);
+      fs.writeFileSync(path.join(tree, "Kconfig"), 'mainmenu "Guest Demo"\nconfig FOO\n\tbool "Enable foo"\n\tdefault y\n');
+      execFileSync("tar", ["-cf", path.join(sb.inDir, "tree.tar"), "-C", tree, "."]);
+      let seen = "";
+      sb.onData((d) => (seen += d.toString()));
+      const done = outputUntilExit(sb);
+      sb.launch({ extract: ["/kbs/in/tree.tar"], cwd: "/work", argv: ["python3", "-m", "menuconfig", "Kconfig"], env: { KCONFIG_CONFIG: "/kbs/out/.config" }, cols: 100, rows: 30 });
+      await until(() => seen.includes("Enable foo"), "menuconfig's first screen", 90_000);
+      sb.write("Q");
+      await until(() => seen.includes("(Y)es"), "the save question", 60_000);
+      sb.write("y");
+      const { code } = await done;
+      expect(code).toBe(0);
+      expect(fs.readFileSync(path.join(sb.outDir, ".config"), "utf8")).toContain("CONFIG_FOO=y");
+    } finally {
+      await sb.kill();
+    }
+  }, 180_000);
+
+  it("forwards a resize to the guest's terminal over the control port, with SIGWINCH", async () => {
+    const sb = await backend.startWarm({ image: "shell" });
     try {
       let seen = "";
       sb.onData((d) => (seen += d.toString()));
@@ -87,4 +110,4 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
   }, VM_TEST_MS);
 });
 
-if (avail.ok) securityChecks("qemu", { backend: () => backend, image: "menuconfig", dataDir, ownUid: false, bootMs: 30_000, testTimeoutMs: VM_TEST_MS });
+if (avail.ok) securityChecks("qemu", { backend: () => backend, image: "shell", dataDir, ownUid: false, bootMs: 30_000, testTimeoutMs: VM_TEST_MS });

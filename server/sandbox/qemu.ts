@@ -8,6 +8,7 @@ import { killGroup, run as runProc, spawnGroup } from "../proc";
 import { BASE_ENV, checkGuestPath, claimDir, removeStaleDirs, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId } from "./common";
 import { cpio, parentDirs, treeEntries, type CpioEntry } from "./cpio";
 import { getImage, IMAGES_DIR } from "./images";
+import { pythonLayer, writeCache } from "./qemu-python";
 import { alive, waitGone } from "./procs";
 import { runChild } from "./run-child";
 import type { LaunchJob, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
@@ -44,15 +45,18 @@ export function findCloudKernel(): string | undefined {
  * What it supports: `run` of shell/busybox commands (stdout on ttyS0, stderr on ttyS1,
  * exit status on ttyS2; stdin and read-only binds are copied into the guest in a
  * per-run initramfs; writable binds are refused) and warm pty sessions (console on
- * ttyS0 through a host pty, a control channel on ttyS1 for resize, copying /kbs/in in
- * at launch and /kbs/out back at exit). The cloud kernel builds virtio-console as a
- * module only, so both channels are 16550 serial ports. The guest has no Python:
- * `python3` jobs (menuconfig) need bwrap. Inside, jobs run as an unprivileged user
- * with the request's rlimits (ulimit) and /work as a size-limited tmpfs.
+ * ttyS0, a control channel on ttyS1 for resize, copying /kbs/in in at launch and
+ * /kbs/out back at exit). Warm sandboxes of images that list python3 also get the host's
+ * Python with Kconfiglib and curses (qemu-python.ts) and run the same warm stub as bwrap,
+ * so menuconfig sessions work; `run` stays busybox-only (a 25 MB Python layer would
+ * slow every one-shot boot). The cloud kernel builds virtio-console as a module only, so
+ * both channels are 16550 serial ports. Inside, jobs run as an unprivileged user with
+ * the request's rlimits (ulimit) and /work as a size-limited tmpfs.
  */
 export class QemuBackend implements SandboxBackend {
   readonly name = "qemu";
   private base: Buffer | undefined;
+  private python: Promise<Buffer> | undefined;
 
   constructor(private readonly opts: QemuOptions) {
     fs.mkdirSync(opts.dir, { recursive: true });
@@ -127,7 +131,12 @@ export class QemuBackend implements SandboxBackend {
     fs.mkdirSync(outDir, { recursive: true });
     claimDir(dir);
     const initrd = path.join(dir, "initrd");
-    fs.writeFileSync(initrd, Buffer.concat([this.baseInitramfs(), cpio([{ name: "/kbs/job.env", mode: 0o644, type: "file", data: this.jobEnv("warm", req) }])]));
+    const python = usesPython(req.image);
+    const warm = cpio([
+      { name: "/kbs/job.env", mode: 0o644, type: "file", data: this.jobEnv("warm", req) + (python ? "export KBS_STUB=python\n" : "") },
+      { name: "/kbs/env.sh", mode: 0o644, type: "file", data: envScript({}) },
+    ]);
+    fs.writeFileSync(initrd, Buffer.concat([this.baseInitramfs(), await this.imageLayer(req.image), warm]));
     // Console (ttyS0) and control port (ttyS1) are unix sockets qemu serves; wait=on makes
     // qemu start the guest only once both are connected, so no byte is lost.
     const conPath = path.join(dir, "con.sock");
@@ -161,7 +170,8 @@ export class QemuBackend implements SandboxBackend {
       resize: (c, r) => ctl.send(`resize ${c} ${r}\n`),
       pause: () => void conSock.pause(),
       resume: () => void conSock.resume(),
-      encodeLaunch: (job) => `KBS-LAUNCH ${Buffer.from(launchScript(job)).toString("base64")}\n`,
+      // With Python the guest runs the same stub as bwrap (JSON launch line); else a shell stub.
+      encodeLaunch: python ? undefined : (job) => `KBS-LAUNCH ${Buffer.from(launchScript(job)).toString("base64")}\n`,
       prepareLaunch: () => ctl.sendDir(inDir),
     };
     const sandbox = new ConsoleWarmSandbox(id, this.name, req.image, inDir, outDir, console, async () => {
@@ -171,6 +181,12 @@ export class QemuBackend implements SandboxBackend {
     }, 120_000);
     await sandbox.ready;
     return sandbox;
+  }
+
+  /** The Python layer for images that list python3 (cached), else nothing. */
+  private async imageLayer(image: string): Promise<Buffer> {
+    if (!usesPython(image)) return Buffer.alloc(0);
+    return (this.python ??= pythonLayer(this.opts.dir));
   }
 
   private kernel(): string | undefined {
@@ -206,13 +222,13 @@ export class QemuBackend implements SandboxBackend {
   /** busybox-static + the guest scripts as a cpio, cached by content in the data dir. */
   private baseInitramfs(): Buffer {
     if (this.base) return this.base;
-    const files = ["init", "stub.sh", "limits.sh"].map((f) => fs.readFileSync(path.join(GUEST_DIR, f)));
+    const files = ["init", "stub.sh", "limits.sh", "pystub.sh"].map((f) => fs.readFileSync(path.join(GUEST_DIR, f)));
     const busybox = fs.readFileSync(BUSYBOX);
     const hash = crypto.createHash("sha256");
     for (const f of [busybox, ...files]) hash.update(f);
     const cached = path.join(this.opts.dir, `initramfs-${hash.digest("hex").slice(0, 16)}.cpio`);
     if (fs.existsSync(cached)) return (this.base = fs.readFileSync(cached));
-    const [init, stub, limits] = files;
+    const [init, stub, limits, pystub] = files;
     const dirs = ["/bin", "/etc", "/proc", "/sys", "/dev", "/work", "/kbs", "/kbs/in"];
     this.base = cpio([
       ...dirs.map((d) => ({ name: d, mode: 0o755, type: "dir" as const })),
@@ -221,14 +237,19 @@ export class QemuBackend implements SandboxBackend {
       { name: "/init", mode: 0o755, type: "file", data: init },
       { name: "/kbs/stub.sh", mode: 0o644, type: "file", data: stub },
       { name: "/kbs/limits.sh", mode: 0o644, type: "file", data: limits },
+      { name: "/kbs/pystub.sh", mode: 0o644, type: "file", data: pystub },
       { name: "/etc/passwd", mode: 0o644, type: "file", data: "root:x:0:0:root:/root:/bin/sh\nkbs:x:1000:1000:kbs sandbox:/work/.home:/bin/sh\n" },
       { name: "/etc/group", mode: 0o644, type: "file", data: "root:x:0:\nkbs:x:1000:\n" },
     ]);
-    fs.writeFileSync(`${cached}.tmp`, this.base);
-    fs.renameSync(`${cached}.tmp`, cached);
+    writeCache(cached, this.base, "initramfs-");
     return this.base;
   }
 }
+
+const usesPython = (image: string) => {
+  const i = getImage(image);
+  return i.qemu?.python ?? i.packages.includes("python3");
+};
 
 /** Connect to a unix socket qemu serves, retrying until qemu has made it. */
 async function connectWhenServed(socketPath: string, timeoutMs = 30_000): Promise<net.Socket> {

@@ -1,0 +1,1 @@
+exec /usr/bin/python3 -s /kbs/stub/warm_stub.py
