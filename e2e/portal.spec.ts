@@ -97,6 +97,13 @@ test("toggle a symbol with space, save: the side panel shows the change", async 
   await expect(row).toBeVisible();
   await page.screenshot({ path: info.outputPath("session-saved.png") });
 
+  // F6 leaves the terminal for the toolbar and comes back (menuconfig keeps Tab and Esc).
+  await page.locator(".xterm").click();
+  await page.keyboard.press("F6");
+  await expect(page.getByRole("button", { name: "Save", exact: true })).toBeFocused();
+  await page.keyboard.press("F6");
+  await expect(page.getByRole("textbox", { name: "Terminal input" })).toBeFocused();
+
   // The toolbar's downloads and share link act on that save.
   const [config] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download .config" }).click()]);
   expect(fs.readFileSync(await config.path(), "utf8")).toContain("CONFIG_ENABLE_DEBUG=y");

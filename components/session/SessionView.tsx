@@ -46,6 +46,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
   const [notice, setNotice] = useState<string>();
   const [flow, setFlow] = useState("");
   const afterSave = useRef<AfterSave>(undefined);
+  const toolbarRef = useRef<HTMLDivElement>(null);
 
   // Flow indicator: bytes drawn and acknowledged, refreshed while connected.
   useEffect(() => {
@@ -124,7 +125,19 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
 
   return (
     <div className="flex flex-col lg:h-[calc(100dvh-3rem)]">
-      <div role="toolbar" aria-label="Session actions" className="flex flex-wrap items-center gap-2 border-b border-slate-800 px-3 py-2">
+      <div
+        ref={toolbarRef}
+        role="toolbar"
+        aria-label="Session actions"
+        aria-keyshortcuts="F6"
+        title="F6 moves between menuconfig and these actions"
+        className="flex flex-wrap items-center gap-2 border-b border-slate-800 px-3 py-2"
+        onKeyDown={(e) => {
+          if (e.key !== "F6") return;
+          e.preventDefault();
+          handle.current?.focus();
+        }}
+      >
         <div className="mr-auto flex min-w-0 items-center gap-2 text-sm">
           <span className="truncate font-medium">{props.project ?? "session"}</span>
           {props.rev && <span className="truncate font-mono text-slate-400">@ {props.rev}</span>}
@@ -197,6 +210,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
             onState={(state, detail) => setConn({ state, detail })}
             onMessage={onMessage}
             onHandle={(h) => (handle.current = h)}
+            onLeave={() => toolbarRef.current?.querySelector<HTMLButtonElement>("button:not(:disabled)")?.focus()}
           />
         </div>
         <aside aria-label="Changed symbols panel" className="flex min-h-64 flex-col gap-2 border-t border-slate-800 p-3 lg:w-80 lg:border-t-0 lg:border-l">
@@ -215,7 +229,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
           <ChangedSymbolsList changed={config?.changed} emptyText="Everything is at its default." />
           <p className="text-xs text-slate-500">
             kbs keeps every config menuconfig writes: press <kbd className="rounded border border-slate-700 px-1 font-mono">S</kbd> in menuconfig (or Q, then Y) and this list, the
-            downloads, the share link and Build follow at once.
+            downloads, the share link and Build follow at once. <kbd className="rounded border border-slate-700 px-1 font-mono">F6</kbd> moves between menuconfig and the toolbar.
           </p>
         </aside>
       </div>

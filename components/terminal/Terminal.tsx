@@ -53,6 +53,8 @@ export function Terminal(props: {
   onState(state: ConnectionState, detail?: string): void;
   onMessage(msg: ServerMessage): void;
   onHandle(handle: TerminalHandle | undefined): void;
+  /** F6 pressed in the terminal: the page moves focus elsewhere. */
+  onLeave?(): void;
 }) {
   const outerRef = useRef<HTMLDivElement>(null);
   const hostRef = useRef<HTMLDivElement>(null);
@@ -108,6 +110,12 @@ export function Terminal(props: {
 
       const onData = term.onData((d) => client.input(d));
       const onBinary = term.onBinary((d) => client.input(d, true));
+      // The terminal takes Tab and Esc for menuconfig; F6 (which menuconfig does not use) leaves it.
+      term.attachCustomKeyEventHandler((e) => {
+        if (e.key !== "F6") return true;
+        if (e.type === "keydown") callbacks.current.onLeave?.();
+        return false;
+      });
       client.connect();
       term.focus();
 
