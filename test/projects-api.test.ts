@@ -106,6 +106,25 @@ describe("projects API and CLI", () => {
     expect(state).toBe("ok");
   });
 
+  it("adds by file:// URL, and imports a tarball at add time (a bad one registers nothing)", () => {
+    const byUrl = kbs(dataDir, ["project", "add", "fwurl", "--recipe", "kconfiglib", "--url", `file://${fw.dir}`]);
+    expect(byUrl.status, byUrl.stderr).toBe(0);
+    expect(kbs(dataDir, ["sync", "fwurl"]).stdout).toMatch(/fwurl: ok, 6 new of 6 revisions/);
+    const dir = tmpDir();
+    const good = path.join(dir, "fw.tar.gz");
+    spawnSync("tar", ["-czf", good, "--exclude=.git", "-C", path.dirname(fw.dir), path.basename(fw.dir)]);
+    const tar = kbs(dataDir, ["project", "add", "fwtar", "--recipe", "kconfiglib", "--tarball", good, "--rev-name", "v9"]);
+    expect(tar.status, tar.stderr).toBe(0);
+    expect(tar.stdout).toMatch(/added fwtar \(kconfiglib\), 1 revision\(s\) indexed/);
+    const junk = path.join(dir, "junk.tar.gz");
+    spawnSync("sh", ["-c", `echo not a tarball | gzip > ${junk}`]);
+    const bad = kbs(dataDir, ["project", "add", "fwjunk", "--recipe", "kconfiglib", "--tarball", junk, "--rev-name", "v1"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/junk.tar.gz is not a source tarball: not a tar archive/);
+    expect(kbs(dataDir, ["project", "list"]).stdout).not.toMatch(/^fwjunk /m);
+    expect(kbs(dataDir, ["project", "add", "fwjunk", "--recipe", "kconfiglib", "--tarball", junk]).stderr).toMatch(/--tarball needs --rev-name/);
+  });
+
   it("refuses to add a URL that is not a git repository, registering nothing", () => {
     const r = kbs(dataDir, ["project", "add", "nr", "--recipe", "kconfiglib", "--url", tmpDir()]);
     expect(r.status).toBe(2);

@@ -115,7 +115,7 @@ export class TarParser {
   /** Call at the end of input: an archive that stops mid-way is an error. */
   end(): void {
     if (this.finished) return;
-    if (!this.started) throw new TarFormatError("empty input, not a tar archive");
+    if (!this.started) throw new TarFormatError(this.have ? "not a tar archive (shorter than one tar block)" : "empty input, not a tar archive");
     throw new TarFormatError("truncated tar archive (no end marker)");
   }
 
