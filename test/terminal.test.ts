@@ -376,10 +376,13 @@ describe("terminal sessions and the config store", () => {
       await quit(configured);
     });
 
-    it("an unknown session id gets unknown_session over the socket", async () => {
-      const c = await TerminalClient.connect(url, "/ws/sessions/does-not-exist", { init: false });
-      expect((await c.untilMessage("error")).code).toBe("unknown_session");
-      expect((await c.untilClosed()).code).toBe(4404);
+    it("an unknown or malformed session id gets unknown_session over the socket", async () => {
+      for (const id of ["does-not-exist", "%E0%A4%A"]) {
+        const c = await TerminalClient.connect(url, `/ws/sessions/${id}`, { init: false });
+        expect((await c.untilMessage("error")).code).toBe("unknown_session");
+        expect((await c.untilClosed()).code).toBe(4404);
+      }
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
     });
 
     it("the sandbox killed mid-session: the client gets error + exit, the last saved config stays", async () => {

@@ -68,6 +68,8 @@ export class Session {
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
   private lastStoredText: string | undefined;
+  /** Output that arrives while a reconnect snapshot is taken. */
+  private holding: Buffer[] | undefined;
   private watcher: fs.FSWatcher | undefined;
   private readonly flow: FlowControl;
   private readonly subscriptions: Disposable[] = [];
@@ -116,11 +118,16 @@ export class Session {
     this.touch();
     client.sendMessage({ type: "ready", session: this.id, kconfigHash: this.kconfigHash });
     if (this.launched && this.screen) {
+      // Output after this point is not in the snapshot: hold it and send it after.
+      const held: Buffer[] = [];
+      this.holding = held;
       const snap = await this.screen.snapshot();
+      if (this.holding === held) this.holding = undefined;
       if (this.client !== client) return;
       client.sendMessage({ type: "snapshot" });
       // A full reset first, so whatever the client showed before is replaced, not overlaid.
       client.sendBytes(Buffer.concat([Buffer.from("\x1bc"), snap]));
+      for (const d of held) this.sendOutput(client, d);
       this.resize(cols, rows);
     } else {
       this.size = { cols, rows };
@@ -132,6 +139,7 @@ export class Session {
   detach(client: TerminalClient): void {
     if (this.client !== client) return;
     this.client = undefined;
+    this.holding = undefined;
     this.flow.reset();
     this.stopDrainWatch();
     if (!this.ended) this.graceTimer = setTimeout(() => void this.end("disconnected"), this.opts.limits.graceMs);
@@ -246,8 +254,11 @@ export class Session {
 
   private output(data: Buffer): void {
     this.screen?.write(data);
-    const client = this.client;
-    if (!client) return;
+    if (this.holding) this.holding.push(data);
+    else if (this.client) this.sendOutput(this.client, data);
+  }
+
+  private sendOutput(client: TerminalClient, data: Buffer): void {
     client.sendBytes(data);
     this.flow.sent(data.length, client.bufferedAmount);
     if (this.flow.isPaused) this.startDrainWatch();

@@ -73,7 +73,12 @@ export function sessionUpgradeRoute(sessions: SessionManager, allowedOrigins: st
         refuse(socket, 403, "Forbidden", `Origin ${String(req.headers.origin).slice(0, 100)} may not open terminal sessions. Open kbs from its own address, or add the origin to KBS_ALLOWED_ORIGINS.`);
         return;
       }
-      const id = decodeURIComponent((req.url ?? "").split("?")[0]!.slice(WS_PREFIX.length));
+      let id = "";
+      try {
+        id = decodeURIComponent((req.url ?? "").split("?")[0]!.slice(WS_PREFIX.length));
+      } catch {
+        // A malformed id is an unknown session.
+      }
       wss.handleUpgrade(req, socket, head, (ws) => serve(ws, sessions.get(id)));
     },
   };
