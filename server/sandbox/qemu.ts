@@ -347,6 +347,7 @@ class ControlChannel {
   }
 
   async sendDir(dir: string): Promise<void> {
+    if (!fs.readdirSync(dir).length) return;
     const tar = await runProc("tar", ["-c", "-f", "-", "-C", dir, "."], { timeoutMs: 60_000 });
     if (tar.code !== 0) throw new Error(`cannot pack ${dir}: ${tar.stderr.toString().trim()}`);
     const acked = new Promise<void>((r) => this.acks.push(r));
