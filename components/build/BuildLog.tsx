@@ -54,10 +54,15 @@ export function useBuildLog(id: string, finished: boolean): { text: string; erro
   return { text, error };
 }
 
+// Terminal control sequences (a VM's serial console clears the screen, sets colors): the page
+// shows the text; the raw log keeps every byte.
+const controlSequences = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])|[\x00-\x08\x0b-\x1f\x7f]/g;
+
 export function BuildLog(props: { text: string; error?: string; href: string; highlight?: string }) {
   const boxRef = useRef<HTMLPreElement>(null);
   const [follow, setFollow] = useState(true);
-  const shown = props.text.length > maxShownChars ? props.text.slice(-maxShownChars) : props.text;
+  const tail = props.text.length > maxShownChars ? props.text.slice(-maxShownChars) : props.text;
+  const shown = tail.replace(controlSequences, "");
 
   useLayoutEffect(() => {
     const box = boxRef.current;

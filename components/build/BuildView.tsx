@@ -228,7 +228,7 @@ export function BuildView(props: { initial: Build }) {
                 Boot it
               </h2>
               <p className="text-slate-400">On a machine with QEMU, in a kbs checkout; every file is checked against the manifest before it boots:</p>
-              <pre className="mt-1 overflow-x-auto rounded bg-slate-950 px-2 py-1 font-mono text-slate-200">
+              <pre className="mt-1 rounded bg-slate-950 px-2 py-1 font-mono break-all whitespace-pre-wrap text-slate-200">
                 npx kbs vm run {build.id} --url {origin || "http://<this server>"}
               </pre>
             </section>
