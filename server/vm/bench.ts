@@ -97,8 +97,8 @@ async function defaultImage(ctx: BenchContext): Promise<BenchFigure[]> {
 async function linuxFigures(ctx: BenchContext): Promise<BenchFigure[]> {
   const why = !fs.existsSync(LINUX_TARBALL)
     ? `${LINUX_TARBALL} is not installed (apt-get install linux-source-6.1)`
-    : ctx.quick && !ctx.kernelBuild
-      ? "--quick: importing the Linux tarball and building its mconf take minutes here; run without --quick"
+    : !ctx.full && !ctx.kernelBuild
+      ? "importing the Linux tarball and building its mconf take minutes here (over kbs bench's 15-minute budget): run with --full or --kernel-build"
       : undefined;
   if (why) {
     return ["linux.import", "linux.menuconfig.first-frame.cold", "linux.menuconfig.first-frame.warm", "linux.tinyconfig.bzImage", "vm.tiny.image", "vm.tiny.boot-to-marker"].map((name) => ({
