@@ -87,6 +87,8 @@ describe("terminal protocol client", () => {
     for (let i = 0; i < at; i++) t.client.input(down);
     t.client.input(" ");
     await until("the toggled symbol", () => t.screen().includes("[*] Debug messages"));
+    // Once output stops, everything drawn has been acknowledged.
+    await until("every byte acknowledged", () => t.client.flow.acked === t.client.flow.received);
     t.client.close();
   });
 
