@@ -242,3 +242,16 @@ test("a build that fails says at which step, with the compiler's line marked in 
   await expect(page.locator('[data-step="build"]')).toHaveAttribute("data-step-state", "failed");
   await page.screenshot({ path: info.outputPath("build-failed.png"), fullPage: true });
 });
+
+test("the toolbar's Save stores a change menuconfig has not written yet", async ({ page }) => {
+  const created = await page.request.post(kbs.url + "/api/sessions", { data: { project: "demo", rev: "v1" } });
+  expect(created.status()).toBe(201);
+  await page.goto(`${kbs.url}/s/${((await created.json()) as { id: string }).id}`);
+  await waitForScreen(page, /\[ \] Debug messages/);
+  await toggleEntry(page, /Debug messages/);
+  await waitForScreen(page, /\[\*\] Debug messages/);
+  // No S, no Q in menuconfig: only the portal's button.
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  const row = page.getByRole("complementary", { name: "Changed symbols panel" }).locator('[data-symbol="ENABLE_DEBUG"]');
+  await expect(row).toContainText("= y", { timeout: 60_000 });
+});

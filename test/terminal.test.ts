@@ -220,7 +220,7 @@ describe("terminal sessions and the config store", () => {
       expect(await (await fetch(`${url}/api/sessions/${s.id}/config`)).text()).toContain("# CONFIG_ENABLE_SERIAL is not set");
     });
 
-    it("starts from a stored config, and an explicit save stores a complete config", async () => {
+    it("starts from a stored config; an explicit save makes menuconfig write what is on screen, complete", async () => {
       const { json } = await post(`${url}/api/configs`, { project: "fw", rev: "v0.2.0", text: "CONFIG_ENABLE_DEBUG=y\n" });
       const s = await newSession(url, { project: "fw", rev: "v0.2.0", configId: json.id });
       const c = await TerminalClient.connect(url, s.wsPath);
@@ -233,7 +233,17 @@ describe("terminal sessions and the config store", () => {
       expect(text).toContain("CONFIG_ENABLE_DEBUG=y");
       expect(text).toContain("CONFIG_BLINK_PERIOD_MS=500"); // completed with the tree's defaults
       expect(saved.configId).not.toBe(json.id);
-      await quit(c);
+      // A change menuconfig has not written (no S, no Q): the portal's Save still stores it.
+      await selectEntry(c, "Target architecture", "Debug messages");
+      c.type(keys.space);
+      await c.untilText("[ ] Debug messages");
+      c.control({ type: "save" });
+      await c.until("a save with a new config id", () => c.messages.find((m) => m.type === "saved" && m.configId !== saved.configId));
+      expect(await (await fetch(`${url}/api/sessions/${s.id}/config`)).text()).toContain("# CONFIG_ENABLE_DEBUG is not set");
+      // It was menuconfig's own write: quitting now has nothing left to ask about.
+      c.type("Q");
+      expect((await c.untilMessage("exit")).code).toBe(0);
+      await c.untilClosed();
     });
 
     it("reconnect restores the screen from a snapshot; a second socket replaces the first", async () => {

@@ -149,7 +149,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
             {flow}
           </span>
         </div>
-        <button type="button" className={button.primary} disabled={busy || ended} onClick={() => save(undefined)} title="Store the config menuconfig last wrote (press S in menuconfig to write your changes)">
+        <button type="button" className={button.primary} disabled={busy || ended} onClick={() => save(undefined)} title="Save the config as menuconfig shows it (mconf-based trees: what mconf last wrote)">
           {pending?.action === undefined && busy ? "Saving…" : "Save"}
         </button>
         <button type="button" className={button.secondary} disabled={busy || ended} onClick={() => save("download-config")}>

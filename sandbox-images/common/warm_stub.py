@@ -14,10 +14,12 @@ import json
 import os
 import runpy
 import shutil
+import signal
 import struct
 import sys
 import tarfile
 import termios
+import threading
 
 import curses  # noqa: F401  (the point is having it loaded)
 
@@ -30,6 +32,7 @@ except ImportError:  # an image without Kconfiglib still serves exec jobs
 READY = b"\x00KBS-READY\x00"
 LAUNCH = b"KBS-LAUNCH "
 PYTHONS = ("python3", "/usr/bin/python3", "python")
+SAVED_MARKER = ".kbs-saved"  # written beside KCONFIG_CONFIG when a save request is done
 
 
 class JobError(Exception):
@@ -143,7 +146,57 @@ def run_python(argv):
     runpy.run_path(script, run_name="__main__")
 
 
+def install_save_handler():
+    """SIGUSR1 from kbs (the portal's Save button): write the config now, as menuconfig's
+    own save does. menuconfig spends its time blocked in curses' getch, where Python
+    signal handlers do not run (ncurses retries on EINTR); but the C-level handler writes
+    the signal to the wakeup fd at once, and curses releases the GIL while it waits. So a
+    thread reads the wakeup pipe and calls `write_config` on the running menuconfig's
+    `_kconf`, found among the main thread's frames. Before launch, or in a job that is not
+    Kconfiglib's menuconfig, there is no `_kconf` and the request only reports done."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.signal(signal.SIGUSR1, lambda *_: None)  # ignore at Python level; the thread does the work
+    signal.set_wakeup_fd(w)
+    main_id = threading.main_thread().ident
+
+    def save():
+        config = os.path.abspath(os.environ.get("KCONFIG_CONFIG", ".config"))
+        try:
+            frame = sys._current_frames().get(main_id)
+            while frame is not None:
+                g = frame.f_globals
+                kconf = g.get("_kconf")
+                if kconf is not None and hasattr(kconf, "write_config"):
+                    kconf.write_config(config)  # writes nothing when nothing changed
+                    if "_conf_changed" in g:
+                        g["_conf_changed"] = False  # saved: no "save before exit?" question
+                    break
+                frame = frame.f_back
+        except Exception:  # a failed write must not take menuconfig down
+            pass
+        finally:
+            # Tells kbs the request is done (written, unchanged, or nothing to save).
+            try:
+                with open(os.path.join(os.path.dirname(config), SAVED_MARKER), "w") as f:
+                    f.write("saved\n")
+            except OSError:
+                pass
+
+    def serve():
+        try:
+            while True:
+                for signum in os.read(r, 64):
+                    if signum == signal.SIGUSR1:
+                        save()
+        except OSError:  # a job about to exec closed every fd: nothing left to save for
+            return
+
+    threading.Thread(target=serve, name="kbs-save", daemon=True).start()
+
+
 def main():
+    install_save_handler()
     try:
         job = read_launch_line()
         os.makedirs("/work", exist_ok=True)

@@ -5,7 +5,7 @@ import { killGroup, trackGroup, untrackGroup } from "../proc";
 import { which } from "../doctor";
 import { checkGuestPath, chownTree, claimDir, removeStaleDirs, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId, passwdFiles } from "./common";
 import { getImage, STUB_DIR } from "./images";
-import { alive, pidsOfUid, waitGone } from "./procs";
+import { alive, descendantsNamed, pidsOfUid, waitGone } from "./procs";
 import { runChild } from "./run-child";
 import { seccompFilter } from "./seccomp";
 import type { Bind, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
@@ -224,5 +224,17 @@ function ptyConsole(term: pty.IPty): Console {
     resize: (c, r) => term.resize(c, r),
     pause: () => term.pause(),
     resume: () => term.resume(),
+    // The stub runs as /usr/bin/python3 somewhere below the pty's shell, bwrap and setpriv.
+    signalStub: (signal) => {
+      const pids = descendantsNamed(term.pid, "python3");
+      for (const pid of pids) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      return pids.length > 0;
+    },
   };
 }

@@ -27,6 +27,30 @@ export function pidsOfUid(uid: number): number[] {
   return listProcesses().filter((p) => p.uid === uid).map((p) => p.pid);
 }
 
+/** Descendants of `root` (not `root` itself) whose command name is `comm`. */
+export function descendantsNamed(root: number, comm: string): number[] {
+  const parent = new Map<number, number>();
+  const name = new Map<number, string>();
+  for (const entry of fs.readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+      // comm is in parentheses and may hold spaces: the fields resume after the last ')'.
+      const close = stat.lastIndexOf(")");
+      name.set(pid, stat.slice(stat.indexOf("(") + 1, close));
+      parent.set(pid, Number(stat.slice(close + 2).split(" ")[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const isDescendant = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
+    return false;
+  };
+  return [...name].filter(([pid, c]) => c === comm && isDescendant(pid)).map(([pid]) => pid);
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

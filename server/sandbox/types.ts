@@ -104,6 +104,12 @@ export interface WarmSandbox {
   onExit(cb: (e: { code: number | null; signal: number | null }) => void): Disposable;
   pause(): void;
   resume(): void;
+  /**
+   * Ask the launched job to write its config now, as its own save would (the warm stub
+   * makes Kconfiglib's menuconfig call its `write_config`). False where the backend or
+   * the job cannot (qemu, mconf): then only the job's own saves reach /kbs/out.
+   */
+  requestSave?(): boolean;
   /** Kills the whole tree; resolves once no process of it is left. Removes inDir/outDir. */
   kill(): Promise<void>;
   readonly pid: number;

@@ -17,6 +17,8 @@ export interface Console {
   encodeLaunch?(job: LaunchJob): string;
   /** Work before the launch line goes out (qemu copies /kbs/in into the guest). */
   prepareLaunch?(): Promise<void>;
+  /** Send a signal to the stub's Python interpreter; false when none is running. */
+  signalStub?(signal: NodeJS.Signals): boolean;
 }
 
 const LaunchJobSchema = z.object({
@@ -155,6 +157,12 @@ export class ConsoleWarmSandbox implements WarmSandbox {
     }
     this.exitListeners.add(cb);
     return { dispose: () => void this.exitListeners.delete(cb) };
+  }
+
+  /** The stub handles SIGUSR1 by writing the running menuconfig's config (warm_stub.py). */
+  requestSave(): boolean {
+    if (!this.launched || this.exited || !this.console.signalStub) return false;
+    return this.console.signalStub("SIGUSR1");
   }
 
   pause(): void {

@@ -40,6 +40,10 @@ export interface SessionOptions {
 export const CONFIG_NAME = ".config";
 const RESIZE_COALESCE_MS = 15;
 const SAVE_DEBOUNCE_MS = 40;
+/** How long an explicit save waits for menuconfig to write; a stuck job falls back to its last write. */
+const SAVE_REQUEST_WAIT_MS = 3000;
+/** The warm stub's "save request done" marker (sandbox-images/common/warm_stub.py). */
+const SAVED_MARKER = ".kbs-saved";
 
 const notice = (text: string) => Buffer.from(`\r\n\x1b[1;33m[kbs] ${text}\x1b[0m\r\n`, "utf8");
 
@@ -67,6 +71,7 @@ export class Session {
   private drainTimer: NodeJS.Timeout | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
+  private writeWaiters: Array<() => void> = [];
   private lastStoredText: string | undefined;
   /** Output that arrives while a reconnect snapshot is taken. */
   private holding: Buffer[] | undefined;
@@ -167,15 +172,16 @@ export class Session {
   }
 
   /**
-   * An explicit save: stores what menuconfig last wrote to KCONFIG_CONFIG. Before
-   * menuconfig wrote anything, it stores the starting config completed with the
-   * tree's defaults (olddefconfig), so the user always gets a complete config.
-   * Changes made in menuconfig but not yet written by it are not visible to kbs:
-   * menuconfig's own save (S, or Q then Y) writes them, and that is stored at once.
+   * An explicit save (the portal's Save button). Where the sandbox can make menuconfig
+   * write (Kconfiglib's menuconfig in the warm stub), it does, and the written config is
+   * stored. Elsewhere (mconf) it stores what menuconfig last wrote to KCONFIG_CONFIG; before
+   * menuconfig wrote anything, the starting config completed with the tree's defaults
+   * (olddefconfig), so the user always gets a complete config.
    */
   async save(client: TerminalClient): Promise<void> {
     this.touch();
     try {
+      if (this.launched && this.opts.sandbox.requestSave?.()) await this.saveRequestDone(SAVE_REQUEST_WAIT_MS);
       await this.checkSaved();
       if (!this.latestConfigId) {
         this.latestConfigId = await this.opts.store(await this.opts.complete(this.readWritten() ?? this.opts.startText ?? ""));
@@ -290,10 +296,23 @@ export class Session {
     );
   }
 
+  /** Resolves when the stub says a save request is done (its marker beside KCONFIG_CONFIG), or after `timeoutMs`. */
+  private saveRequestDone(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.writeWaiters.push(done);
+    });
+  }
+
   /** menuconfig writes KCONFIG_CONFIG into outDir: watch the directory (the file is replaced, not just rewritten). */
   private watch(): void {
     try {
       this.watcher = fs.watch(this.opts.sandbox.outDir, (_event, name) => {
+        if (name === SAVED_MARKER) for (const wake of this.writeWaiters.splice(0)) wake();
         if (name !== CONFIG_NAME) return;
         clearTimeout(this.saveTimer);
         this.saveTimer = setTimeout(() => void this.checkSaved().catch((e: unknown) => log.warn({ err: e, session: this.id }, "autosave failed")), SAVE_DEBOUNCE_MS);
