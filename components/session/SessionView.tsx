@@ -228,8 +228,8 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
           )}
           <ChangedSymbolsList changed={config?.changed} emptyText="Everything is at its default." />
           <p className="text-xs text-slate-500">
-            kbs keeps every config menuconfig writes: press <kbd className="rounded border border-slate-700 px-1 font-mono">S</kbd> in menuconfig (or Q, then Y) and this list, the
-            downloads, the share link and Build follow at once. <kbd className="rounded border border-slate-700 px-1 font-mono">F6</kbd> moves between menuconfig and the toolbar.
+            kbs keeps every config menuconfig writes: Save here, or <kbd className="rounded border border-slate-700 px-1 font-mono">S</kbd> in menuconfig (or Q, then Y), and this list,
+            the downloads, the share link and Build follow at once. <kbd className="rounded border border-slate-700 px-1 font-mono">F6</kbd> moves between menuconfig and the toolbar.
           </p>
         </aside>
       </div>
