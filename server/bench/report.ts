@@ -30,6 +30,16 @@ export function row(f: FigureResult): string[] {
   ];
 }
 
+/** The rows of a report; a skip reason repeated from the row above is said once. */
+export function rows(figures: FigureResult[]): string[][] {
+  return figures.map((f, i) => {
+    const cells = row(f);
+    const prev = figures[i - 1];
+    if (f.verdict === "skipped" && prev?.verdict === "skipped" && prev.skipped === f.skipped) cells[8] = "skipped: as above";
+    return cells;
+  });
+}
+
 export function machineLine(m: Machine): string {
   return `${m.cpus} cores (${m.cpuModel}), ${m.memGiB} GiB, ${m.os}, Linux ${m.kernel}, Node ${m.node}`;
 }
@@ -48,8 +58,8 @@ function optionsLine(r: BenchReport): string {
 /** The plain-text table printed on the terminal. */
 export function textTable(r: BenchReport): string {
   const maxReason = 60;
-  const rows = r.figures.map(row).map((cells) => cells.map((c) => (c.length > maxReason ? c.slice(0, maxReason - 1) + "…" : c)));
-  const all = [[...columns], ...rows];
+  const table = rows(r.figures).map((cells) => cells.map((c) => (c.length > maxReason ? c.slice(0, maxReason - 1) + "…" : c)));
+  const all = [[...columns], ...table];
   const widths = columns.map((_, i) => Math.max(...all.map((cells) => cells[i]!.length)));
   const numeric = new Set([2, 3, 4, 6]);
   const line = (cells: string[]) =>
@@ -57,7 +67,7 @@ export function textTable(r: BenchReport): string {
       .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
       .join("  ")
       .trimEnd();
-  const out = [line(all[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
+  const out = [line(all[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...table.map(line)];
   return [`${optionsLine(r)} on ${machineLine(r.machine)}`, "", ...out, "", summaryLine(r)].join("\n") + "\n";
 }
 
@@ -69,7 +79,7 @@ export function markdownTable(r: BenchReport): string {
     "",
     `| ${columns.join(" | ")} |`,
     `|${columns.map((_, i) => ([2, 3, 4, 6].includes(i) ? "---:" : "---")).join("|")}|`,
-    ...r.figures.map((f) => `| ${row(f).map(esc).join(" | ")} |`),
+    ...rows(r.figures).map((cells) => `| ${cells.map(esc).join(" | ")} |`),
     "",
     summaryLine(r) + ".",
   ];
