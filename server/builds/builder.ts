@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
+import { InputError, stageInputs } from "./inputs";
 import { buildScript, reproducer } from "./script";
 import type { Finish } from "./store";
 import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
@@ -12,6 +13,8 @@ const MB = 1024 * 1024;
 export interface BuilderContext {
   settings: Settings;
   deps: Pick<BuildDeps, "projects" | "configs" | "gitref" | "sandbox">;
+  /** Earlier builds, for inputs (recipe `build.inputs`). */
+  builds: { get(id: string): BuildRow | undefined };
   artifacts: ArtifactStore;
   logs: BuildLogs;
   /** -j for this worker: its share of the machine's cores. */
@@ -63,6 +66,15 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     fs.writeFileSync(path.join(inDir, "config"), config.text);
     const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe };
     fs.writeFileSync(path.join(inDir, "build.sh"), buildScript(script));
+    let inputs: Awaited<ReturnType<typeof stageInputs>>;
+    try {
+      inputs = await stageInputs(recipe, build.inputs, ctx.builds, (h) => ctx.artifacts.path(h), inDir);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      say(`input refused: ${e.message}`);
+      return { state: "failed", failedStep: "inputs", errorSummary: `Input ${e.message}` };
+    }
+    for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at /kbs/in/${r.path}`);
 
     const result = await deps.sandbox.run({
       image: recipe.build.image,
@@ -77,7 +89,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       ],
       workSizeBytes: limits.diskMB * MB,
       limits: { memoryBytes: limits.memoryMB * MB, fileSizeBytes: limits.diskMB * MB },
-      env: { CCACHE_DIR: "/ccache", CCACHE_BASEDIR: "/work/src", CCACHE_MAXSIZE: "2G", CCACHE_UMASK: "000", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
+      env: { KBS_IN: "/kbs/in", CCACHE_DIR: "/ccache", CCACHE_BASEDIR: "/work/src", CCACHE_MAXSIZE: "2G", CCACHE_UMASK: "000", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
       timeoutMs: limits.timeoutSec * 1000,
       signal,
       onOutput: (chunk) => log.write(chunk),
@@ -122,6 +134,8 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       artifacts: outputs.map(({ name, size, sha256, optional }) => ({ name, size, sha256, optional })),
+      ...(inputs.length ? { inputs } : {}),
+      ...manifestFields(ctx, recipe.build.manifestFields, outputs),
     };
     const repro = reproducer({
       ...script,
@@ -130,6 +144,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       configId: build.configId,
       configText: config.text,
       artifacts: outputs.filter((a) => !a.optional),
+      inputs: build.inputs.flatMap((r) => (r.sha256 ? [{ buildId: r.buildId, artifact: r.artifact, path: r.path, sha256: r.sha256 }] : [])),
     });
     const refs: ArtifactRef[] = [
       ...outputs.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
@@ -167,6 +182,24 @@ function parsePairs(text: string): Record<string, string> {
       .filter((p) => p.length === 2 && p[0])
       .map(([k, v]) => [k!, v!]),
   );
+}
+
+/** Recipe `manifestFields`: each field is the first line of an artifact (e.g. kernelVersion from kernel.release); empty ones are left out. */
+function manifestFields(ctx: BuilderContext, fields: Record<string, string>, outputs: ArtifactRef[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, name] of Object.entries(fields)) {
+    const a = outputs.find((o) => o.name === name);
+    if (!a) continue;
+    const fd = fs.openSync(ctx.artifacts.path(a.sha256), "r");
+    try {
+      const buf = Buffer.alloc(4096);
+      const line = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString("utf8").split("\n")[0]!.trim();
+      if (line) out[field] = line;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return out;
 }
 
 /** Store every file of a collected-artifacts dir; `path` is where the recipe's glob found it (for the reproducer). */

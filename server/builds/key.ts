@@ -21,7 +21,20 @@ export function imageId(name: string): string {
 
 export const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
 
-/** The build key: equal keys build the same thing, so the second request is served from the first. */
-export function buildKey(k: { project: string; commit: string; configHash: string; recipe: string; recipeVersion: number; image: string }): string {
-  return sha256(JSON.stringify(["kbs-build-1", k.project, k.commit, k.configHash, k.recipe, k.recipeVersion, k.image]));
+/**
+ * The build key: equal keys build the same thing, so the second request is served from the first.
+ * Inputs (earlier builds' artifacts) count by build id and content: another kernel, another key.
+ */
+export function buildKey(k: {
+  project: string;
+  commit: string;
+  configHash: string;
+  recipe: string;
+  recipeVersion: number;
+  image: string;
+  inputs?: Array<{ symbol: string; buildId: string; sha256: string | null }>;
+}): string {
+  const parts: unknown[] = ["kbs-build-1", k.project, k.commit, k.configHash, k.recipe, k.recipeVersion, k.image];
+  if (k.inputs?.length) parts.push(k.inputs.map((i) => [i.symbol, i.buildId, i.sha256 ?? "unresolved"]));
+  return sha256(JSON.stringify(parts));
 }

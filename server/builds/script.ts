@@ -93,6 +93,27 @@ export interface ReproducerInput extends BuildScriptInput {
   configId: string;
   configText: string;
   artifacts: Array<{ name: string; sha256: string; path: string }>;
+  /** Earlier builds' artifacts the build took, fetched from the kbs server into $KBS_IN. */
+  inputs: Array<{ buildId: string; artifact: string; path: string; sha256: string }>;
+}
+
+/** Fetch each input from the kbs server ($KBS_URL) to $KBS_IN/<path> and check its sha256, as the build had it at /kbs/in. */
+function fetchInputs(inputs: ReproducerInput["inputs"]): string {
+  if (!inputs.length) return "";
+  const lines = inputs.map((i) => {
+    const dest = `"$KBS_IN"/${shq(i.path)}`;
+    return [
+      `mkdir -p "$(dirname ${dest})"`,
+      `curl -fsSL "$KBS_URL"/api/builds/${shq(i.buildId)}/artifacts/${shq(encodeURIComponent(i.artifact))} -o ${dest}`,
+      `printf '%s  %s\\n' ${i.sha256} ${dest} | sha256sum -c -`,
+    ].join("\n");
+  });
+  return `
+: "\${KBS_URL:?set KBS_URL to the kbs server the build came from, e.g. KBS_URL=http://kbs.example:3000}"
+KBS_IN=\${KBS_IN:-$work/.kbs-in}
+export KBS_IN
+step inputs "artifacts of earlier kbs builds from $KBS_URL into $KBS_IN"
+${lines.join("\n")}`;
 }
 
 /** A shell script that rebuilds the same thing with the same commands from the same commit and config. */
@@ -101,8 +122,8 @@ export function reproducer(r: ReproducerInput): string {
   return `#!/bin/sh
 # Reproduces kbs build ${r.buildId}: ${r.project} ${r.describe} (commit ${r.commit}),
 # config ${r.configId}, recipe ${r.recipe.id} v${r.recipe.version}, build image '${r.image}'.
-# Needs git, make and the toolchain listed in manifest.json.
-# Usage: sh reproduce.sh <git clone or URL of ${r.project}> [work dir]
+# Needs git, make and the toolchain listed in manifest.json${r.inputs.length ? ", and curl for its inputs" : ""}.
+# Usage: ${r.inputs.length ? "KBS_URL=<kbs server> " : ""}sh reproduce.sh <git clone or URL of ${r.project}> [work dir]
 set -eu
 repo=\${1:?usage: sh reproduce.sh GIT_REPOSITORY [WORK_DIR]}
 work=\${2:-$(mktemp -d)}
@@ -110,7 +131,7 @@ JOBS=\${JOBS:-$(nproc)}
 step() { printf '\\n==> %s: %s\\n' "$1" "$2"; }
 git clone -q --no-checkout "$repo" "$work"
 cd "$work"
-git checkout -q --detach ${r.commit}
+git checkout -q --detach ${r.commit}${fetchInputs(r.inputs)}
 ${configHeredoc(r.recipe.configFile, r.configText)}
 ${stepLines([...olddefconfig(r.recipe), ...r.recipe.build.steps])}
 

@@ -5,11 +5,12 @@ import path from "node:path";
 import type { Db } from "../db";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { log } from "../log";
-import { loadRecipes } from "../projects/recipe";
+import { loadRecipes, type Recipe } from "../projects/recipe";
 import type { Settings } from "../settings";
 import { ArtifactStore } from "./artifacts";
 import { runBuild } from "./builder";
 import { removeStaleWorkDirs, runJanitor } from "./janitor";
+import { inputValues, resolveInputs } from "./inputs";
 import { buildKey, imageId, sha256 } from "./key";
 import { BuildLogs } from "./logs";
 import { buildDuration, buildsTotal, cacheHits, reportQueueDepth } from "./metrics";
@@ -40,7 +41,7 @@ export class BuildService {
   readonly logs: BuildLogs;
   readonly queue: BuildQueue;
   private running = new Map<string, AbortController>();
-  private pendingKeys = new Map<string, Promise<string>>();
+  private pendingKeys = new Map<string, Promise<{ hash: string; inputValues: Record<string, string> }>>();
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
 
@@ -68,10 +69,11 @@ export class BuildService {
     }
     const recipe = project.recipe;
     const image = imageId(recipe.build.image);
-    const configHash = await this.configHash(project.id, revision, config, `${recipe.id}@${recipe.version}`);
-    const key = buildKey({ project: project.id, commit: revision.sha, configHash, recipe: recipe.id, recipeVersion: recipe.version, image });
+    const olddef = await this.configHash(project.id, revision, config, recipe);
+    const inputs = resolveInputs(recipe, olddef.inputValues, this.store);
+    const key = buildKey({ project: project.id, commit: revision.sha, configHash: olddef.hash, recipe: recipe.id, recipeVersion: recipe.version, image, inputs });
     const { build, outcome } = this.store.createOrJoin(
-      { key, project: project.id, rev: r.rev, commit: revision.sha, describe: revision.describe, configId: config.id, recipe: recipe.id, recipeVersion: recipe.version, image, client: r.client },
+      { key, project: project.id, rev: r.rev, commit: revision.sha, describe: revision.describe, configId: config.id, recipe: recipe.id, recipeVersion: recipe.version, image, client: r.client, inputs },
       { queueMax: this.settings.builds.queueMax, clientMax: this.settings.builds.clientMax, retryAfter: () => this.retryAfter(recipe.id, recipe.version) },
     );
     if (outcome === "created") await this.handOver(build.id);
@@ -92,10 +94,12 @@ export class BuildService {
 
   /**
    * The hash of the config as the build will see it (after olddefconfig, normalised), so
-   * configs that differ only in defaults share builds. Once per (config, commit, recipe);
-   * concurrent identical requests wait for the same olddefconfig run.
+   * configs that differ only in defaults share builds, and the recipe's input symbols as
+   * olddefconfig left them. Once per (config, commit, recipe); concurrent identical
+   * requests wait for the same olddefconfig run.
    */
-  private async configHash(project: string, revision: BuildRevision, config: { id: string; text: string }, recipe: string): Promise<string> {
+  private async configHash(project: string, revision: BuildRevision, config: { id: string; text: string }, r: Recipe): Promise<{ hash: string; inputValues: Record<string, string> }> {
+    const recipe = `${r.id}@${r.version}`;
     const known = this.store.configHash(config.id, revision.sha, recipe);
     if (known) return known;
     const k = `${config.id}/${revision.sha}/${recipe}`;
@@ -104,13 +108,13 @@ export class BuildService {
       p = (async () => {
         try {
           const text = await this.deps.kconfig.olddefconfig(project, revision, config.text);
-          const h = sha256(this.deps.configs.normalise(text));
-          this.store.saveConfigHash(config.id, revision.sha, recipe, h);
-          return h;
+          const done = { hash: sha256(this.deps.configs.normalise(text)), inputValues: inputValues(r, text) };
+          this.store.saveConfigHash(config.id, revision.sha, recipe, done.hash, done.inputValues);
+          return done;
         } catch (e) {
           // The build runs olddefconfig again and fails at that step with the whole log.
           log.info({ err: e, config: config.id }, "olddefconfig failed at request time; keying the build on the stored config");
-          return sha256(`unresolved\n${this.deps.configs.normalise(config.text)}`);
+          return { hash: sha256(`unresolved\n${this.deps.configs.normalise(config.text)}`), inputValues: inputValues(r, config.text) };
         } finally {
           this.pendingKeys.delete(k);
         }
@@ -235,7 +239,7 @@ export class BuildService {
     }, 1000);
     try {
       const finish = await runBuild(
-        { settings: this.settings, deps: this.deps, artifacts: this.artifacts, logs: this.logs, jobs, worker: workerName() },
+        { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, logs: this.logs, jobs, worker: workerName() },
         build,
         job.attempt,
         ac.signal,

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../db";
 import { HttpError } from "../http/errors";
-import type { ArtifactRef, BuildRow, BuildState } from "./types";
+import type { ArtifactRef, BuildInputRef, BuildRow, BuildState } from "./types";
 
 /**
  * The build records, in SQLite for both queue engines (the Redis engine only carries
@@ -45,6 +45,10 @@ const migrations = [
      config_hash TEXT NOT NULL,
      PRIMARY KEY (config_id, commit_sha, recipe)
    );`,
+  // Build inputs (recipe build.inputs): resolved at request time; the cached olddefconfig result
+  // keeps the input symbols' values (NULL: cached before inputs existed, so olddefconfig runs again).
+  `ALTER TABLE builds ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE build_config_keys ADD COLUMN input_values TEXT;`,
 ];
 
 interface Row {
@@ -65,6 +69,7 @@ interface Row {
   failed_step: string | null;
   error_summary: string | null;
   artifacts: string;
+  inputs: string;
   pinned: number;
   expired: number;
   created_at: string;
@@ -90,6 +95,7 @@ const toBuild = (r: Row): BuildRow => ({
   failedStep: r.failed_step,
   errorSummary: r.error_summary,
   artifacts: JSON.parse(r.artifacts) as ArtifactRef[],
+  inputs: JSON.parse(r.inputs) as BuildInputRef[],
   pinned: r.pinned === 1,
   expired: r.expired === 1,
   createdAt: r.created_at,
@@ -97,7 +103,7 @@ const toBuild = (r: Row): BuildRow => ({
   finishedAt: r.finished_at,
 });
 
-export type NewBuild = Pick<BuildRow, "key" | "project" | "rev" | "commit" | "describe" | "configId" | "recipe" | "recipeVersion" | "image" | "client">;
+export type NewBuild = Pick<BuildRow, "key" | "project" | "rev" | "commit" | "describe" | "configId" | "recipe" | "recipeVersion" | "image" | "client"> & { inputs?: BuildInputRef[] };
 
 export interface Outcome {
   build: BuildRow;
@@ -153,10 +159,10 @@ export class BuildStore {
           const id = crypto.randomBytes(8).toString("hex");
           this.db
             .prepare(
-              `INSERT INTO builds (id, key, project, rev, commit_sha, describe, config_id, recipe, recipe_version, image, client, state, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+              `INSERT INTO builds (id, key, project, rev, commit_sha, describe, config_id, recipe, recipe_version, image, client, inputs, state, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
             )
-            .run(id, input.key, input.project, input.rev, input.commit, input.describe, input.configId, input.recipe, input.recipeVersion, input.image, input.client, now());
+            .run(id, input.key, input.project, input.rev, input.commit, input.describe, input.configId, input.recipe, input.recipeVersion, input.image, input.client, JSON.stringify(input.inputs ?? []), now());
           return { build: this.get(id)!, outcome: "created" };
         })
         .immediate();
@@ -266,17 +272,18 @@ export class BuildStore {
     this.db.prepare("UPDATE builds SET pinned = 1 WHERE id = ?").run(id);
   }
 
-  /** Cached normalised-config hash for (config, commit, recipe): olddefconfig runs once per triple. */
-  configHash(configId: string, commit: string, recipe: string): string | undefined {
-    return (
-      this.db.prepare("SELECT config_hash FROM build_config_keys WHERE config_id = ? AND commit_sha = ? AND recipe = ?").get(configId, commit, recipe) as
-        | { config_hash: string }
-        | undefined
-    )?.config_hash;
+  /** Cached olddefconfig result for (config, commit, recipe): the normalised hash and the input symbols' values; olddefconfig runs once per triple. */
+  configHash(configId: string, commit: string, recipe: string): { hash: string; inputValues: Record<string, string> } | undefined {
+    const r = this.db
+      .prepare("SELECT config_hash, input_values FROM build_config_keys WHERE config_id = ? AND commit_sha = ? AND recipe = ?")
+      .get(configId, commit, recipe) as { config_hash: string; input_values: string | null } | undefined;
+    return r && r.input_values !== null ? { hash: r.config_hash, inputValues: JSON.parse(r.input_values) as Record<string, string> } : undefined;
   }
 
-  saveConfigHash(configId: string, commit: string, recipe: string, hash: string): void {
-    this.db.prepare("INSERT OR REPLACE INTO build_config_keys (config_id, commit_sha, recipe, config_hash) VALUES (?, ?, ?, ?)").run(configId, commit, recipe, hash);
+  saveConfigHash(configId: string, commit: string, recipe: string, hash: string, inputValues: Record<string, string>): void {
+    this.db
+      .prepare("INSERT OR REPLACE INTO build_config_keys (config_id, commit_sha, recipe, config_hash, input_values) VALUES (?, ?, ?, ?, ?)")
+      .run(configId, commit, recipe, hash, JSON.stringify(inputValues));
   }
 
   /** Finished, unpinned, unexpired builds, oldest first (janitor). */

@@ -13,6 +13,18 @@ export interface ArtifactRef {
   sha256: string;
 }
 
+/** An earlier build's artifact a build takes (recipe `build.inputs`), as resolved when the build was requested. */
+export interface BuildInputRef {
+  symbol: string;
+  buildId: string;
+  artifact: string;
+  /** Where the build sees it, under /kbs/in. */
+  path: string;
+  /** null when the id did not resolve; `problem` says why and the build fails at step `inputs`. */
+  sha256: string | null;
+  problem: string | null;
+}
+
 /** manifest.json: what was built, from what, with what, and what came out (TuxMake's metadata.json, smaller). */
 export interface Manifest {
   schema: 1;
@@ -31,6 +43,11 @@ export interface Manifest {
   finishedAt: string;
   durationMs: number;
   artifacts: Array<ArtifactRef & { optional: boolean }>;
+  /** Artifacts of earlier builds handed in (recipe `build.inputs`); absent when none. */
+  inputs?: Array<{ symbol: string; buildId: string; artifact: string; sha256: string }>;
+  /** From recipe `build.manifestFields` (first line of an artifact), e.g. the kernel release. */
+  kernelVersion?: string;
+  [field: string]: unknown;
 }
 
 /** A build as the store keeps it. */
@@ -52,6 +69,7 @@ export interface BuildRow {
   failedStep: string | null;
   errorSummary: string | null;
   artifacts: ArtifactRef[];
+  inputs: BuildInputRef[];
   pinned: boolean;
   expired: boolean;
   createdAt: string;

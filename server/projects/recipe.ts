@@ -14,6 +14,26 @@ export const BuildStepSchema = z.object({
   argv: z.array(z.string()).min(1),
 });
 
+/** A previous build's artifact handed to a build, chosen by a config symbol whose value is a build id. */
+export const BuildInputSchema = z.object({
+  /** The Kconfig string symbol (without CONFIG_) that names the build; unset or empty means no input. */
+  symbol: z.string().regex(/^[A-Za-z0-9_]+$/),
+  /** The artifact of that build to hand in. */
+  artifact: z.string().min(1),
+  /** Where it appears under /kbs/in (read-only; $KBS_IN in build steps). */
+  path: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/)
+    .refine((p) => !p.split("/").some((s) => s === "." || s === "..") && !["config", "build.sh"].includes(p.split("/")[0]!), "a plain relative path, not config or build.sh"),
+  /** Builds of this recipe only (e.g. linux). */
+  recipe: z.string().optional(),
+  /** Builds of this project only. */
+  project: z.string().optional(),
+});
+
+/** Manifest fields a recipe may not take over with `manifestFields`. */
+const coreManifestFields = ["schema", "build", "project", "rev", "commit", "describe", "configId", "recipe", "image", "toolchain", "jobs", "startedAt", "finishedAt", "durationMs", "artifacts", "inputs"];
+
 export const RecipeSchema = z.object({
   id: z.string().regex(/^[a-z][a-z0-9-]*$/),
   /** Bumped when the recipe's meaning changes; part of every build key. */
@@ -44,6 +64,13 @@ export const RecipeSchema = z.object({
     artifacts: z.array(z.string()).min(1),
     /** Outputs listed in the manifest as optional (debug packs). */
     optionalArtifacts: z.array(z.string()).default([]),
+    /** Artifacts of earlier builds this build takes, named by config symbols (a VM image on a kernel built here). */
+    inputs: z.array(BuildInputSchema).default([]),
+    /** manifest.json field -> artifact whose first line becomes its value (kernelVersion: kernel.release). */
+    manifestFields: z
+      .record(z.string().regex(/^[a-z][A-Za-z0-9]*$/), z.string().min(1))
+      .refine((r) => !Object.keys(r).some((k) => coreManifestFields.includes(k)), "may not replace a core manifest field")
+      .default({}),
     timeoutSec: z.number().int().positive().default(1800),
     memoryMB: z.number().int().positive().default(4096),
     diskMB: z.number().int().positive().default(4096),
@@ -52,6 +79,7 @@ export const RecipeSchema = z.object({
 
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type BuildStep = z.infer<typeof BuildStepSchema>;
+export type BuildInput = z.infer<typeof BuildInputSchema>;
 
 const recipesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "recipes");
 

@@ -23,6 +23,11 @@ def main():
     p.add_argument("--out", default="out")
     args = p.parse_args()
     cfg = dotconfig.load(args.config)
+    if not dotconfig.enabled(cfg, "VM_BOOT_TEST"):
+        with open(os.path.join(args.out, "boot.log"), "w") as f:
+            f.write("boot test skipped: CONFIG_VM_BOOT_TEST is not set\n")
+        print("boot-test: skipped (CONFIG_VM_BOOT_TEST is not set)")
+        return 0
     marker = cfg.get("VM_BOOT_MARKER", "").encode()
     timeout = int(cfg.get("VM_BOOT_TIMEOUT", "120"))
     if not marker:
