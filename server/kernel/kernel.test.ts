@@ -141,6 +141,7 @@ describe("kernel defconfigs (recipe linux, fake kernel tree)", () => {
     expect(listed, log).toEqual({ "bzImage": false, "System.map": false, ".config": false, "kernel.release": false, "modules.tar.xz": false, vmlinux: true });
     const release = await (await fetch(`${base}/api/builds/${done.id}/artifacts/kernel.release`)).text();
     expect(release).toBe("6.1.2-fake\n");
+    expect(manifest.kernelVersion).toBe("6.1.2-fake");
     expect(log).toContain("MODULES (none in this fake tree)");
   }, 360_000);
 
