@@ -233,7 +233,7 @@ describe("faults in a session (embedded mode, one server)", () => {
     await kbs?.stop();
   });
 
-  it("a session's sandbox killed: the user is told, the last saved config is kept, nothing is left running", async () => {
+  it("a session's sandbox killed: the user is told, the last saved config is kept, nothing is left running", { timeout: 120_000 }, async () => {
     const s = await openSession(kbs.url, rev);
     const configId = await toggleDebugAndSave(s.client);
     const sandbox = processTree(kbs.child.pid!).filter((p) => p.pid !== kbs.child.pid);
@@ -258,7 +258,7 @@ describe("faults in a session (embedded mode, one server)", () => {
     rows.push({ fault: "session sandbox killed (SIGKILL)", userSaw: `error sandbox_failed: "${String(error.message)}", then exit`, dataLost: "none", recoveryMs });
   });
 
-  it("the WebSocket connection dropped: reconnecting restores the screen and the session goes on", async () => {
+  it("the WebSocket connection dropped: reconnecting restores the screen and the session goes on", { timeout: 120_000 }, async () => {
     const s = await openSession(kbs.url, rev);
     for (let i = 0; i < 7; i++) arrow(s.client, "down");
     s.client.type("\r");
@@ -281,7 +281,7 @@ describe("faults in a session (embedded mode, one server)", () => {
     rows.push({ fault: "WebSocket connection dropped", userSaw: "on reconnect: a snapshot, the same screen (Optional features menu), typing and saving go on", dataLost: "none", recoveryMs });
   });
 
-  it("a build fills its disk budget: the user is told plainly, nothing else is affected", async () => {
+  it("a build fills its disk budget: the user is told plainly, nothing else is affected", { timeout: 240_000 }, async () => {
     // Not this server: its own, with a small per-build disk cap (KBS_BUILD_DISK_MB).
     const dataDir = tmpDir();
     const small = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "0", KBS_BUILD_DISK_MB: "16", KBS_BUILD_WORKERS: "1" } });
@@ -391,7 +391,7 @@ describe("faults in distributed mode (Redis queue, separate kbs worker)", () => 
 });
 
 describe("the whole server killed (embedded mode)", () => {
-  it("after SIGKILL and a restart on the same data dir, saved configs and finished builds are there and interrupted builds run", async () => {
+  it("after SIGKILL and a restart on the same data dir, saved configs and finished builds are there and interrupted builds run", { timeout: 240_000 }, async () => {
     const dataDir = tmpDir();
     const env = { KBS_POOL_SIZE: "1", KBS_BUILD_WORKERS: "1" };
     let kbs = await startKbs({ dataDir, withNext: false, env });
