@@ -47,6 +47,8 @@ const SettingsSchema = z.object({
   /** Sessions at a time: per client address, and in all. */
   KBS_SESSIONS_PER_CLIENT: intFrom("KBS_SESSIONS_PER_CLIENT", 4, 1, 10_000),
   KBS_SESSIONS_MAX: intFrom("KBS_SESSIONS_MAX", 50, 1, 100_000),
+  /** Trees kept with a primed menuconfig session (the most recently used); 0 disables priming. */
+  KBS_PRIMED_TREES: intFrom("KBS_PRIMED_TREES", 8, 0, 1000),
 });
 
 export type Settings = {
@@ -62,7 +64,7 @@ export type Settings = {
   builtins: boolean;
   upstreams: boolean;
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
-  sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number };
+  sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number };
 };
 
 export class SettingsError extends Error {}
@@ -100,6 +102,7 @@ export function loadSettings(env: Env = process.env): Settings {
       graceSec: s.KBS_SESSION_GRACE_SEC,
       perClient: s.KBS_SESSIONS_PER_CLIENT,
       max: s.KBS_SESSIONS_MAX,
+      primedTrees: s.KBS_PRIMED_TREES,
     },
   };
 }

@@ -10,11 +10,12 @@ import { HttpError, badRequest, notFound } from "../http/errors";
 import { log } from "../log";
 import { counter, gauge } from "../metrics";
 import type { Recipe } from "../projects/recipe";
-import type { PoolKey, WarmSandbox } from "../sandbox/types";
+import type { LaunchJob, PoolKey, WarmSandbox } from "../sandbox/types";
 import type { Settings } from "../settings";
 import { DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK } from "./flow";
-import { chooseFrontend } from "./frontend";
-import { Session, type EndReason } from "./session";
+import { chooseFrontend, type Frontend } from "./frontend";
+import { Primer, type PrimeHooks } from "./primer";
+import { Session, type EndReason, type SessionOptions, type SessionOwner } from "./session";
 
 export interface SessionDeps {
   settings: Settings;
@@ -76,6 +77,22 @@ const schema = {
 const IN_BUNDLE = "bundle.tar";
 const IN_CONFIG = "config";
 const IN_TOOLS = "tree-bins.tar";
+/** Primed sessions launch at this size; the client's own follows at hand-over (the frontend redraws). */
+const PRIME_SIZE = { cols: 120, rows: 40 };
+/** A primed frontend is ready once its output has been quiet this long after it drew. */
+const PRIME_QUIET_MS = 50;
+/** Priming waits this long after a session start, whose own first frame needs the CPU more. */
+const PRIME_DELAY_MS = 500;
+
+/** What a session on one tree launches, and the key of that launch. */
+interface LaunchSpec {
+  key: string;
+  kconfigHash: string;
+  bundle: string;
+  tools: string | undefined;
+  frontend: Frontend;
+  job: Omit<LaunchJob, "cols" | "rows">;
+}
 
 /**
  * Menuconfig sessions: creation (revision -> kconfig bundle -> warm sandbox), the
@@ -88,7 +105,11 @@ export class SessionManager {
   /** Creations under way count against the limits too, so concurrent requests cannot overshoot. */
   private readonly starting = new Map<string, number>();
 
+  private readonly primer: Primer;
+
   constructor(private readonly deps: SessionDeps) {
+    const limits = deps.settings.sessions;
+    this.primer = new Primer({ trees: limits.primedTrees, idleMs: limits.idleSec * 1000, delayMs: PRIME_DELAY_MS });
     // Sessions live in the process that serves them: CLI verbs open the same db while the server runs,
     // so rows without an end are not touched here; a session not live in this process reads as ended.
     migrate(deps.db, schema);
@@ -126,55 +147,20 @@ export class SessionManager {
       throw new HttpError(429, "too_many_sessions", `You already have ${mine} menuconfig sessions open (the limit is ${limits.perClient} per address). Close one (its saved config is kept) and try again.`, { "Retry-After": "30" });
     }
     const project = this.deps.projects.require(req.project);
-    const recipe = project.recipe;
     const revision = this.deps.revdb.resolve(req.project, req.rev);
-    const env = kconfigEnv(recipe, req.arch);
     let startText: string | undefined;
     if (req.configId) {
       const c = this.deps.configs.require(req.configId);
       if (c.project !== req.project) throw badRequest("config_project_mismatch", `Config ${req.configId.slice(0, 12)}… belongs to project '${c.project}', not '${req.project}'.`);
       startText = c.text;
     }
-    const bundle = this.deps.bundles.path(revision.kconfigHash);
-    const files = await bundleFiles(bundle);
-    const own = await this.deps.kconfig.treeBinaries.get(recipe, revision.kconfigHash, bundle, files);
-    const frontend = chooseFrontend(recipe, files, own?.mconf);
-
-    this.starting.set(req.clientAddress, (this.starting.get(req.clientAddress) ?? 0) + 1);
-    let sandbox: WarmSandbox;
-    try {
-      sandbox = await this.deps.sandbox.claim({ image: "menuconfig" });
-    } finally {
-      const n = (this.starting.get(req.clientAddress) ?? 1) - 1;
-      if (n > 0) this.starting.set(req.clientAddress, n);
-      else this.starting.delete(req.clientAddress);
-    }
-    try {
-      linkOrCopy(bundle, path.join(sandbox.inDir, IN_BUNDLE));
-      if (own) linkOrCopy(own.tar, path.join(sandbox.inDir, IN_TOOLS));
-      if (startText !== undefined) fs.writeFileSync(path.join(sandbox.inDir, IN_CONFIG), startText);
-    } catch (e) {
-      await sandbox.kill();
-      throw e;
-    }
+    const spec = await this.launchSpec(req.project, project.recipe, revision.kconfigHash, req.arch, startText !== undefined);
 
     // 144 random bits: session ids are capabilities (whoever has one can type into it).
     const id = crypto.randomBytes(18).toString("base64url");
-    const session = new Session({
+    const owner: SessionOwner = {
       id,
-      kconfigHash: revision.kconfigHash,
-      sandbox,
-      frontend,
-      job: {
-        extract: own ? [`/kbs/in/${IN_BUNDLE}`, `/kbs/in/${IN_TOOLS}`] : [`/kbs/in/${IN_BUNDLE}`],
-        copy: startText !== undefined ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
-        cwd: "/work",
-        argv: frontend.argv,
-        env: { ...env, KCONFIG_CONFIG: "/kbs/out/.config", srctree: "/work" },
-      },
       startText,
-      limits: { idleMs: limits.idleSec * 1000, maxMs: limits.maxSec * 1000, graceMs: limits.graceSec * 1000 },
-      flow: { high: DEFAULT_HIGH_WATERMARK, low: DEFAULT_LOW_WATERMARK },
       store: async (text) => {
         const { id: configId } = this.deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text });
         this.deps.db.prepare("UPDATE sessions SET config_id = ? WHERE id = ?").run(configId, id);
@@ -182,7 +168,24 @@ export class SessionManager {
       },
       complete: (text) => this.deps.kconfig.olddefconfig(req.project, revision, text, { arch: req.arch }),
       onEnd: (reason) => this.ended(id, reason),
-    });
+    };
+    // A session from a stored config starts from it; one from the tree's defaults can be a primed one.
+    let session = startText === undefined ? this.primer.take(spec.key) : undefined;
+    if (session) session.handOver(owner);
+    else {
+      this.starting.set(req.clientAddress, (this.starting.get(req.clientAddress) ?? 0) + 1);
+      let sandbox: WarmSandbox;
+      try {
+        sandbox = await this.sandboxFor(spec, startText);
+      } finally {
+        const n = (this.starting.get(req.clientAddress) ?? 1) - 1;
+        if (n > 0) this.starting.set(req.clientAddress, n);
+        else this.starting.delete(req.clientAddress);
+      }
+      session = new Session(this.sessionOptions(spec, sandbox), owner);
+    }
+    if (startText === undefined) this.primer.used(spec.key, req.project, (hooks) => this.prime(spec, hooks));
+
     this.deps.db
       .prepare("INSERT INTO sessions (id, project, rev, commit_sha, describe, kconfig_hash, client, created_at, config_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .run(id, req.project, req.rev, revision.sha, revision.describe, revision.kconfigHash, req.clientAddress, new Date().toISOString(), req.configId ?? null);
@@ -190,8 +193,66 @@ export class SessionManager {
     this.clients.set(id, req.clientAddress);
     active.set(this.live.size);
     total.inc();
-    log.info({ session: id, project: req.project, commit: revision.sha, frontend: frontend.source, sandbox: sandbox.id }, "session started");
+    log.info({ session: id, project: req.project, commit: revision.sha, frontend: spec.frontend.source, sandbox: session.sandboxId, primed: session.primed }, "session started");
     return { id, wsPath: `/ws/sessions/${id}`, kconfigHash: revision.kconfigHash };
+  }
+
+  /** Begin priming sessions for the trees sessions are started for (kbs serve only). */
+  startPriming(): void {
+    this.primer.start();
+  }
+
+  /**
+   * What a session on this tree launches. The key is everything that determines the
+   * launch: sessions with the same key can take each other's primed session.
+   */
+  private async launchSpec(projectId: string, recipe: Recipe, kconfigHash: string, arch: string | undefined, withConfig: boolean): Promise<LaunchSpec> {
+    const bundle = this.deps.bundles.path(kconfigHash);
+    const files = await bundleFiles(bundle);
+    const own = await this.deps.kconfig.treeBinaries.get(recipe, kconfigHash, bundle, files);
+    const frontend = chooseFrontend(recipe, files, own?.mconf);
+    const job: LaunchSpec["job"] = {
+      extract: own ? [`/kbs/in/${IN_BUNDLE}`, `/kbs/in/${IN_TOOLS}`] : [`/kbs/in/${IN_BUNDLE}`],
+      copy: withConfig ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
+      cwd: "/work",
+      argv: frontend.argv,
+      env: { ...kconfigEnv(recipe, arch), KCONFIG_CONFIG: "/kbs/out/.config", srctree: "/work" },
+    };
+    return { key: JSON.stringify([projectId, kconfigHash, job]), kconfigHash, bundle, tools: own?.tar, frontend, job };
+  }
+
+  /** A sandbox from the pool with the tree's bundle (and built tools, and the starting config) in its /kbs/in. */
+  private async sandboxFor(spec: LaunchSpec, startText: string | undefined): Promise<WarmSandbox> {
+    const sandbox = await this.deps.sandbox.claim({ image: "menuconfig" });
+    try {
+      linkOrCopy(spec.bundle, path.join(sandbox.inDir, IN_BUNDLE));
+      if (spec.tools) linkOrCopy(spec.tools, path.join(sandbox.inDir, IN_TOOLS));
+      if (startText !== undefined) fs.writeFileSync(path.join(sandbox.inDir, IN_CONFIG), startText);
+    } catch (e) {
+      await sandbox.kill();
+      throw e;
+    }
+    return sandbox;
+  }
+
+  private sessionOptions(spec: LaunchSpec, sandbox: WarmSandbox): SessionOptions {
+    const limits = this.deps.settings.sessions;
+    return {
+      kconfigHash: spec.kconfigHash,
+      sandbox,
+      frontend: spec.frontend,
+      job: spec.job,
+      limits: { idleMs: limits.idleSec * 1000, maxMs: limits.maxSec * 1000, graceMs: limits.graceSec * 1000 },
+      flow: { high: DEFAULT_HIGH_WATERMARK, low: DEFAULT_LOW_WATERMARK },
+    };
+  }
+
+  /** A session launched on the tree with no client, no id and no starting config, held by the primer until handed over. */
+  private async prime(spec: LaunchSpec, hooks: PrimeHooks): Promise<Session> {
+    const sandbox = await this.sandboxFor(spec, undefined);
+    const notYet = () => Promise.reject(new Error("a primed session stores nothing before it is handed over"));
+    const holder: SessionOwner = { id: "", startText: undefined, store: notYet, complete: notYet, onEnd: () => hooks.onEnd() };
+    return new Session(this.sessionOptions(spec, sandbox), holder, { ...PRIME_SIZE, quietMs: PRIME_QUIET_MS, onReady: hooks.onReady });
   }
 
   /** The session's latest saved config text, live or ended. */
@@ -203,9 +264,10 @@ export class SessionManager {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      [...this.live.values()].map((s) => s.end("shutdown", "server_shutdown", "The server is shutting down; this session is closed. Saved configs are kept.")),
-    );
+    await Promise.all([
+      this.primer.close(),
+      ...[...this.live.values()].map((s) => s.end("shutdown", "server_shutdown", "The server is shutting down; this session is closed. Saved configs are kept.")),
+    ]);
   }
 
   private ended(id: string, reason: EndReason): void {

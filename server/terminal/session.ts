@@ -19,21 +19,34 @@ export interface TerminalClient {
 export type EndReason = "exit" | "idle" | "lifetime" | "disconnected" | "sandbox_failed" | "shutdown";
 
 export interface SessionOptions {
-  id: string;
   kconfigHash: string;
   sandbox: WarmSandbox;
   frontend: Frontend;
-  /** The launch job without the size (the first `init` gives it). */
+  /** The launch job without the size (the first `init` gives it, or the priming size). */
   job: Omit<LaunchJob, "cols" | "rows">;
-  /** The text the session started from (already in the store), so copying it in is not a "save". */
-  startText: string | undefined;
   limits: { idleMs: number; maxMs: number; graceMs: number };
   flow: { high: number; low: number };
+}
+
+/** Whose session it is: the request it serves (or, while primed, the primer keeping it). */
+export interface SessionOwner {
+  id: string;
+  /** The text the session started from (already in the store), so copying it in is not a "save". */
+  startText: string | undefined;
   /** Store a config menuconfig wrote; returns its id. */
   store(text: string): Promise<string>;
   /** A complete config for an explicit `save` before menuconfig wrote one (olddefconfig on the start). */
   complete(startText: string): Promise<string>;
   onEnd(reason: EndReason): void;
+}
+
+/** A session launched ahead of need: at this size, with no client, until `handOver`. */
+export interface Priming {
+  cols: number;
+  rows: number;
+  /** Called once the frontend has drawn and its output has been quiet for `quietMs`. */
+  onReady(): void;
+  quietMs: number;
 }
 
 /** Where menuconfig writes the config inside the sandbox (KCONFIG_CONFIG), and so on the host in outDir. */
@@ -52,12 +65,19 @@ const notice = (text: string) => Buffer.from(`\r\n\x1b[1;33m[kbs] ${text}\x1b[0m
  * pty, and at most one client attached to it at a time. The pty outlives a dropped
  * client for a grace period; a mirror of the screen lets the next client pick up
  * exactly where the last one was. Every config menuconfig writes is stored at once.
+ *
+ * A primed session is launched before anyone asks for it (no client, no id, no
+ * limits running): the frontend parses the Kconfig and draws into the mirror, and the
+ * request that gets it (`handOver`) attaches like a reconnecting client.
  */
 export class Session {
-  readonly id: string;
   readonly kconfigHash: string;
-  readonly createdAt = Date.now();
+  /** Whether it was launched ahead of need (a primed session), handed over or not. */
+  readonly primed: boolean;
   latestConfigId: string | undefined;
+  private owner: SessionOwner;
+  private priming: Priming | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
   private client: TerminalClient | undefined;
   private screen: ScreenMirror | undefined;
   private launched = false;
@@ -67,7 +87,7 @@ export class Session {
   private resizeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
-  private readonly lifetimeTimer: NodeJS.Timeout;
+  private lifetimeTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
@@ -79,15 +99,46 @@ export class Session {
   private readonly flow: FlowControl;
   private readonly subscriptions: Disposable[] = [];
 
-  constructor(private readonly opts: SessionOptions) {
-    this.id = opts.id;
+  constructor(
+    private readonly opts: SessionOptions,
+    owner: SessionOwner,
+    priming?: Priming,
+  ) {
     this.kconfigHash = opts.kconfigHash;
-    this.lastStoredText = opts.startText;
+    this.owner = owner;
+    this.lastStoredText = owner.startText;
+    this.primed = priming !== undefined;
+    this.priming = priming;
     this.flow = new FlowControl({ ...opts.flow, pause: () => this.opts.sandbox.pause(), resume: () => this.opts.sandbox.resume() });
-    this.lifetimeTimer = setTimeout(() => void this.end("lifetime", "max_lifetime", `This session reached its maximum length of ${formatDuration(opts.limits.maxMs)} and was closed. Saved configs are kept; start a new session to go on.`), opts.limits.maxMs);
-    this.graceTimer = setTimeout(() => void this.end("disconnected"), opts.limits.graceMs);
     this.subscriptions.push(opts.sandbox.onData((d) => this.output(d)), opts.sandbox.onExit((e) => void this.exited(e)));
     this.watch();
+    if (priming) {
+      this.size = { cols: priming.cols, rows: priming.rows };
+      this.launch();
+    } else this.startLimits();
+  }
+
+  get id(): string {
+    return this.owner.id;
+  }
+
+  /**
+   * A primed session becomes the session of a request: it gets the request's id and
+   * store, and its limits run from now (the client has the grace period to connect).
+   */
+  handOver(owner: SessionOwner): void {
+    if (!this.priming || this.ended) throw new Error("only a live primed session can be handed over");
+    this.priming = undefined;
+    clearTimeout(this.quietTimer);
+    this.owner = owner;
+    this.lastStoredText = owner.startText;
+    this.startLimits();
+  }
+
+  private startLimits(): void {
+    const { limits } = this.opts;
+    this.lifetimeTimer = setTimeout(() => void this.end("lifetime", "max_lifetime", `This session reached its maximum length of ${formatDuration(limits.maxMs)} and was closed. Saved configs are kept; start a new session to go on.`), limits.maxMs);
+    this.graceTimer = setTimeout(() => void this.end("disconnected"), limits.graceMs);
   }
 
   /** The sandbox this session runs in (operators, tests). */
@@ -126,6 +177,11 @@ export class Session {
       // Output after this point is not in the snapshot: hold it and send it after.
       const held: Buffer[] = [];
       this.holding = held;
+      // The client's size first (a pending resize is the previous client's): the snapshot is
+      // the screen cut to that size, and the frontend's redraw for it (SIGWINCH) follows it.
+      clearTimeout(this.resizeTimer);
+      this.resizeTimer = this.pendingSize = undefined;
+      const resized = this.setSize(cols, rows);
       const snap = await this.screen.snapshot();
       if (this.holding === held) this.holding = undefined;
       if (this.client !== client) return;
@@ -133,7 +189,7 @@ export class Session {
       // A full reset first, so whatever the client showed before is replaced, not overlaid.
       client.sendBytes(Buffer.concat([Buffer.from("\x1bc"), snap]));
       for (const d of held) this.sendOutput(client, d);
-      this.resize(cols, rows);
+      if (resized && this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
     } else {
       this.size = { cols, rows };
       this.launchIfRoom();
@@ -184,7 +240,7 @@ export class Session {
       if (this.launched && this.opts.sandbox.requestSave?.()) await this.saveRequestDone(SAVE_REQUEST_WAIT_MS);
       await this.checkSaved();
       if (!this.latestConfigId) {
-        this.latestConfigId = await this.opts.store(await this.opts.complete(this.readWritten() ?? this.opts.startText ?? ""));
+        this.latestConfigId = await this.owner.store(await this.owner.complete(this.readWritten() ?? this.owner.startText ?? ""));
       }
       client.sendMessage({ type: "saved", configId: this.latestConfigId });
     } catch (e) {
@@ -197,7 +253,7 @@ export class Session {
   async end(reason: EndReason, code?: ErrorCode, message?: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    for (const t of [this.lifetimeTimer, this.idleTimer, this.graceTimer, this.resizeTimer, this.saveTimer]) clearTimeout(t);
+    for (const t of [this.lifetimeTimer, this.idleTimer, this.graceTimer, this.resizeTimer, this.saveTimer, this.quietTimer]) clearTimeout(t);
     this.stopDrainWatch();
     await this.checkSaved().catch(() => {});
     this.watcher?.close();
@@ -207,7 +263,7 @@ export class Session {
       client.sendBytes(notice(message));
       client.sendMessage({ type: "error", code, message });
     }
-    this.opts.onEnd(reason);
+    this.owner.onEnd(reason);
     client?.close(1000, reason);
     for (const s of this.subscriptions) s.dispose();
     await this.opts.sandbox.kill().catch((e: unknown) => log.warn({ err: e, session: this.id }, "sandbox kill failed"));
@@ -221,11 +277,16 @@ export class Session {
       this.launchIfRoom();
       return;
     }
-    if (this.size && this.size.cols === cols && this.size.rows === rows) return;
+    if (this.setSize(cols, rows) && this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
+  }
+
+  /** Size the running frontend's pty and the mirror; false when the size is unchanged. */
+  private setSize(cols: number, rows: number): boolean {
+    if (this.size && this.size.cols === cols && this.size.rows === rows) return false;
     this.size = { cols, rows };
     this.screen!.resize(cols, rows);
     this.opts.sandbox.resize(cols, rows);
-    if (this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
+    return true;
   }
 
   private tooSmall(): boolean {
@@ -247,6 +308,10 @@ export class Session {
       this.client.sendMessage({ type: "error", code: "terminal_too_small", message });
       return;
     }
+    this.launch();
+  }
+
+  private launch(): void {
     const { cols, rows } = this.size!;
     this.screen = new ScreenMirror(cols, rows);
     this.launched = true;
@@ -260,6 +325,12 @@ export class Session {
 
   private output(data: Buffer): void {
     this.screen?.write(data);
+    if (this.priming) {
+      // Primed: ready once the frontend drew and went quiet (any output means the stub set the pty size).
+      const { quietMs, onReady } = this.priming;
+      clearTimeout(this.quietTimer);
+      this.quietTimer = setTimeout(() => this.priming && onReady(), quietMs);
+    }
     if (this.holding) this.holding.push(data);
     else if (this.client) this.sendOutput(this.client, data);
   }
@@ -338,7 +409,7 @@ export class Session {
       if (text === undefined || text === this.lastStoredText) return;
       let id: string;
       try {
-        id = await this.opts.store(text);
+        id = await this.owner.store(text);
       } catch (e) {
         // A half-written file does not parse; the write's next event brings the whole one.
         log.debug({ err: e, session: this.id }, "written config not stored (yet)");

@@ -11,6 +11,7 @@ export function attachTerminal(kbs: Kbs): void {
   kbs.sessions = new SessionManager(kbs);
   const ws = sessionUpgradeRoute(kbs.sessions, kbs.settings.allowedOrigins);
   kbs.upgrades.push(ws.route);
+  kbs.onStart(() => kbs.sessions.startPriming());
   kbs.onClose(async () => {
     await kbs.sessions.close();
     ws.close();

@@ -21,7 +21,7 @@ export function registerSessionRoutes(router: Router, kbs: Kbs): void {
     const rec = kbs.sessions.record(params.id!);
     if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
     const live = kbs.sessions.get(rec.id);
-    return { ...rec, state: live?.active ? "active" : "ended", wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null };
+    return { ...rec, state: live?.active ? "active" : "ended", wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null };
   });
 
   router.get("/api/sessions/:id/config", ({ params, res }) => {

@@ -1,0 +1,249 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
+import { createFakeLinuxRepo } from "./fixtures/fake-linux";
+import { git } from "./helpers/projects";
+import { kbsBin, startKbs, type KbsProcess } from "./helpers/server";
+import { keys, TerminalClient } from "./helpers/terminal";
+import { tmpDir } from "./helpers/tmp";
+
+/**
+ * Primed menuconfig sessions through a real `kbs serve` (real bwrap sandboxes, real
+ * WebSocket): after a session on a tree, the server launches the tree's menuconfig
+ * ahead of need at 120x40 with no client; the next session on it is handed that one
+ * and the client sees it at its own size, exactly as a fresh session would draw.
+ */
+
+const TITLE = "kbs demo firmware configuration";
+const TINY_TITLE = "Tiny mconf project";
+
+function kbsCli(dataDir: string, args: string[]): void {
+  const r = spawnSync(process.execPath, [kbsBin, ...args], { encoding: "utf8", env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0" } });
+  if (r.status !== 0) throw new Error(`kbs ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+}
+
+function createTinyMconfRepo(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "Kconfig"), `mainmenu "${TINY_TITLE}"\n\nconfig WIDGET\n\tbool "Enable the widget"\n\tdefault n\n`);
+  git(dir, ["init", "-q", "-b", "master"]);
+  git(dir, ["add", "-A"]);
+  git(dir, ["commit", "-q", "-m", "tiny"]);
+  git(dir, ["tag", "v1.0"]);
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+}
+
+async function newSession(url: string, body: Record<string, unknown>): Promise<{ id: string; wsPath: string; kconfigHash: string }> {
+  const r = await post(`${url}/api/sessions`, body);
+  expect(r.status, JSON.stringify(r.json)).toBe(201);
+  return r.json as { id: string; wsPath: string; kconfigHash: string };
+}
+
+async function info(url: string, id: string): Promise<{ primed: boolean | null; state: string; commit: string }> {
+  return (await (await fetch(`${url}/api/sessions/${id}`)).json()) as { primed: boolean | null; state: string; commit: string };
+}
+
+async function metric(url: string, series: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** Wait until `project` has a primed session ready to hand over. */
+async function primedReady(url: string, project: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await metric(url, `kbs_sessions_primed{project="${project}"}`)) >= 1) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no primed session for ${project} within 30 s:\n${await (await fetch(`${url}/metrics`)).text()}`);
+}
+
+/** Open a session's socket and wait until `text` is drawn and the screen stops changing. */
+async function settled(url: string, wsPath: string, text: string, size = { cols: 100, rows: 30 }): Promise<TerminalClient> {
+  const c = await TerminalClient.connect(url, wsPath, size);
+  await c.untilText(text);
+  let last = "";
+  await c.until("the screen to settle", () => {
+    const now = c.screen.text();
+    const same = now === last;
+    last = now;
+    return same;
+  });
+  return c;
+}
+
+/** Leave a kconfiglib menuconfig without saving and wait for the session to end. */
+async function quit(c: TerminalClient): Promise<void> {
+  c.type("Q");
+  await c.untilText("Save configuration?");
+  c.type("N");
+  await c.untilMessage("exit");
+  await c.untilClosed();
+}
+
+/** Leave mconf without saving. */
+async function quitMconf(c: TerminalClient): Promise<void> {
+  c.type("\x1b\x1b");
+  await c.untilText(/save your new configuration/i);
+  c.type(keys.tab);
+  c.type(keys.enter);
+  await c.untilMessage("exit");
+  await c.untilClosed();
+}
+
+describe("primed menuconfig sessions", () => {
+  let kbs: KbsProcess;
+  let url: string;
+  let fw: ReturnType<typeof createFakeFirmwareRepo>;
+
+  beforeAll(async () => {
+    const dataDir = tmpDir();
+    const work = tmpDir();
+    fw = createFakeFirmwareRepo(path.join(work, "fw"), { ownKconfiglib: true });
+    createTinyMconfRepo(path.join(work, "tiny"));
+    createFakeLinuxRepo(path.join(work, "kern"));
+    kbsCli(dataDir, ["project", "add", "fw", "--recipe", "klipper", "--url", path.join(work, "fw")]);
+    kbsCli(dataDir, ["project", "add", "tiny", "--recipe", "mconf", "--url", path.join(work, "tiny")]);
+    kbsCli(dataDir, ["project", "add", "kern", "--recipe", "linux", "--url", path.join(work, "kern")]);
+    kbsCli(dataDir, ["sync", "fw", "tiny", "kern"]);
+    kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0" } });
+    url = kbs.url;
+  });
+  afterAll(async () => {
+    await kbs?.stop();
+  });
+
+  it("the next session on a tree is handed the primed one: its screen at the client's size, keys, a save stored for its own revision", async () => {
+    // The first session on the tree (v0.2.0) is a fresh one, drawn at 100x30 from the start.
+    const first = await newSession(url, { project: "fw", rev: "v0.2.0" });
+    expect((await info(url, first.id)).primed).toBe(false);
+    const a = await settled(url, first.wsPath, "Debug messages");
+    const fresh = a.screen.lines();
+    await quit(a);
+    await primedReady(url, "fw");
+    const handed = await metric(url, "kbs_sessions_primed_handovers_total");
+    const activeBefore = await metric(url, "kbs_sessions_active");
+    expect(activeBefore).toBe(0); // the primed session is not a session anyone can reach yet
+
+    // c4 is another commit with v0.2.0's Kconfig: the same tree, so the same primed session.
+    const s = await newSession(url, { project: "fw", rev: fw.commits.c4! });
+    expect(s.kconfigHash).toBe(first.kconfigHash);
+    expect(await info(url, s.id)).toMatchObject({ primed: true, state: "active", commit: fw.commits.c4 });
+    expect(await metric(url, "kbs_sessions_primed_handovers_total")).toBe(handed + 1);
+    expect(await metric(url, "kbs_sessions_active")).toBe(1);
+    const none = await fetch(`${url}/api/sessions/${s.id}/config`);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe("no_config_yet");
+
+    const c = await settled(url, s.wsPath, "Debug messages");
+    expect(c.messages.map((m) => m.type).slice(0, 2)).toEqual(["ready", "snapshot"]);
+    expect(c.messages[0]).toMatchObject({ session: s.id, kconfigHash: s.kconfigHash });
+    // Launched at 120x40, shown at 100x30 as a session started at 100x30 draws it.
+    await c.until("the primed screen to match a fresh one at 100x30", () => c.screen.text() === fresh.join("\n"));
+    expect(c.screen.text()).toContain(TITLE);
+
+    const rows = c.screen.lines();
+    await c.arrow("down", rows.findIndex((l) => l.includes("Debug messages")) - rows.findIndex((l) => l.includes("Target architecture")));
+    c.type(keys.space);
+    await c.untilText("[*] Debug messages");
+    c.type("S");
+    await c.untilText("/kbs/out/.config");
+    c.type(keys.enter);
+    const saved = await c.untilMessage("saved");
+    const text = await (await fetch(`${url}/api/sessions/${s.id}/config`)).text();
+    expect(text).toContain("CONFIG_ENABLE_DEBUG=y");
+    const stored = (await (await fetch(`${url}/api/configs/${saved.configId as string}`)).json()) as { text: string; commit: string; describe: string };
+    expect(stored.text).toBe(text);
+    expect(stored.describe).not.toBe("v0.2.0"); // stored for c4, the revision this session was asked for
+    await c.untilText("Configuration saved");
+    c.type(keys.enter);
+    c.type("Q"); // nothing unsaved: menuconfig quits at once
+    expect((await c.untilMessage("exit")).code).toBe(0);
+    await c.untilClosed();
+  });
+
+  it("a session from a stored config is never primed, and leaves the primed one for the next", async () => {
+    await primedReady(url, "fw");
+    const { json } = await post(`${url}/api/configs`, { project: "fw", rev: "v0.2.0", text: "CONFIG_ENABLE_DEBUG=y\n" });
+    const s = await newSession(url, { project: "fw", rev: "v0.2.0", configId: json.id });
+    expect((await info(url, s.id)).primed).toBe(false);
+    const c = await settled(url, s.wsPath, "[*] Debug messages");
+    expect(await metric(url, `kbs_sessions_primed{project="fw"}`)).toBe(1);
+    await quit(c);
+  });
+
+  it("two requests at once for one primed tree: one is handed it, the other gets a fresh session; both draw the same screen", async () => {
+    await primedReady(url, "fw");
+    const both = await Promise.all([newSession(url, { project: "fw", rev: "v0.2.0" }), newSession(url, { project: "fw", rev: "v0.2.0" })]);
+    const primed = await Promise.all(both.map((s) => info(url, s.id).then((i) => i.primed)));
+    expect(primed.sort()).toEqual([false, true]);
+    const [a, b] = await Promise.all(both.map((s) => settled(url, s.wsPath, "Debug messages")));
+    await a!.until("both screens equal", () => a!.screen.text() === b!.screen.text());
+    await Promise.all([quit(a!), quit(b!)]);
+  });
+
+  it("mconf (system kconfig-mconf): primed at 120x40, handed over at 100x30, redrawn at that size; keys and save work", async () => {
+    const first = await newSession(url, { project: "tiny", rev: "v1.0" });
+    const a = await settled(url, first.wsPath, "Enable the widget");
+    const fresh = a.screen.text();
+    await quitMconf(a);
+    await primedReady(url, "tiny");
+    const s = await newSession(url, { project: "tiny", rev: "v1.0" });
+    expect((await info(url, s.id)).primed).toBe(true);
+    const c = await settled(url, s.wsPath, "Enable the widget");
+    await c.until("the primed mconf screen to match a fresh one at 100x30", () => c.screen.text() === fresh);
+    c.type(keys.space);
+    await c.untilText("[*] Enable the widget");
+    c.type("\x1b\x1b");
+    await c.untilText(/save your new configuration/i);
+    c.type(keys.enter);
+    await c.untilMessage("saved");
+    await c.untilMessage("exit");
+    expect(await (await fetch(`${url}/api/sessions/${s.id}/config`)).text()).toContain("CONFIG_WIDGET=y");
+  });
+
+  it("mconf (the fake kernel tree's own): a primed session per arch, handed over and redrawn at the client's size", async () => {
+    const first = await newSession(url, { project: "kern", rev: "v6.1.2", arch: "x86_64" });
+    const a = await settled(url, first.wsPath, "[*] 64-bit kernel");
+    const fresh = a.screen.text();
+    await quitMconf(a);
+    await primedReady(url, "kern");
+    const s = await newSession(url, { project: "kern", rev: "v6.1.2", arch: "x86_64" });
+    expect((await info(url, s.id)).primed).toBe(true);
+    const c = await settled(url, s.wsPath, "[*] 64-bit kernel");
+    await c.until("the primed kernel screen to match a fresh one at 100x30", () => c.screen.text() === fresh);
+    expect(c.screen.text()).toContain("Fake Linux/x86_64");
+    c.type(keys.space);
+    await c.untilText("[ ] 64-bit kernel");
+    await quitMconf(c);
+  });
+});
+
+describe("priming disabled (KBS_PRIMED_TREES=0)", () => {
+  let kbs: KbsProcess;
+
+  beforeAll(async () => {
+    kbs = await startKbs({ dataDir: tmpDir(), withNext: false, env: { KBS_POOL_SIZE: "1", KBS_BUILD_WORKERS: "0", KBS_PRIMED_TREES: "0" } });
+  });
+  afterAll(async () => {
+    await kbs?.stop();
+  });
+
+  it("every session is a fresh one and no sandbox is claimed for priming", async () => {
+    for (let i = 0; i < 2; i++) {
+      const s = await newSession(kbs.url, { project: "demo", rev: "v1" });
+      expect((await info(kbs.url, s.id)).primed).toBe(false);
+      const c = await settled(kbs.url, s.wsPath, TITLE);
+      await quit(c);
+      // Long enough for priming to have claimed a sandbox, were it on.
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    const claimed = (await metric(kbs.url, 'kbs_sandbox_claimed_total{image="menuconfig",from="warm"}')) + (await metric(kbs.url, 'kbs_sandbox_claimed_total{image="menuconfig",from="cold"}'));
+    expect(claimed).toBe(2);
+    expect(await metric(kbs.url, "kbs_sessions_primed_handovers_total")).toBe(0);
+  });
+});
