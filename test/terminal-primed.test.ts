@@ -1,11 +1,9 @@
-import { spawnSync } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { createFakeLinuxRepo } from "./fixtures/fake-linux";
-import { git } from "./helpers/projects";
-import { kbsBin, startKbs, type KbsProcess } from "./helpers/server";
+import { startKbs, type KbsProcess } from "./helpers/server";
+import { createTinyMconfRepo, kbsCli, newSession, post, quit, quitMconf, selectEntry, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -15,34 +13,6 @@ import { tmpDir } from "./helpers/tmp";
  * ahead of need at 120x40 with no client; the next session on it is handed that one
  * and the client sees it at its own size, exactly as a fresh session would draw.
  */
-
-const TITLE = "kbs demo firmware configuration";
-const TINY_TITLE = "Tiny mconf project";
-
-function kbsCli(dataDir: string, args: string[]): void {
-  const r = spawnSync(process.execPath, [kbsBin, ...args], { encoding: "utf8", env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0" } });
-  if (r.status !== 0) throw new Error(`kbs ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-}
-
-function createTinyMconfRepo(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "Kconfig"), `mainmenu "${TINY_TITLE}"\n\nconfig WIDGET\n\tbool "Enable the widget"\n\tdefault n\n`);
-  git(dir, ["init", "-q", "-b", "master"]);
-  git(dir, ["add", "-A"]);
-  git(dir, ["commit", "-q", "-m", "tiny"]);
-  git(dir, ["tag", "v1.0"]);
-}
-
-async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
-}
-
-async function newSession(url: string, body: Record<string, unknown>): Promise<{ id: string; wsPath: string; kconfigHash: string }> {
-  const r = await post(`${url}/api/sessions`, body);
-  expect(r.status, JSON.stringify(r.json)).toBe(201);
-  return r.json as { id: string; wsPath: string; kconfigHash: string };
-}
 
 async function info(url: string, id: string): Promise<{ primed: boolean | null; state: string; commit: string }> {
   return (await (await fetch(`${url}/api/sessions/${id}`)).json()) as { primed: boolean | null; state: string; commit: string };
@@ -75,25 +45,6 @@ async function settled(url: string, wsPath: string, text: string, size = { cols:
     return same;
   });
   return c;
-}
-
-/** Leave a kconfiglib menuconfig without saving and wait for the session to end. */
-async function quit(c: TerminalClient): Promise<void> {
-  c.type("Q");
-  await c.untilText("Save configuration?");
-  c.type("N");
-  await c.untilMessage("exit");
-  await c.untilClosed();
-}
-
-/** Leave mconf without saving. */
-async function quitMconf(c: TerminalClient): Promise<void> {
-  c.type("\x1b\x1b");
-  await c.untilText(/save your new configuration/i);
-  c.type(keys.tab);
-  c.type(keys.enter);
-  await c.untilMessage("exit");
-  await c.untilClosed();
 }
 
 describe("primed menuconfig sessions", () => {
@@ -146,8 +97,7 @@ describe("primed menuconfig sessions", () => {
     await c.until("the primed screen to match a fresh one at 100x30", () => c.screen.text() === fresh.join("\n"));
     expect(c.screen.text()).toContain(TITLE);
 
-    const rows = c.screen.lines();
-    await c.arrow("down", rows.findIndex((l) => l.includes("Debug messages")) - rows.findIndex((l) => l.includes("Target architecture")));
+    await selectEntry(c, "Target architecture", "Debug messages");
     c.type(keys.space);
     await c.untilText("[*] Debug messages");
     c.type("S");

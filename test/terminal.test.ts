@@ -1,11 +1,11 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { createFakeLinuxRepo } from "./fixtures/fake-linux";
-import { git } from "./helpers/projects";
-import { kbsBin, startKbs, type KbsProcess } from "./helpers/server";
+import { startKbs, type KbsProcess } from "./helpers/server";
+import { createTinyMconfRepo, kbsCli, newSession, post, quit, selectEntry, TINY_TITLE, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -15,59 +15,6 @@ import { tmpDir } from "./helpers/tmp";
  * lib/kconfiglib, the mconf frontend (system kconfig-mconf) on a tiny tree, the
  * config store behind them, and every bad input of issue 5.
  */
-
-const TITLE = "kbs demo firmware configuration";
-const TINY_TITLE = "Tiny mconf project";
-
-function kbsCli(dataDir: string, args: string[]): string {
-  const r = spawnSync(process.execPath, [kbsBin, ...args], { encoding: "utf8", env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0" } });
-  if (r.status !== 0) throw new Error(`kbs ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
-function createTinyMconfRepo(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, "Kconfig"),
-    `mainmenu "${TINY_TITLE}"\n\nconfig WIDGET\n\tbool "Enable the widget"\n\tdefault n\n\nconfig SPEED\n\tint "Widget speed"\n\tdefault 3\n`,
-  );
-  fs.writeFileSync(path.join(dir, "Makefile"), "all:\n\t@echo built\n");
-  git(dir, ["init", "-q", "-b", "master"]);
-  git(dir, ["add", "-A"]);
-  git(dir, ["commit", "-q", "-m", "tiny"]);
-  git(dir, ["tag", "v1.0"]);
-}
-
-async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
-}
-
-async function newSession(url: string, body: Record<string, unknown>): Promise<{ id: string; wsPath: string; kconfigHash: string }> {
-  const r = await post(`${url}/api/sessions`, body);
-  expect(r.status, JSON.stringify(r.json)).toBe(201);
-  return r.json as { id: string; wsPath: string; kconfigHash: string };
-}
-
-/** Move the selection from the first menu entry to the entry showing `label` (menus differ between revisions). */
-async function selectEntry(c: TerminalClient, first: string, label: string): Promise<void> {
-  const steps = await c.until(`entries '${first}' and '${label}' on screen`, () => {
-    const lines = c.screen.lines();
-    const from = lines.findIndex((l) => l.includes(first));
-    const to = lines.findIndex((l) => l.includes(label));
-    return from >= 0 && to >= from && { n: to - from };
-  });
-  await c.arrow("down", steps.n);
-}
-
-/** Quit menuconfig without saving and wait for the session to end. */
-async function quit(c: TerminalClient): Promise<void> {
-  c.type("Q");
-  await c.untilText("Save configuration?");
-  c.type("N");
-  await c.untilMessage("exit");
-  await c.untilClosed();
-}
 
 describe("terminal sessions and the config store", () => {
   let dataDir: string;

@@ -76,9 +76,10 @@ export class Primer {
 
   async close(): Promise<void> {
     this.closed = true;
-    const sessions = [...this.hot.values()].map((t) => t.session);
-    for (const [k, t] of this.hot) this.drop(k, t);
-    await Promise.all(sessions.map((s) => s?.end("shutdown")));
+    const sessions = [...this.hot.values()].flatMap((t) => (t.session ? [t.session] : []));
+    for (const t of this.hot.values()) this.forget(t);
+    this.hot.clear();
+    await Promise.all(sessions.map((s) => s.end("shutdown")));
   }
 
   private async launch(key: string, tree: HotTree): Promise<void> {
