@@ -36,7 +36,8 @@ export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: n
  * One attempt of a build, all of it inside a sandbox with no network: the commit's tree
  * (`git archive`, streamed to the sandbox's stdin) is unpacked into the sandbox's
  * size-limited /work, the stored config written, the recipe's olddefconfig and steps
- * run, and the artifacts copied out to the one writable bind. The host then stores the
+ * run, and the artifacts copied out to the one writable bind. Artifacts of earlier builds
+ * the config names (recipe `build.inputs`) are verified and placed in /kbs/in first. The host then stores the
  * outputs by hash and writes manifest.json and reproduce.sh beside them.
  */
 export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: number, signal: AbortSignal): Promise<Finish> {
