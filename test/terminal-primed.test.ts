@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { startKbs, type KbsProcess } from "./helpers/server";
-import { createTinyMconfRepo, kbsCli, newSession, post, quit, quitMconf, selectEntry, TITLE } from "./helpers/sessions";
+import { createTinyMconfRepo, kbsCli, metric, newSession, post, primedReady, quit, quitMconf, selectEntry, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -16,21 +16,6 @@ import { tmpDir } from "./helpers/tmp";
 
 async function info(url: string, id: string): Promise<{ primed: boolean | null; state: string; commit: string }> {
   return (await (await fetch(`${url}/api/sessions/${id}`)).json()) as { primed: boolean | null; state: string; commit: string };
-}
-
-async function metric(url: string, series: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
-/** Wait until `project` has a primed session ready to hand over. */
-async function primedReady(url: string, project: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if ((await metric(url, `kbs_sessions_primed{project="${project}"}`)) >= 1) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no primed session for ${project} within 30 s:\n${await (await fetch(`${url}/metrics`)).text()}`);
 }
 
 /** Open a session's socket and wait until `text` is drawn and the screen stops changing. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { startKbs, type KbsProcess } from "./helpers/server";
-import { createTinyMconfRepo, kbsCli, newSession, post, quit, selectEntry, TINY_TITLE, TITLE } from "./helpers/sessions";
+import { createTinyMconfRepo, kbsCli, metric, newSession, post, primedReady, quit, selectEntry, TINY_TITLE, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -445,5 +445,22 @@ describe("session limits", () => {
     expect(info).toMatchObject({ state: "ended", endReason: "disconnected" });
     const late = await TerminalClient.connect(kbs.url, s.wsPath);
     expect((await late.untilMessage("error")).code).toBe("unknown_session");
+  });
+
+  it("a primed session nobody takes ends at the idle limit, and its tree is not primed again until a session is started on it", async () => {
+    await primedReady(kbs.url, "demo"); // primed after the sessions above
+    const claims = () => metric(kbs.url, 'kbs_sandbox_claimed_total{image="menuconfig",from="cold"}');
+    for (let i = 0; i < 100 && (await metric(kbs.url, 'kbs_sessions_primed{project="demo"}')) > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await metric(kbs.url, 'kbs_sessions_primed{project="demo"}')).toBe(0);
+    const before = await claims();
+    // Well past the priming delay: a tree still hot would have claimed a sandbox by now.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await claims()).toBe(before);
+    const s = await newSession(kbs.url, { project: "demo", rev: "v1" });
+    expect(((await (await fetch(`${kbs.url}/api/sessions/${s.id}`)).json()) as { primed: boolean }).primed).toBe(false);
+    await primedReady(kbs.url, "demo");
+    const c = await TerminalClient.connect(kbs.url, s.wsPath);
+    await c.untilText(TITLE);
+    await quit(c);
   });
 });

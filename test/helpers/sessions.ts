@@ -42,6 +42,22 @@ export async function newSession(url: string, body: Record<string, unknown>): Pr
   return r.json as { id: string; wsPath: string; kconfigHash: string };
 }
 
+/** A series' value on /metrics (0 when absent). */
+export async function metric(url: string, series: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** Wait until `project` has a primed session ready to hand over. */
+export async function primedReady(url: string, project: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await metric(url, `kbs_sessions_primed{project="${project}"}`)) >= 1) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no primed session for ${project} within 30 s:\n${await (await fetch(`${url}/metrics`)).text()}`);
+}
+
 /** Move the selection from the first menu entry to the entry showing `label` (menus differ between revisions). */
 export async function selectEntry(c: TerminalClient, first: string, label: string): Promise<void> {
   const steps = await c.until(`entries '${first}' and '${label}' on screen`, () => {
