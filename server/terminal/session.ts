@@ -44,7 +44,7 @@ export interface SessionOwner {
 export interface Priming {
   cols: number;
   rows: number;
-  /** Called once the frontend has drawn and its output has been quiet for `quietMs`. */
+  /** Called once the frontend has started curses and its output has been quiet for `quietMs`. */
   onReady(): void;
   quietMs: number;
 }
@@ -55,6 +55,8 @@ const RESIZE_COALESCE_MS = 15;
 const SAVE_DEBOUNCE_MS = 40;
 /** How long an explicit save waits for menuconfig to write; a stuck job falls back to its last write. */
 const SAVE_REQUEST_WAIT_MS = 3000;
+/** curses switching to the alternate screen (smcup of xterm-256color, the sandbox's TERM). */
+const ALT_SCREEN = Buffer.from("\x1b[?1049h");
 /** The warm stub's "save request done" marker (sandbox-images/common/warm_stub.py). */
 const SAVED_MARKER = ".kbs-saved";
 
@@ -78,6 +80,8 @@ export class Session {
   private owner: SessionOwner;
   private priming: Priming | undefined;
   private quietTimer: NodeJS.Timeout | undefined;
+  private cursesSeen = false;
+  private outputTail = Buffer.alloc(0);
   private client: TerminalClient | undefined;
   private screen: ScreenMirror | undefined;
   private launched = false;
@@ -325,14 +329,25 @@ export class Session {
 
   private output(data: Buffer): void {
     this.screen?.write(data);
-    if (this.priming) {
-      // Primed: ready once the frontend drew and went quiet (any output means the stub set the pty size).
-      const { quietMs, onReady } = this.priming;
-      clearTimeout(this.quietTimer);
-      this.quietTimer = setTimeout(() => this.priming && onReady(), quietMs);
-    }
+    if (this.priming) this.primingOutput(data);
     if (this.holding) this.holding.push(data);
     else if (this.client) this.sendOutput(this.client, data);
+  }
+
+  /**
+   * A primed frontend is ready once it switched to the alternate screen (curses started,
+   * so the stub had set the pty size: a resize now sticks) and its output went quiet.
+   */
+  private primingOutput(data: Buffer): void {
+    if (!this.cursesSeen) {
+      const seen = Buffer.concat([this.outputTail, data]);
+      this.cursesSeen = seen.includes(ALT_SCREEN);
+      this.outputTail = seen.subarray(Math.max(0, seen.length - ALT_SCREEN.length + 1));
+      if (!this.cursesSeen) return;
+    }
+    const { quietMs, onReady } = this.priming!;
+    clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => this.priming && onReady(), quietMs);
   }
 
   private sendOutput(client: TerminalClient, data: Buffer): void {
