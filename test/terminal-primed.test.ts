@@ -4,7 +4,7 @@ import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { startKbs, type KbsProcess } from "./helpers/server";
 import { createTinyMconfRepo, kbsCli, metric, newSession, post, primedReady, quit, quitMconf, selectEntry, TITLE } from "./helpers/sessions";
-import { keys, TerminalClient } from "./helpers/terminal";
+import { keys, TerminalClient, TerminalScreen } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
 /**
@@ -19,8 +19,10 @@ async function info(url: string, id: string): Promise<{ primed: boolean | null; 
 }
 
 /** Open a session's socket and wait until `text` is drawn and the screen stops changing. */
-async function settled(url: string, wsPath: string, text: string, size = { cols: 100, rows: 30 }): Promise<TerminalClient> {
+async function settled(url: string, wsPath: string, text: string, size = { cols: 100, rows: 30 }): Promise<TerminalClient & { firstFrame: Promise<Buffer> }> {
   const c = await TerminalClient.connect(url, wsPath, size);
+  // The first output frame (after a hand-over: the snapshot); init was just sent, so nothing came yet.
+  const firstFrame = new Promise<Buffer>((resolve) => c.ws.on("message", (d: Buffer, binary: boolean) => binary && resolve(d)));
   await c.untilText(text);
   let last = "";
   await c.until("the screen to settle", () => {
@@ -29,7 +31,7 @@ async function settled(url: string, wsPath: string, text: string, size = { cols:
     last = now;
     return same;
   });
-  return c;
+  return Object.assign(c, { firstFrame });
 }
 
 describe("primed menuconfig sessions", () => {
@@ -78,6 +80,11 @@ describe("primed menuconfig sessions", () => {
     const c = await settled(url, s.wsPath, "Debug messages");
     expect(c.messages.map((m) => m.type).slice(0, 2)).toEqual(["ready", "snapshot"]);
     expect(c.messages[0]).toMatchObject({ session: s.id, kconfigHash: s.kconfigHash });
+    // The snapshot alone is the drawn menu, cut to the client's 100x30.
+    const snapshot = new TerminalScreen(100, 30);
+    await snapshot.write(await c.firstFrame);
+    expect(snapshot.text()).toContain(TITLE);
+    expect(snapshot.text()).toContain("Debug messages");
     // Launched at 120x40, shown at 100x30 as a session started at 100x30 draws it.
     await c.until("the primed screen to match a fresh one at 100x30", () => c.screen.text() === fresh.join("\n"));
     expect(c.screen.text()).toContain(TITLE);
