@@ -3,7 +3,7 @@ import { counter, gauge } from "../metrics";
 import type { Session } from "./session";
 
 const primedGauge = gauge("kbs_sessions_primed", "primed menuconfig sessions ready to be handed over, by project", ["project"]);
-export const handovers = counter("kbs_sessions_primed_handovers_total", "menuconfig sessions that were handed a primed session");
+const handovers = counter("kbs_sessions_primed_handovers_total", "menuconfig sessions that were handed a primed session");
 
 /** A hot tree: what to launch for it, and its primed session (starting or ready). */
 interface HotTree {
