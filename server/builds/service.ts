@@ -138,7 +138,8 @@ export class BuildService {
     const mean = this.store.meanDurationMs(b.recipe, b.recipeVersion);
     const queuePosition = b.state === "queued" ? this.store.position(b.id) : null;
     let eta: number | null = null;
-    if (mean !== null && queuePosition !== null) eta = Math.round(((Math.floor((queuePosition - 1) / this.workerCount()) + 1) * mean) / 1000);
+    // Rounded up: a queued build does not end within 0 s, however short past builds were.
+    if (mean !== null && queuePosition !== null) eta = Math.ceil(((Math.floor((queuePosition - 1) / this.workerCount()) + 1) * mean) / 1000);
     if (mean !== null && b.state === "running" && b.startedAt) eta = Math.max(0, Math.round((Date.parse(b.startedAt) + mean - Date.now()) / 1000));
     const base = `/api/builds/${b.id}`;
     return {
