@@ -1,9 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import Database from "better-sqlite3";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processTree, survivors, type Proc } from "../server/bench/proctree";
+import { writeFileAtomic } from "../server/fs-atomic";
 import { freePort } from "./global-setup";
 import { kbsBin, startKbs, type KbsProcess } from "./helpers/server";
 import { TerminalClient } from "./helpers/terminal";
@@ -108,6 +112,31 @@ async function artifactsIntact(base: string, b: BuildView): Promise<boolean> {
     if (sha !== a.sha256) return false;
   }
   return true;
+}
+
+/** What must survive a fault: a saved config and a finished build. */
+interface Before {
+  rev: string;
+  saved: string;
+  savedText: string;
+  finished: BuildView;
+}
+
+async function saveAndBuild(base: string): Promise<Before> {
+  const rev = await demoRev(base);
+  const saved = await putConfig(base, rev);
+  const savedText = (await api<{ text: string }>(base, `/api/configs/${saved}`)).body.text;
+  const finished = await waitBuild(() => base, await requestBuild(base, rev, saved));
+  expect(finished.state).toBe("succeeded");
+  return { rev, saved, savedText, finished };
+}
+
+/** The config reads back equal and the build's artifacts hash to its record. */
+async function expectIntact(base: string, b: Before): Promise<void> {
+  expect((await api<{ text: string }>(base, `/api/configs/${b.saved}`)).body.text).toBe(b.savedText);
+  const kept = (await api<BuildView>(base, `/api/builds/${b.finished.id}`)).body;
+  expect(kept.state).toBe("succeeded");
+  expect(await artifactsIntact(base, kept)).toBe(true);
 }
 
 /** Processes that should have died with the killed part, after giving them a moment. */
@@ -396,11 +425,8 @@ describe("the whole server killed (embedded mode)", () => {
     const env = { KBS_POOL_SIZE: "1", KBS_BUILD_WORKERS: "1" };
     let kbs = await startKbs({ dataDir, withNext: false, env });
     try {
-      const rev = await demoRev(kbs.url);
-      const saved = await putConfig(kbs.url, rev);
-      const savedText = (await api<{ text: string }>(kbs.url, `/api/configs/${saved}`)).body.text;
-      const finished = await waitBuild(() => kbs.url, await requestBuild(kbs.url, rev, saved));
-      expect(finished.state).toBe("succeeded");
+      const before = await saveAndBuild(kbs.url);
+      const { rev } = before;
       const running = await requestBuild(kbs.url, rev, await putConfig(kbs.url, rev));
       const queued = await requestBuild(kbs.url, rev, await putConfig(kbs.url, rev));
       await waitBuild(() => kbs.url, running, (s) => s === "running" || finalStates.has(s));
@@ -410,10 +436,7 @@ describe("the whole server killed (embedded mode)", () => {
       expect(await orphansOf(tree)).toEqual([]);
       kbs = await startKbs({ dataDir, withNext: false, env });
       const upMs = Date.now() - t0;
-      expect((await api<{ text: string }>(kbs.url, `/api/configs/${saved}`)).body.text).toBe(savedText);
-      const kept = (await api<BuildView>(kbs.url, `/api/builds/${finished.id}`)).body;
-      expect(kept.state).toBe("succeeded");
-      expect(await artifactsIntact(kbs.url, kept)).toBe(true);
+      await expectIntact(kbs.url, before);
       const afterRestart = (await api<BuildView>(kbs.url, `/api/builds/${running}`)).body.state;
       const [r, q] = await Promise.all([waitBuild(() => kbs.url, running), waitBuild(() => kbs.url, queued)]);
       const recoveryMs = Date.now() - t0;
@@ -422,6 +445,125 @@ describe("the whole server killed (embedded mode)", () => {
       rows.push({
         fault: "whole server killed (SIGKILL), restarted on the same data dir",
         userSaw: `server back in ${(upMs / 1000).toFixed(1)} s; the interrupted build showed '${afterRestart}' and both it and the queued one succeeded`,
+        dataLost: "none",
+        recoveryMs,
+      });
+    } finally {
+      await kbs.stop();
+    }
+  });
+});
+
+/** Fill the filesystem holding `file` until it refuses (ENOSPC), leaving ~0 bytes free. */
+function fillDisk(file: string): void {
+  const fd = fs.openSync(file, "w");
+  try {
+    for (const size of [1 << 20, 4096, 1]) {
+      const chunk = Buffer.alloc(size, 0x55);
+      try {
+        for (;;) fs.writeSync(fd, chunk);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+describe("the data disk full (a small tmpfs as KBS_DATA_DIR)", () => {
+  // A real full disk needs a filesystem of its own: root mounts a 48 MB tmpfs for it.
+  const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-fault-disk-"));
+  const mounted = process.getuid?.() === 0 && spawnSync("mount", ["-t", "tmpfs", "-o", "size=48m", "tmpfs", mountPoint]).status === 0;
+  afterAll(() => {
+    if (mounted) spawnSync("umount", ["-l", mountPoint]);
+    fs.rmSync(mountPoint, { recursive: true, force: true });
+  });
+
+  it.skipIf(!mounted)("(needs root to mount a tmpfs) nothing saved before is lost; saves and builds say the disk is full; space freed, all works again", { timeout: 300_000 }, async () => {
+    const dataDir = path.join(mountPoint, "data");
+    const env = { KBS_POOL_SIZE: "0", KBS_BUILD_WORKERS: "1" };
+    let kbs = await startKbs({ dataDir, withNext: false, env });
+    try {
+      const before = await saveAndBuild(kbs.url);
+      const { rev, savedText } = before;
+      // Stored before the disk fills, built while it is full.
+      const unbuilt = await putConfig(kbs.url, rev);
+      const s = await openSession(kbs.url, rev);
+      const intact = () => expectIntact(kbs.url, before);
+
+      const filler = path.join(dataDir, "filler");
+      const configFile = path.join(mountPoint, "kept.config");
+      fs.writeFileSync(configFile, savedText);
+      fillDisk(filler);
+
+      // A config file kbs writes (kbs menuconfig --out) is whole or not written: the old one stays, no half file.
+      expect(() => writeFileAtomic(configFile, `${savedText}${"#\n".repeat(8192)}`)).toThrow(/ENOSPC/);
+      expect(fs.readFileSync(configFile, "utf8")).toBe(savedText);
+      expect(fs.readdirSync(mountPoint).sort()).toEqual(["data", "kept.config"]);
+
+      const put = await api<{ error: { code: string; message: string } }>(kbs.url, "/api/configs", { project: "demo", rev, text: 'CONFIG_BOARD_NAME="disk-full"\n' });
+      expect(put.status, JSON.stringify(put.body)).toBe(507);
+      expect(put.body.error.code).toBe("disk_full");
+      expect(put.body.error.message).toMatch(/disk is full; nothing was stored/);
+
+      // menuconfig's own save: the user is told, and the session goes on.
+      for (let i = 0; i < 6; i++) arrow(s.client, "down");
+      await s.client.untilText(/\[ \] Debug messages/);
+      s.client.type(" ");
+      await s.client.untilText(/\[\*\] Debug messages/);
+      const errors = s.client.messages.filter((m) => m.type === "error").length;
+      s.client.type("S");
+      await s.client.untilText("Filename to save");
+      s.client.type("\r");
+      const sessionError = await s.client.untilMessage("error", errors, 20_000);
+      expect(sessionError.code).toBe("disk_full");
+      expect(String(sessionError.message)).toMatch(/disk is full/);
+
+      // The session is still usable: Enter closes menuconfig's own error, which offers the file name again; Esc leaves it.
+      s.client.type("\r");
+      await s.client.untilText("Filename to save");
+      s.client.type("\x1b");
+      await s.client.until("the save dialog closed", () => !s.client.screen.text().includes("Filename to save") && /\[\*\] Debug messages/.test(s.client.screen.text()));
+
+      // A build that needs the disk: refused plainly, or failed saying so; the server keeps serving.
+      const build = await api<{ id?: string; error?: { code: string; message: string } }>(kbs.url, "/api/builds", { project: "demo", rev, configId: unbuilt });
+      let buildSaw: string;
+      if (build.status >= 300) {
+        expect(build.body.error?.code).toBe("disk_full");
+        buildSaw = `build refused (HTTP ${build.status} ${build.body.error?.code})`;
+      } else {
+        const failed = await waitBuild(() => kbs.url, build.body.id!);
+        expect(failed.state).toBe("failed");
+        expect(failed.errorSummary ?? "").toMatch(/disk is full/);
+        buildSaw = `build failed: "${(failed.errorSummary ?? "").split("\n")[0]}"`;
+      }
+      expect(await (await fetch(`${kbs.url}/healthz`)).text()).toBe("ok\n");
+      await intact();
+
+      // Space freed: the next save is stored.
+      fs.rmSync(filler);
+      const t0 = Date.now();
+      const recovered = await saveWithS(s.client);
+      const recoveryMs = Date.now() - t0;
+      expect((await api<{ text: string }>(kbs.url, `/api/configs/${recovered}`)).body.text).toContain("CONFIG_ENABLE_DEBUG=y");
+      s.client.close();
+      await intact();
+
+      // A restart on the data dir reads all of it back, and SQLite says it is consistent.
+      await kbs.stop();
+      const db = new Database(path.join(dataDir, "kbs.sqlite"), { readonly: true });
+      try {
+        expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+      } finally {
+        db.close();
+      }
+      kbs = await startKbs({ dataDir, withNext: false, env });
+      await intact();
+      expect((await api<{ text: string }>(kbs.url, `/api/configs/${recovered}`)).body.text).toContain("CONFIG_ENABLE_DEBUG=y");
+      rows.push({
+        fault: "data disk full (48 MB tmpfs filled to ENOSPC)",
+        userSaw: `POST /api/configs: ${put.status} ${put.body.error.code} "${put.body.error.message}"; session save: error ${String(sessionError.code)}, session went on; ${buildSaw}; /healthz ok; after freeing space the next save was stored`,
         dataLost: "none",
         recoveryMs,
       });

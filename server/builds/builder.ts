@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { diskFullMessage, isDiskFull } from "../http/disk-full";
 import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
@@ -157,7 +158,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     return { state: "succeeded", artifacts: refs };
   } catch (e) {
     if (signal.aborted) return { state: "cancelled", errorSummary: "Cancelled on request." };
-    const msg = `The build could not run: ${(e as Error).message}`;
+    const msg = isDiskFull(e) ? `${diskFullMessage(settings.dataDir)} (${(e as Error).message})` : `The build could not run: ${(e as Error).message}`;
     say(msg);
     return { state: "failed", failedStep: "setup", errorSummary: msg };
   } finally {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { log } from "../log";
 
 /**
  * Build logs: `data/logs/<id>.log`, written by whichever worker runs the build (in
@@ -22,6 +23,8 @@ export class BuildLogs {
   /** An append-only writer for one attempt of a build; a runaway build's log stops at `maxBytes`, saying so. */
   writer(id: string, maxBytes = 64 * 1024 * 1024): { write(text: string | Buffer): void; close(): Promise<void> } {
     const stream = fs.createWriteStream(this.path(id), { flags: "a" });
+    // A log that cannot be written (a full data disk) must not take the process down; the build's state says what failed.
+    stream.on("error", (e) => log.warn({ err: e, build: id }, "build log not written"));
     let written = 0;
     return {
       write: (text) => {
@@ -29,7 +32,7 @@ export class BuildLogs {
         written += Buffer.byteLength(text);
         stream.write(written > maxBytes ? `\nkbs: the log passed ${maxBytes >> 20} MB; the rest of the build's output is not kept\n` : text);
       },
-      close: () => new Promise<void>((resolve) => stream.end(resolve)),
+      close: () => new Promise<void>((resolve) => (stream.destroyed ? resolve() : stream.end(resolve))),
     };
   }
 

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { CliError } from "../cli";
 import { ConfigInputError } from "../configs/parse";
+import { writeFileAtomic } from "../fs-atomic";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../settings";
@@ -53,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     process.stderr.write(`kbs menuconfig: saved config ${saved}\n`);
     if (values.out) {
-      fs.writeFileSync(values.out, kbs.configs.require(saved).text);
+      writeFileAtomic(values.out, kbs.configs.require(saved).text);
       process.stderr.write(`kbs menuconfig: wrote ${values.out}\n`);
     }
     return outcome.code;

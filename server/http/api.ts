@@ -9,7 +9,7 @@ import { registerKernelRoutes } from "./routes/kernel";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
-  const router = new Router();
+  const router = new Router({ dataDir: kbs.settings.dataDir });
   router.get("/healthz", ({ res }) => {
     res.writeHead(200, { "Content-Type": "text/plain" });
     res.end("ok\n");

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import { httpRequests } from "../metrics";
 import { log } from "../log";
+import { asDiskFull } from "./disk-full";
 import { HttpError, badRequest } from "./errors";
 
 export interface RouteContext {
@@ -33,6 +34,9 @@ interface Route {
 /** A small method + path router (`/api/builds/:id/log`) for the JSON API; no framework. */
 export class Router {
   private routes: Route[] = [];
+
+  /** `dataDir`: named in the 507 disk_full answer to a handler that hit a full disk. */
+  constructor(private readonly opts: { dataDir?: string } = {}) {}
 
   add(method: string, pattern: string, handler: Handler): this {
     const keys: string[] = [];
@@ -86,7 +90,9 @@ export class Router {
       if (res.headersSent || res.writableEnded) return;
       if (out instanceof Reply) sendJson(res, out.status, out.body, out.headers);
       else sendJson(res, 200, out ?? null);
-    } catch (e) {
+    } catch (caught) {
+      const e = this.opts.dataDir === undefined ? caught : asDiskFull(caught, this.opts.dataDir);
+      if (e !== caught) log.warn({ err: caught, path: url.pathname }, "data disk full");
       if (res.headersSent) {
         res.destroy();
         return;

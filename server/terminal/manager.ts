@@ -244,6 +244,7 @@ export class SessionManager {
       job: spec.job,
       limits: { idleMs: limits.idleSec * 1000, maxMs: limits.maxSec * 1000, graceMs: limits.graceSec * 1000 },
       flow: { high: DEFAULT_HIGH_WATERMARK, low: DEFAULT_LOW_WATERMARK },
+      dataDir: this.deps.settings.dataDir,
     };
   }
 

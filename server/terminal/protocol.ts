@@ -41,6 +41,7 @@ export type ErrorCode =
   | "max_lifetime"
   | "sandbox_failed"
   | "save_failed"
+  | "disk_full"
   | "server_shutdown";
 
 /** Parse one text frame; `undefined` with a reason when it is not a valid client message. */

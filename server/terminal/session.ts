@@ -1,5 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
+import { asDiskFull, diskFull, lowOnSpace } from "../http/disk-full";
+import { HttpError } from "../http/errors";
 import { log } from "../log";
 import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
 import { FlowControl } from "./flow";
@@ -26,6 +28,8 @@ export interface SessionOptions {
   job: Omit<LaunchJob, "cols" | "rows">;
   limits: { idleMs: number; maxMs: number; graceMs: number };
   flow: { high: number; low: number };
+  /** Named when a save finds the data disk full. */
+  dataDir: string;
 }
 
 /** Whose session it is: the request it serves (or, while primed, the primer keeping it). */
@@ -248,9 +252,19 @@ export class Session {
       }
       client.sendMessage({ type: "saved", configId: this.latestConfigId });
     } catch (e) {
+      if (this.saidDiskFull(e)) return;
       log.warn({ err: e, session: this.id }, "explicit save failed");
       client.sendMessage({ type: "error", code: "save_failed", message: `Saving failed: ${(e as Error).message}` });
     }
+  }
+
+  /** A save that found the data disk full is told to the client as disk_full (the session goes on); true if it was. */
+  private saidDiskFull(e: unknown): boolean {
+    const full = asDiskFull(e, this.opts.dataDir);
+    if (!(full instanceof HttpError && full.code === "disk_full")) return false;
+    log.warn({ session: this.id }, "config not stored: the data disk is full");
+    this.send({ type: "error", code: "disk_full", message: full.message });
+    return true;
   }
 
   /** End the session: store what menuconfig wrote last, tell the client why, kill the sandbox. */
@@ -401,7 +415,7 @@ export class Session {
         if (name === SAVED_MARKER) for (const wake of this.writeWaiters.splice(0)) wake();
         if (name !== CONFIG_NAME) return;
         clearTimeout(this.saveTimer);
-        this.saveTimer = setTimeout(() => void this.checkSaved().catch((e: unknown) => log.warn({ err: e, session: this.id }, "autosave failed")), SAVE_DEBOUNCE_MS);
+        this.saveTimer = setTimeout(() => void this.checkSaved().catch((e: unknown) => this.saidDiskFull(e) || log.warn({ err: e, session: this.id }, "autosave failed")), SAVE_DEBOUNCE_MS);
       });
       this.watcher.on("error", () => this.watcher?.close());
     } catch (e) {
@@ -417,15 +431,26 @@ export class Session {
     }
   }
 
-  /** Store the config menuconfig wrote if it changed since the last store; one check at a time. */
+  /**
+   * Store the config menuconfig wrote if it changed since the last store; one check at a
+   * time. Rejects with the 507 disk_full error when the write or the store hit a full disk.
+   */
   private checkSaved(): Promise<void> {
     const next = this.saving.then(async () => {
       const text = this.readWritten();
       if (text === undefined || text === this.lastStoredText) return;
+      // menuconfig's configs end in a newline: without one the write is not done, or failed (a full disk leaves no
+      // error code on the host, only the free space says so). A half file is never stored.
+      if (!text.endsWith("\n")) {
+        if (lowOnSpace(this.opts.sandbox.outDir)) throw diskFull(this.opts.dataDir);
+        return;
+      }
       let id: string;
       try {
         id = await this.owner.store(text);
       } catch (e) {
+        const full = asDiskFull(e, this.opts.dataDir);
+        if (full !== e) throw full;
         // A half-written file does not parse; the write's next event brings the whole one.
         log.debug({ err: e, session: this.id }, "written config not stored (yet)");
         return;
