@@ -491,6 +491,10 @@ describe("the data disk full (a small tmpfs as KBS_DATA_DIR)", () => {
       const unbuilt = await putConfig(kbs.url, rev);
       const s = await openSession(kbs.url, rev);
       const intact = () => expectIntact(kbs.url, before);
+      // A build running when the disk fills (its compile step waits 3 s first).
+      const slow = 'CONFIG_HOST_OPTIMIZE="-O2 --version >/dev/null && sleep 3 && gcc -O2"\n';
+      const running = await requestBuild(kbs.url, rev, await putConfig(kbs.url, rev, slow));
+      await waitBuild(() => kbs.url, running, (st) => st === "running" || finalStates.has(st));
 
       const filler = path.join(dataDir, "filler");
       const configFile = path.join(mountPoint, "kept.config");
@@ -538,6 +542,14 @@ describe("the data disk full (a small tmpfs as KBS_DATA_DIR)", () => {
         expect(failed.errorSummary ?? "").toMatch(/disk is full/);
         buildSaw = `build failed: "${(failed.errorSummary ?? "").split("\n")[0]}"`;
       }
+      // It fails saying so, or (space the server freed after failed writes sufficed) succeeds whole.
+      const runningDone = await waitBuild(() => kbs.url, running);
+      if (runningDone.state === "succeeded") expect(await artifactsIntact(kbs.url, runningDone)).toBe(true);
+      else {
+        expect(runningDone.state).toBe("failed");
+        expect(runningDone.errorSummary ?? "").toMatch(/disk is full/);
+      }
+      const runningSaw = runningDone.state === "succeeded" ? "succeeded whole" : `failed: "${(runningDone.errorSummary ?? "").split("\n")[0]}"`;
       expect(await (await fetch(`${kbs.url}/healthz`)).text()).toBe("ok\n");
       await intact();
 
@@ -563,7 +575,7 @@ describe("the data disk full (a small tmpfs as KBS_DATA_DIR)", () => {
       expect((await api<{ text: string }>(kbs.url, `/api/configs/${recovered}`)).body.text).toContain("CONFIG_ENABLE_DEBUG=y");
       rows.push({
         fault: "data disk full (48 MB tmpfs filled to ENOSPC)",
-        userSaw: `POST /api/configs: ${put.status} ${put.body.error.code} "${put.body.error.message}"; session save: error ${String(sessionError.code)}, session went on; ${buildSaw}; /healthz ok; after freeing space the next save was stored`,
+        userSaw: `POST /api/configs: ${put.status} ${put.body.error.code} "${put.body.error.message}"; session save: error ${String(sessionError.code)}, session went on; the running build ${runningSaw}; a new ${buildSaw}; /healthz ok; after freeing space the next save was stored`,
         dataLost: "none",
         recoveryMs,
       });

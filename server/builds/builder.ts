@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { diskFullMessage, isDiskFull } from "../http/disk-full";
+import { diskFullMessage, isDiskFull, lowOnSpace } from "../http/disk-full";
 import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
@@ -222,8 +222,11 @@ function failure(ctx: BuilderContext, id: string, step: string, code: number | n
   const tail = ctx.logs.tail(id, 200);
   const last = tail.slice(-20).join("\n");
   const diskFull = tail.some((l) => /No space left on device|File too large/.test(l));
-  const head = diskFull
-    ? `The build ran out of disk space in its work dir (limit ${diskMB} MB) during step '${step}'.`
-    : `Step '${step}' failed${code !== null ? ` (exit code ${code})` : ""}.`;
+  // A full data disk fails the step's writes to /kbs/out and the log alike: only the free space tells.
+  const head = lowOnSpace(ctx.settings.dataDir)
+    ? `${diskFullMessage(ctx.settings.dataDir)} Step '${step}' could not write its files.`
+    : diskFull
+      ? `The build ran out of disk space in its work dir (limit ${diskMB} MB) during step '${step}'.`
+      : `Step '${step}' failed${code !== null ? ` (exit code ${code})` : ""}.`;
   return { state: "failed", failedStep: step, errorSummary: `${head}\n${last}` };
 }
