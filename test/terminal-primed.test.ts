@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { startKbs, type KbsProcess } from "./helpers/server";
-import { createTinyMconfRepo, kbsCli, metric, newSession, post, primedReady, quit, quitMconf, selectEntry, TITLE } from "./helpers/sessions";
+import { createTinyMconfRepo, enableDebugAndSave, kbsCli, metric, newSession, post, primedReady, quit, quitMconf, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient, TerminalScreen } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -89,13 +89,7 @@ describe("primed menuconfig sessions", () => {
     await c.until("the primed screen to match a fresh one at 100x30", () => c.screen.text() === fresh.join("\n"));
     expect(c.screen.text()).toContain(TITLE);
 
-    await selectEntry(c, "Target architecture", "Debug messages");
-    c.type(keys.space);
-    await c.untilText("[*] Debug messages");
-    c.type("S");
-    await c.untilText("/kbs/out/.config");
-    c.type(keys.enter);
-    const saved = await c.untilMessage("saved");
+    const saved = await enableDebugAndSave(c);
     const text = await (await fetch(`${url}/api/sessions/${s.id}/config`)).text();
     expect(text).toContain("CONFIG_ENABLE_DEBUG=y");
     const stored = (await (await fetch(`${url}/api/configs/${saved.configId as string}`)).json()) as { text: string; commit: string; describe: string };

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { startKbs, type KbsProcess } from "./helpers/server";
-import { createTinyMconfRepo, kbsCli, metric, newSession, post, primedReady, quit, selectEntry, TINY_TITLE, TITLE } from "./helpers/sessions";
+import { createTinyMconfRepo, enableDebugAndSave, kbsCli, metric, newSession, post, primedReady, quit, selectEntry, TINY_TITLE, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -138,13 +138,7 @@ describe("terminal sessions and the config store", () => {
       const none = await fetch(`${url}/api/sessions/${s.id}/config`);
       expect(none.status).toBe(404);
       expect(((await none.json()) as { error: { code: string } }).error.code).toBe("no_config_yet");
-      await selectEntry(c, "Target architecture", "Debug messages");
-      c.type(keys.space);
-      await c.untilText("[*] Debug messages");
-      c.type("S");
-      await c.untilText("/kbs/out/.config");
-      c.type(keys.enter);
-      const saved = await c.untilMessage("saved");
+      const saved = await enableDebugAndSave(c);
       const text = await (await fetch(`${url}/api/sessions/${s.id}/config`)).text();
       expect(text).toContain("CONFIG_ENABLE_DEBUG=y");
       expect(text).toContain("CONFIG_FEATURE_LCD"); // v0.3.0's Kconfig

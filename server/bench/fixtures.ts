@@ -21,13 +21,22 @@ const gitIdentity = {
   GIT_COMMITTER_EMAIL: "test@kbs.invalid",
 };
 
-function git(dir: string, args: string[], date: string): string {
+/**
+ * git in a fixture repo with a fixed identity and, when given, a fixed date, so the
+ * history a test or the bench makes is the same every time (the one copy tests use too).
+ */
+export function fixtureGit(dir: string, args: string[], opts: { date?: string; input?: string } = {}): string {
+  const dates = opts.date ? { GIT_AUTHOR_DATE: opts.date, GIT_COMMITTER_DATE: opts.date } : {};
   return execFileSync("git", args, {
     cwd: dir,
     encoding: "utf8",
-    env: procEnv({ ...process.env, ...gitIdentity, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }),
+    input: opts.input,
+    maxBuffer: 256 * 1024 * 1024,
+    env: procEnv({ ...process.env, ...gitIdentity, ...dates }),
   }).trim();
 }
+
+const git = (dir: string, args: string[], date: string) => fixtureGit(dir, args, { date });
 
 export interface FakeFirmwareRepo {
   dir: string;

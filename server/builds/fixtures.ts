@@ -1,7 +1,6 @@
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { createFakeFirmwareRepo } from "../bench/fixtures";
+import { createFakeFirmwareRepo, fixtureGit } from "../bench/fixtures";
 import { createKbs } from "../kbs";
 import { loadSettings, type Env } from "../settings";
 
@@ -26,13 +25,7 @@ export interface BuildFixture {
 
 const SLOW = "3007";
 
-function git(dir: string, args: string[]): string {
-  return execFileSync("git", args, {
-    cwd: dir,
-    encoding: "utf8",
-    env: { ...process.env, GIT_AUTHOR_NAME: "kbs test", GIT_AUTHOR_EMAIL: "test@kbs.invalid", GIT_COMMITTER_NAME: "kbs test", GIT_COMMITTER_EMAIL: "test@kbs.invalid" },
-  }).trim();
-}
+const git = (dir: string, args: string[]) => fixtureGit(dir, args);
 
 /** Make `all` also depend on `target`, whose recipe is `lines`. */
 function addMakeRule(dir: string, target: string, lines: string[]): void {

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { fixtureGit } from "../../server/bench/fixtures";
 import { openDb, type Db } from "../../server/db";
 import { createProjectParts, type ProjectParts } from "../../server/projects/setup";
 
@@ -9,24 +9,8 @@ export function openProjectParts(dataDir: string): ProjectParts & { db: Db } {
 }
 
 /** git in a fixture repo, with a fixed identity and date (tests make their own history). */
-export function git(dir: string, args: string[], opts: { date?: string; input?: string } = {}): string {
-  const date = opts.date ?? "1700000000 +0000";
-  return execFileSync("git", args, {
-    cwd: dir,
-    encoding: "utf8",
-    input: opts.input,
-    maxBuffer: 256 * 1024 * 1024,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "kbs test",
-      GIT_AUTHOR_EMAIL: "test@kbs.invalid",
-      GIT_COMMITTER_NAME: "kbs test",
-      GIT_COMMITTER_EMAIL: "test@kbs.invalid",
-      GIT_AUTHOR_DATE: date,
-      GIT_COMMITTER_DATE: date,
-    },
-  }).trim();
-}
+export const git = (dir: string, args: string[], opts: { date?: string; input?: string } = {}): string =>
+  fixtureGit(dir, args, { date: "1700000000 +0000", ...opts });
 
 /** `git describe --always --tags` of each commit, as git itself computes it in `dir`. */
 export function realDescribe(dir: string, shas: string[]): Map<string, string> {

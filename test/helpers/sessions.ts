@@ -4,7 +4,7 @@ import path from "node:path";
 import { expect } from "vitest";
 import { git } from "./projects";
 import { kbsBin } from "./server";
-import { keys, type TerminalClient } from "./terminal";
+import { keys, type ServerMsg, type TerminalClient } from "./terminal";
 
 /** Menuconfig session tests: projects added with the kbs command, sessions started over HTTP, menus left by keys. */
 
@@ -67,6 +67,17 @@ export async function selectEntry(c: TerminalClient, first: string, label: strin
     return from >= 0 && to >= from && { n: to - from };
   });
   await c.arrow("down", steps.n);
+}
+
+/** From the demo tree's top menu: turn "Debug messages" on and save with menuconfig's own S; the `saved` message. */
+export async function enableDebugAndSave(c: TerminalClient): Promise<ServerMsg> {
+  await selectEntry(c, "Target architecture", "Debug messages");
+  c.type(keys.space);
+  await c.untilText("[*] Debug messages");
+  c.type("S");
+  await c.untilText("/kbs/out/.config");
+  c.type(keys.enter);
+  return c.untilMessage("saved");
 }
 
 /** Quit Kconfiglib's menuconfig without saving and wait for the session to end. */
