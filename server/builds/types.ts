@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Recipe } from "../projects/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
+import type { RevisionPin } from "../revdb/revdb";
 
 export const buildStates = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled"] as const;
 export type BuildState = (typeof buildStates)[number];
@@ -26,13 +27,9 @@ export interface BuildInputRef {
 }
 
 /** manifest.json: what was built, from what, with what, and what came out (TuxMake's metadata.json, smaller). */
-export interface Manifest {
+export interface Manifest extends RevisionPin {
   schema: 1;
   build: string;
-  project: string;
-  rev: string;
-  commit: string;
-  describe: string;
   configId: string;
   recipe: { id: string; version: number };
   image: { name: string; id: string };
@@ -78,13 +75,9 @@ export interface BuildRow {
 }
 
 /** GET /api/builds/:id */
-export interface BuildView {
+export interface BuildView extends RevisionPin {
   id: string;
   state: BuildState;
-  project: string;
-  rev: string;
-  commit: string;
-  describe: string;
   configId: string;
   recipe: { id: string; version: number };
   cached: boolean;

@@ -2,19 +2,16 @@ import crypto from "node:crypto";
 import { migrate, type Db } from "../db";
 import { notFound } from "../http/errors";
 import { formatConfig, parseConfig, parseConfigStrict, type ParsedConfig } from "./parse";
+import type { RevisionPin } from "../revdb/revdb";
 
 /** What the store needs from revdb: a commit's describe string and kconfig hash. */
 export interface RevisionLookup {
   resolve(project: string, rev: string): { sha: string; describe: string; kconfigHash: string };
 }
 
-export interface StoredConfig {
+/** `rev` is the revision as first given when the config was stored. */
+export interface StoredConfig extends RevisionPin {
   id: string;
-  project: string;
-  /** The revision as first given when the config was stored (a tag, branch, sha...). */
-  rev: string;
-  commit: string;
-  describe: string;
   kconfigHash: string;
   /** The canonical form (sorted, LF, no comments). */
   text: string;

@@ -18,6 +18,17 @@ export interface Revision {
   sameKconfigCount: number;
 }
 
+/**
+ * What a config, session or build records of the revision it was made for: the name
+ * the user gave (tag, branch, sha...), the commit it resolved to and its describe string.
+ */
+export interface RevisionPin {
+  project: string;
+  rev: string;
+  commit: string;
+  describe: string;
+}
+
 interface Row {
   sha: string;
   describe: string;

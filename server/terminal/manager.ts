@@ -16,6 +16,7 @@ import { DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK } from "./flow";
 import { chooseFrontend, type Frontend } from "./frontend";
 import { Primer, type PrimeHooks } from "./primer";
 import { Session, type EndReason, type SessionOptions, type SessionOwner } from "./session";
+import type { RevisionPin } from "../revdb/revdb";
 
 export interface SessionDeps {
   settings: Settings;
@@ -36,12 +37,8 @@ export interface CreateSession {
   clientAddress: string;
 }
 
-export interface SessionRecord {
+export interface SessionRecord extends RevisionPin {
   id: string;
-  project: string;
-  rev: string;
-  commit: string;
-  describe: string;
   kconfigHash: string;
   createdAt: string;
   endedAt: string | null;
