@@ -1,9 +1,7 @@
-import path from "node:path";
+import type { FakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
-import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { startKbs, type KbsProcess } from "./helpers/server";
-import { createTinyMconfRepo, enableDebugAndSave, kbsCli, metric, newSession, post, primedReady, quit, quitMconf, TITLE } from "./helpers/sessions";
+import { addSessionProjects, enableDebugAndSave, metric, newSession, post, primedReady, quit, quitMconf, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient, TerminalScreen } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -37,18 +35,12 @@ async function settled(url: string, wsPath: string, text: string, size = { cols:
 describe("primed menuconfig sessions", () => {
   let kbs: KbsProcess;
   let url: string;
-  let fw: ReturnType<typeof createFakeFirmwareRepo>;
+  let fw: FakeFirmwareRepo;
 
   beforeAll(async () => {
     const dataDir = tmpDir();
     const work = tmpDir();
-    fw = createFakeFirmwareRepo(path.join(work, "fw"), { ownKconfiglib: true });
-    createTinyMconfRepo(path.join(work, "tiny"));
-    createFakeLinuxRepo(path.join(work, "kern"));
-    kbsCli(dataDir, ["project", "add", "fw", "--recipe", "klipper", "--url", path.join(work, "fw")]);
-    kbsCli(dataDir, ["project", "add", "tiny", "--recipe", "mconf", "--url", path.join(work, "tiny")]);
-    kbsCli(dataDir, ["project", "add", "kern", "--recipe", "linux", "--url", path.join(work, "kern")]);
-    kbsCli(dataDir, ["sync", "fw", "tiny", "kern"]);
+    fw = addSessionProjects(dataDir, work);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0" } });
     url = kbs.url;
   });

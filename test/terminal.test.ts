@@ -2,10 +2,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
-import { createFakeLinuxRepo } from "./fixtures/fake-linux";
 import { startKbs, type KbsProcess } from "./helpers/server";
-import { createTinyMconfRepo, enableDebugAndSave, kbsCli, metric, newSession, post, primedReady, quit, selectEntry, TINY_TITLE, TITLE } from "./helpers/sessions";
+import { addSessionProjects, enableDebugAndSave, metric, newSession, post, primedReady, quit, selectEntry, TINY_TITLE, TITLE } from "./helpers/sessions";
 import { keys, TerminalClient } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
@@ -24,13 +22,7 @@ describe("terminal sessions and the config store", () => {
   beforeAll(async () => {
     dataDir = tmpDir();
     const work = tmpDir();
-    createFakeFirmwareRepo(path.join(work, "fw"), { ownKconfiglib: true });
-    createTinyMconfRepo(path.join(work, "tiny"));
-    createFakeLinuxRepo(path.join(work, "kern"));
-    kbsCli(dataDir, ["project", "add", "fw", "--recipe", "klipper", "--url", path.join(work, "fw")]);
-    kbsCli(dataDir, ["project", "add", "tiny", "--recipe", "mconf", "--url", path.join(work, "tiny")]);
-    kbsCli(dataDir, ["project", "add", "kern", "--recipe", "linux", "--url", path.join(work, "kern")]);
-    kbsCli(dataDir, ["sync", "fw", "tiny", "kern"]);
+    addSessionProjects(dataDir, work);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_ALLOWED_ORIGINS: "https://portal.example" } });
     url = kbs.url;
   });

@@ -84,10 +84,10 @@ export function createBuildFixtureRepo(dir: string, opts: { mediumSec?: number }
 }
 
 /** Register a git repo as project `id` (recipe kconfiglib) in a data dir and index it, in this process. */
-export async function addFixtureProject(env: Env, id: string, repoDir: string): Promise<void> {
+export async function addFixtureProject(env: Env, id: string, repoDir: string, recipe = "kconfiglib"): Promise<void> {
   const kbs = await createKbs(loadSettings(env));
   try {
-    kbs.projects.add({ id, recipe: "kconfiglib", upstream: { kind: "git", url: repoDir } });
+    kbs.projects.add({ id, recipe, upstream: { kind: "git", url: repoDir } });
     await kbs.sync.sync(id);
   } finally {
     await kbs.close();

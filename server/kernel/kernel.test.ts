@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKbs } from "../kbs";
+import { addFixtureProject } from "../builds/fixtures";
 import { startServer, type RunningServer } from "../main";
 import { loadSettings, procEnv } from "../settings";
 import type { BuildView, Manifest } from "../builds/types";
@@ -28,13 +28,7 @@ describe("kernel defconfigs (recipe linux, fake kernel tree)", () => {
     const dataDir = path.join(dir, "data");
     repo = createFakeLinuxRepo(path.join(dir, "linux"));
     const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300" };
-    const kbs = await createKbs(loadSettings(env));
-    try {
-      kbs.projects.add({ id: "linux", recipe: "linux", upstream: { kind: "git", url: repo.dir } });
-      await kbs.sync.sync("linux");
-    } finally {
-      await kbs.close();
-    }
+    await addFixtureProject(env, "linux", repo.dir, "linux");
     server = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "1" }), { withNext: false });
     base = server.url;
   }, 180_000);

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKbs } from "../kbs";
+import { addFixtureProject } from "../builds/fixtures";
 import { startServer, type RunningServer } from "../main";
 import { loadSettings } from "../settings";
 import type { BuildView } from "../builds/types";
@@ -42,13 +42,7 @@ describe("vm image on a kernel built here (recipe inputs)", () => {
     const dir = tmpDir();
     const env = { ...buildTestEnv, KBS_BUILTINS: "1", KBS_DATA_DIR: path.join(dir, "data"), PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300", KBS_BUILD_DISK_MB: "512" };
     const repo = createFakeLinuxRepo(path.join(dir, "linux"));
-    const kbs = await createKbs(loadSettings(env));
-    try {
-      kbs.projects.add({ id: "linux", recipe: "linux", upstream: { kind: "git", url: repo.dir } });
-      await kbs.sync.sync("linux");
-    } finally {
-      await kbs.close();
-    }
+    await addFixtureProject(env, "linux", repo.dir, "linux");
     server = await startServer(loadSettings(env), { withNext: false });
     base = server.url;
     vmRev = (await api<Array<{ sha: string }>>(base, "GET", "/api/projects/vm/revisions")).body[0]!.sha;

@@ -2,6 +2,8 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "vitest";
+import { createFakeFirmwareRepo, type FakeFirmwareRepo } from "../fixtures/fake-firmware";
+import { createFakeLinuxRepo } from "../fixtures/fake-linux";
 import { git } from "./projects";
 import { kbsBin } from "./server";
 import { keys, type ServerMsg, type TerminalClient } from "./terminal";
@@ -56,6 +58,21 @@ export async function primedReady(url: string, project: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no primed session for ${project} within 30 s:\n${await (await fetch(`${url}/metrics`)).text()}`);
+}
+
+/**
+ * The session tests' projects in `dataDir`: `fw` (Klipper-like, its own Kconfiglib),
+ * `tiny` (system mconf) and `kern` (the fake kernel tree), added and synced with the kbs command.
+ */
+export function addSessionProjects(dataDir: string, work: string): FakeFirmwareRepo {
+  const fw = createFakeFirmwareRepo(path.join(work, "fw"), { ownKconfiglib: true });
+  createTinyMconfRepo(path.join(work, "tiny"));
+  createFakeLinuxRepo(path.join(work, "kern"));
+  kbsCli(dataDir, ["project", "add", "fw", "--recipe", "klipper", "--url", path.join(work, "fw")]);
+  kbsCli(dataDir, ["project", "add", "tiny", "--recipe", "mconf", "--url", path.join(work, "tiny")]);
+  kbsCli(dataDir, ["project", "add", "kern", "--recipe", "linux", "--url", path.join(work, "kern")]);
+  kbsCli(dataDir, ["sync", "fw", "tiny", "kern"]);
+  return fw;
 }
 
 /** Move the selection from the first menu entry to the entry showing `label` (menus differ between revisions). */
