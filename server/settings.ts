@@ -49,6 +49,8 @@ const SettingsSchema = z.object({
   KBS_SESSIONS_MAX: intFrom("KBS_SESSIONS_MAX", 50, 1, 100_000),
   /** Trees kept with a primed menuconfig session (the most recently used); 0 disables priming. */
   KBS_PRIMED_TREES: intFrom("KBS_PRIMED_TREES", 8, 0, 1000),
+  /** Where the host dirs handed to sandboxes are made (default /run/kbs as root, else <data dir>/staging). */
+  KBS_STAGING_DIR: z.string().min(1).optional(),
 });
 
 export type Settings = {
@@ -65,9 +67,15 @@ export type Settings = {
   upstreams: boolean;
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
   sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number };
+  stagingDir: string;
 };
 
 export class SettingsError extends Error {}
+
+/** The default staging root (sandbox/staging.ts): /run/kbs when kbs runs as root (a tmpfs outside the data dir), else inside the data dir. */
+export function defaultStagingRoot(dataDir: string): string {
+  return process.getuid?.() === 0 ? "/run/kbs" : path.join(dataDir, "staging");
+}
 
 export function loadSettings(env: Env = process.env): Settings {
   const parsed = SettingsSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
@@ -76,8 +84,9 @@ export function loadSettings(env: Env = process.env): Settings {
     throw new SettingsError(`kbs: bad settings in the environment:\n${lines.join("\n")}`);
   }
   const s = parsed.data;
+  const dataDir = path.resolve(s.KBS_DATA_DIR);
   return {
-    dataDir: path.resolve(s.KBS_DATA_DIR),
+    dataDir,
     port: s.PORT,
     host: s.HOST,
     redisUrl: s.KBS_REDIS_URL,
@@ -104,6 +113,7 @@ export function loadSettings(env: Env = process.env): Settings {
       max: s.KBS_SESSIONS_MAX,
       primedTrees: s.KBS_PRIMED_TREES,
     },
+    stagingDir: s.KBS_STAGING_DIR ? path.resolve(s.KBS_STAGING_DIR) : defaultStagingRoot(dataDir),
   };
 }
 

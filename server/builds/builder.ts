@@ -5,6 +5,10 @@ import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
 import { InputError, stageInputs } from "./inputs";
+import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
+import { Staging } from "../sandbox/staging";
+import type { Recipe } from "../projects/recipe";
+import { CCACHE_OUTPUT_DIR, type CompilerCache } from "./ccache";
 import { buildScript, reproducer } from "./script";
 import type { Finish } from "./store";
 import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
@@ -17,6 +21,7 @@ export interface BuilderContext {
   /** Earlier builds, for inputs (recipe `build.inputs`). */
   builds: { get(id: string): BuildRow | undefined };
   artifacts: ArtifactStore;
+  ccache: CompilerCache;
   logs: BuildLogs;
   /** -j for this worker: its share of the machine's cores. */
   jobs: number;
@@ -47,19 +52,19 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
   const config = deps.configs.require(build.configId);
   const limits = buildLimits(settings, recipe);
   const startedAt = new Date();
+  // kbs's own side of the job (never bound into the sandbox): the outputs, as kbs wrote them from the sandbox's tar.
   const workRoot = path.join(settings.dataDir, "build-work");
   fs.mkdirSync(workRoot, { recursive: true });
   const jobDir = fs.mkdtempSync(path.join(workRoot, `${build.id}-${attempt}-`));
-  const inDir = path.join(jobDir, "in");
   const outDir = path.join(jobDir, "out");
-  fs.mkdirSync(inDir);
-  fs.mkdirSync(outDir);
-  const ccacheDir = path.join(settings.dataDir, "ccache", `${recipe.id}-${build.image.replace(/[^A-Za-z0-9_.-]/g, "_")}`);
-  fs.mkdirSync(ccacheDir, { recursive: true });
-  // Shared by concurrent sandboxes that run as different uids: everything in it stays writable by all (CCACHE_UMASK too).
-  fs.chmodSync(ccacheDir, 0o777);
+  // What the sandbox sees at /kbs/in, made under the neutral staging root.
+  const staged = new Staging(settings.stagingDir).make();
+  const inDir = staged.dir;
+  const ccache = ctx.ccache;
+  const ccacheScope = ccache.scope({ recipe: recipe.id, image: build.image, project: build.project, client: build.client });
   const log = ctx.logs.writer(build.id);
   const say = (line: string) => log.write(`kbs: ${line}\n`);
+  const steps = new StepTracker();
   try {
     if (attempt > 1) say(`--- attempt ${attempt}: the previous worker stopped without finishing; starting over ---`);
     say(`build ${build.id} on ${ctx.worker}: ${build.project} ${build.describe} (${build.commit}), config ${build.configId}`);
@@ -77,6 +82,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       return { state: "failed", failedStep: "inputs", errorSummary: `Input ${e.message}` };
     }
     for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at /kbs/in/${r.path}`);
+    const cache = ccache.forBuild(ccacheScope, inDir);
 
     const result = await deps.sandbox.run({
       image: recipe.build.image,
@@ -84,20 +90,21 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       // The tree streams from `git archive` straight into tar inside the sandbox: no copy on the host.
       stdin: deps.gitref.archive(build.commit),
       cwd: "/work",
-      binds: [
-        { host: inDir, guest: "/kbs/in" },
-        { host: outDir, guest: "/kbs/out", writable: true },
-        { host: ccacheDir, guest: "/ccache", writable: true },
-      ],
+      binds: [{ host: inDir, guest: "/kbs/in" }, ...cache.binds],
+      // Outputs (and the build's new compiler-cache objects) live in the size-limited /work and come back as one strictly parsed tar.
+      collect: { into: outDir, maxBytes: limits.diskMB * MB },
       workSizeBytes: limits.diskMB * MB,
       limits: { memoryBytes: limits.memoryMB * MB, fileSizeBytes: limits.diskMB * MB },
-      env: { KBS_IN: "/kbs/in", CCACHE_DIR: "/ccache", CCACHE_BASEDIR: "/work/src", CCACHE_MAXSIZE: "2G", CCACHE_UMASK: "000", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
+      env: { KBS_IN: "/kbs/in", ...cache.env, CCACHE_BASEDIR: "/work/src", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
       timeoutMs: limits.timeoutSec * 1000,
       signal,
-      onOutput: (chunk) => log.write(chunk),
+      onOutput: (chunk) => {
+        log.write(chunk);
+        steps.feed(chunk);
+      },
     });
 
-    const step = readText(path.join(outDir, "step")) || "checkout";
+    const step = steps.current ?? "checkout";
     if (signal.aborted) {
       say(`cancelled during step '${step}'`);
       return { state: "cancelled", failedStep: step, errorSummary: "Cancelled on request." };
@@ -111,14 +118,39 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       await log.close();
       return failure(ctx, build.id, step, result.code, limits.diskMB);
     }
+    if (!result.collected || "error" in result.collected) {
+      const msg = `The build's outputs were refused: ${result.collected && "error" in result.collected ? result.collected.error : "none came back"}. Nothing of this build was stored.`;
+      say(msg);
+      return { state: "failed", failedStep: "outputs", errorSummary: msg };
+    }
 
-    const paths = parsePairs(readText(path.join(outDir, "paths")));
+    const paths = parsePairs(await readText(path.join(outDir, "paths")));
     const outputs = [...(await storeDir(ctx, path.join(outDir, "artifacts"), false, paths)), ...(await storeDir(ctx, path.join(outDir, "optional"), true, paths))];
+    const reserved = [...RESERVED_OUTPUT_NAMES, ...(recipe.build.releaseManifest ? [recipe.build.releaseManifest.name] : [])];
+    const taken = outputs.find((a) => (reserved as string[]).includes(a.name));
+    if (taken) {
+      const msg = `The build produced an output named '${taken.name}' (from ${taken.path}), a name kbs keeps for the files it writes itself. Nothing of this build was stored; rename that output.`;
+      say(msg);
+      return { state: "failed", failedStep: "artifacts", errorSummary: msg };
+    }
     if (!outputs.some((a) => !a.optional)) {
       const msg = `The build finished but produced none of the recipe's artifacts (${recipe.build.artifacts.join(", ")}).`;
       say(msg);
       return { state: "failed", failedStep: "artifacts", errorSummary: msg };
     }
+    let release: ArtifactRef | undefined;
+    try {
+      release = releaseManifest(ctx, recipe.build.releaseManifest, outputs);
+    } catch (e) {
+      const msg = `The build's ${recipe.build.releaseManifest?.from} is not usable: ${(e as Error).message}.`;
+      say(msg);
+      return { state: "failed", failedStep: "artifacts", errorSummary: msg };
+    }
+    const added = await ccache.merge(ccacheScope, path.join(outDir, CCACHE_OUTPUT_DIR)).catch((e: Error) => {
+      say(`compiler cache not kept: ${e.message}`);
+      return 0;
+    });
+    if (added) say(`compiler cache: kept ${(added / MB).toFixed(1)} MB of new objects for this project's later builds from the same client`);
     const finishedAt = new Date();
     const manifest: Manifest = {
       schema: 1,
@@ -130,7 +162,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       configId: build.configId,
       recipe: { id: recipe.id, version: recipe.version },
       image: { name: recipe.build.image, id: build.image },
-      toolchain: parsePairs(readText(path.join(outDir, "toolchain.txt"))),
+      toolchain: parsePairs(await readText(path.join(outDir, "toolchain.txt"))),
       jobs: ctx.jobs,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
@@ -148,8 +180,10 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       artifacts: outputs.filter((a) => !a.optional),
       inputs: build.inputs.flatMap((r) => (r.sha256 ? [{ buildId: r.buildId, artifact: r.artifact, path: r.path, sha256: r.sha256 }] : [])),
     });
+    // kbs's own files last, under their reserved names.
     const refs: ArtifactRef[] = [
       ...outputs.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
+      ...(release ? [release] : []),
       { name: "manifest.json", ...ctx.artifacts.putBuffer(JSON.stringify(manifest, null, 2) + "\n") },
       { name: "reproduce.sh", ...ctx.artifacts.putBuffer(repro) },
     ];
@@ -163,15 +197,40 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     return { state: "failed", failedStep: "setup", errorSummary: msg };
   } finally {
     await log.close();
+    staged.remove();
     fs.rmSync(jobDir, { recursive: true, force: true });
   }
 }
 
-function readText(file: string): string {
+/**
+ * The step a build is in, from the `==> [kbs] NAME:` lines build.sh prints as each step
+ * starts: known even when the sandbox is killed before it hands anything back.
+ */
+class StepTracker {
+  current: string | undefined;
+  private partial = "";
+
+  feed(chunk: Buffer): void {
+    const text = this.partial + chunk.toString("latin1");
+    const lines = text.split("\n");
+    this.partial = (lines.pop() ?? "").slice(-256);
+    for (const line of lines) {
+      const m = /^==> \[kbs\] ([A-Za-z0-9_.-]{1,64}):/.exec(line);
+      if (m) this.current = m[1];
+    }
+  }
+}
+
+/** A small file kbs wrote from the build's outputs ("" when the build left none). */
+async function readText(file: string): Promise<string> {
+  const fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => undefined);
+  if (!fh) return "";
   try {
-    return fs.readFileSync(file, "utf8").trim();
-  } catch {
-    return "";
+    const buf = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString("utf8").trim();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -210,11 +269,36 @@ async function storeDir(ctx: BuilderContext, dir: string, optional: boolean, pat
   const out: Array<ArtifactRef & { optional: boolean; path: string }> = [];
   for (const name of fs.readdirSync(dir).sort()) {
     const file = path.join(dir, name);
-    if (!fs.statSync(file).isFile()) continue;
+    // collectTar wrote only regular files and dirs here; a dir is not an artifact.
+    if (!fs.lstatSync(file).isFile()) continue;
     const stored = await ctx.artifacts.putFile(file);
     out.push({ name, ...stored, optional, path: paths[name] ?? name });
   }
   return out;
+}
+
+/**
+ * Recipe `build.releaseManifest`: the JSON the build left as `from`, with each `assets[]`
+ * entry's size and sha256 set from the stored outputs, stored under `name`.
+ */
+function releaseManifest(ctx: BuilderContext, spec: Recipe["build"]["releaseManifest"], outputs: ArtifactRef[]): ArtifactRef | undefined {
+  if (!spec) return undefined;
+  const source = outputs.find((o) => o.name === spec.from);
+  if (!source) throw new Error("the build did not produce it");
+  if (source.size > 1024 * 1024) throw new Error("it is over 1 MB");
+  let doc: { assets?: unknown };
+  try {
+    doc = JSON.parse(fs.readFileSync(ctx.artifacts.path(source.sha256), "utf8")) as { assets?: unknown };
+  } catch {
+    throw new Error("it is not JSON");
+  }
+  if (!doc || typeof doc !== "object" || !Array.isArray(doc.assets)) throw new Error("it has no assets list");
+  const assets = (doc.assets as Array<{ name?: unknown }>).map((a) => {
+    const out = outputs.find((o) => o.name === a?.name);
+    if (!out) throw new Error(`it lists the asset ${JSON.stringify(a?.name)}, which is not among the build's outputs`);
+    return { name: out.name, size: out.size, sha256: out.sha256 };
+  });
+  return { name: spec.name, ...ctx.artifacts.putBuffer(JSON.stringify({ ...doc, assets }, null, 2) + "\n") };
 }
 
 /** A failed build's record: the step that failed and the last lines of its log, disk-full said plainly. */

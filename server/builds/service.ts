@@ -9,6 +9,7 @@ import { loadRecipes, type Recipe } from "../projects/recipe";
 import type { Settings } from "../settings";
 import { ArtifactStore } from "./artifacts";
 import { runBuild } from "./builder";
+import { CompilerCache } from "./ccache";
 import { removeStaleWorkDirs, runJanitor } from "./janitor";
 import { inputValues, resolveInputs } from "./inputs";
 import { buildKey, imageId, sha256 } from "./key";
@@ -38,6 +39,7 @@ class ShuttingDown extends Error {}
 export class BuildService {
   readonly store: BuildStore;
   readonly artifacts: ArtifactStore;
+  private readonly ccache: CompilerCache;
   readonly logs: BuildLogs;
   readonly queue: BuildQueue;
   private running = new Map<string, AbortController>();
@@ -53,6 +55,7 @@ export class BuildService {
   ) {
     this.store = new BuildStore(db);
     this.artifacts = new ArtifactStore(settings.dataDir);
+    this.ccache = new CompilerCache(settings.dataDir);
     this.logs = new BuildLogs(settings.dataDir);
     const redisUrl = opts.redisUrl ?? settings.redisUrl;
     this.queue = redisUrl ? new RedisQueue(this.store, redisUrl) : new EmbeddedQueue(this.store);
@@ -240,7 +243,7 @@ export class BuildService {
     }, 1000);
     try {
       const finish = await runBuild(
-        { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, logs: this.logs, jobs, worker: workerName() },
+        { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, logs: this.logs, jobs, worker: workerName() },
         build,
         job.attempt,
         ac.signal,

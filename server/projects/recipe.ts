@@ -71,6 +71,12 @@ export const RecipeSchema = z.object({
       .record(z.string().regex(/^[a-z][A-Za-z0-9]*$/), z.string().min(1))
       .refine((r) => !Object.keys(r).some((k) => coreManifestFields.includes(k)), "may not replace a core manifest field")
       .default({}),
+    /**
+     * A release manifest kbs writes itself under `name` (a reserved output name) from the
+     * JSON the build left as the artifact `from`: its `assets[].name` entries get the size
+     * and sha256 of the stored outputs, so the build cannot vouch for bytes it did not make.
+     */
+    releaseManifest: z.object({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), from: z.string().min(1) }).optional(),
     timeoutSec: z.number().int().positive().default(1800),
     memoryMB: z.number().int().positive().default(4096),
     diskMB: z.number().int().positive().default(4096),

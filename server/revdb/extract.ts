@@ -5,7 +5,7 @@ import { parseTar, type TarEntry } from "./tar";
 export class UnsafeTarError extends Error {}
 
 /** A tar path as a clean relative path, or why it is refused. */
-function safeRelative(p: string): string {
+export function safeRelative(p: string): string {
   if (p.startsWith("/")) throw new UnsafeTarError(`refusing absolute path '${p}'`);
   const parts = p.split("/").filter((s) => s && s !== ".");
   if (parts.includes("..")) throw new UnsafeTarError(`refusing path with '..': '${p}'`);

@@ -19,14 +19,14 @@ export interface TarEntry {
 
 export class TarFormatError extends Error {}
 
-const BLOCK = 512;
+export const BLOCK = 512;
 
-function cstr(buf: Buffer, start: number, len: number): string {
+export function cstr(buf: Buffer, start: number, len: number): string {
   const end = buf.indexOf(0, start);
   return buf.toString("utf8", start, end === -1 || end > start + len ? start + len : end);
 }
 
-function octal(buf: Buffer, start: number, len: number): number {
+export function octal(buf: Buffer, start: number, len: number): number {
   if (buf[start]! & 0x80) {
     // GNU base-256 for large values.
     let v = 0;
@@ -38,7 +38,7 @@ function octal(buf: Buffer, start: number, len: number): number {
   return s ? parseInt(s, 8) : 0;
 }
 
-function checksumOk(h: Buffer): boolean {
+export function checksumOk(h: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
   try {
@@ -48,7 +48,7 @@ function checksumOk(h: Buffer): boolean {
   }
 }
 
-function parsePax(data: Buffer): Record<string, string> {
+export function parsePax(data: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   let i = 0;
   while (i < data.length) {

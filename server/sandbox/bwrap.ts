@@ -10,6 +10,7 @@ import { runChild } from "./run-child";
 import { seccompFilter } from "./seccomp";
 import type { Bind, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
 import { UidAllocator } from "./uids";
+import { OUT_IN_WORK, OutputCollector } from "./collector";
 import { ConsoleWarmSandbox, type Console } from "./warm";
 
 const BWRAP = "/usr/bin/bwrap";
@@ -66,8 +67,11 @@ export class BwrapBackend implements SandboxBackend {
   async run(req: RunRequest): Promise<RunResult> {
     const host = this.hostSide(req);
     try {
-      const args = this.args(host, req, { argv: req.argv, cwd: req.cwd ?? "/work", newSession: true });
-      return await runChild("/bin/sh", this.withSeccomp(host, args), req, (pid) => this.killTree(pid, host));
+      const collector = req.collect && new OutputCollector(req.collect);
+      const argv = collector ? collector.guestArgv(req.argv) : req.argv;
+      const args = this.args(host, req, { argv, cwd: req.cwd ?? "/work", newSession: true, outInWork: !!collector });
+      const result = await runChild("/bin/sh", this.withSeccomp(host, args), req, (pid) => this.killTree(pid, host), collector?.io() ?? {});
+      return collector ? { ...result, collected: await collector.result() } : result;
     } finally {
       this.cleanup(host);
     }
@@ -169,7 +173,7 @@ export class BwrapBackend implements SandboxBackend {
   private args(
     host: HostSide,
     req: SandboxRequest,
-    job: { argv: string[]; cwd: string; newSession: boolean; stub?: boolean },
+    job: { argv: string[]; cwd: string; newSession: boolean; stub?: boolean; outInWork?: boolean },
   ): string[] {
     const image = getImage(req.image);
     const limits = limitsOf(req);
@@ -192,6 +196,8 @@ export class BwrapBackend implements SandboxBackend {
     a.push("--perms", "1777", "--dir", "/work/.home", "--perms", "1777", "--dir", "/work/.tmp", "--symlink", "/work/.tmp", "/tmp");
     a.push("--perms", "0755", "--dir", "/kbs");
     if (job.stub) a.push("--ro-bind", STUB_DIR, "/kbs/stub");
+    // Collected outputs live inside the size-limited /work, so they count against its quota.
+    if (job.outInWork) a.push("--perms", "1777", "--dir", `/work/${OUT_IN_WORK}`, "--symlink", `/work/${OUT_IN_WORK}`, "/kbs/out");
     for (const b of req.binds ?? []) a.push(b.writable ? "--bind" : "--ro-bind", b.host, b.guest);
     a.push("--clearenv");
     for (const [k, v] of Object.entries(envOf(req))) a.push("--setenv", k, v);

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { getImage, IMAGES_DIR, STUB_DIR } from "./images";
 import { alive, waitGone } from "./procs";
 import { runChild } from "./run-child";
 import type { Bind, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
+import { collectTar } from "./untrusted";
 import { ConsoleWarmSandbox, type Console } from "./warm";
 
 /**
@@ -43,8 +45,28 @@ export class EngineBackend implements SandboxBackend {
   async run(req: RunRequest): Promise<RunResult> {
     const tag = await this.image(req.image);
     const name = `kbs-${newSandboxId()}`;
-    const args = ["run", "--rm", "-i", ...this.flags(name, req, req.binds ?? []), "-w", req.cwd ?? "/work", tag, ...req.argv];
-    return runChild(this.cli, args, req, (pid) => this.remove(name, pid), { env: procEnv(process.env) });
+    // Collected outputs: a bind the container writes, read back only once it is gone, through
+    // the host's tar (which records links, FIFOs and devices as such; collectTar refuses them).
+    const outDir = req.collect && path.join(this.sandboxesDir, `${name}-out`);
+    const binds = [...(req.binds ?? []), ...(outDir ? [{ host: outDir, guest: "/kbs/out", writable: true }] : [])];
+    if (outDir) {
+      fs.mkdirSync(outDir, { recursive: true });
+      fs.chownSync(outDir, 1000, 1000);
+    }
+    try {
+      const args = ["run", "--rm", "-i", ...this.flags(name, req, binds), "-w", req.cwd ?? "/work", tag, ...req.argv];
+      const result = await runChild(this.cli, args, req, (pid) => this.remove(name, pid), { env: procEnv(process.env) });
+      if (!outDir || !req.collect) return result;
+      const tar = spawn("tar", ["--format=ustar", "-cf", "-", "-C", outDir, "."], { stdio: ["ignore", "pipe", "ignore"] });
+      const collect = req.collect;
+      const collected = await collectTar(tar.stdout, collect.into, { maxBytes: collect.maxBytes, maxFiles: collect.maxFiles ?? 100_000 }).catch((e: Error) => {
+        tar.kill();
+        return { error: e.message };
+      });
+      return { ...result, collected };
+    } finally {
+      if (outDir) fs.rmSync(outDir, { recursive: true, force: true });
+    }
   }
 
   async startWarm(req: SandboxRequest & PoolKey): Promise<WarmSandbox> {

@@ -12,7 +12,12 @@ import { pythonLayer, writeCache } from "./qemu-python";
 import { alive, waitGone } from "./procs";
 import { runChild } from "./run-child";
 import type { LaunchJob, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
+import { collectTar } from "./untrusted";
 import { ConsoleWarmSandbox, type Console } from "./warm";
+import { log } from "../log";
+
+/** The most a warm guest may send back from /kbs/out at once (a session's config and its markers). */
+const GUEST_OUT_MAX = 16 * 2 ** 20;
 
 const QEMU = "/usr/bin/qemu-system-x86_64";
 const BUSYBOX = "/usr/bin/busybox";
@@ -84,6 +89,7 @@ export class QemuBackend implements SandboxBackend {
         { name: "/kbs/job.sh", mode: 0o644, type: "file", data: `cd ${q(req.cwd ?? "/work")} || exit 125\nexec ${req.argv.map(q).join(" ")}\n` },
         { name: "/kbs/stdin", mode: 0o644, type: "file", data: stdin },
       ];
+      if (req.collect) throw new Error("the qemu backend does not hand outputs back from one-shot runs; builds and kconfig jobs need KBS_SANDBOX=bwrap");
       for (const b of req.binds ?? []) {
         checkGuestPath(b.guest);
         if (b.writable) throw new Error(`the qemu backend copies binds in read-only; writable bind "${b.guest}" needs KBS_SANDBOX=bwrap`);
@@ -328,6 +334,7 @@ class ControlChannel {
   private sock: net.Socket | undefined;
   private buf = Buffer.alloc(0);
   private expectOut = -1;
+  private outSeq = 0;
   private acks: Array<() => void> = [];
   private work: Promise<unknown> = Promise.resolve();
   private done!: () => void;
@@ -367,6 +374,24 @@ class ControlChannel {
     this.done();
   }
 
+  /**
+   * The guest's /kbs/out, as a tar it sent: parsed strictly into a fresh dir beside outDir,
+   * then its top-level regular files renamed into outDir (where the session reads them).
+   */
+  private async takeOut(tar: Buffer): Promise<void> {
+    const into = `${this.outDir}.incoming-${++this.outSeq}`;
+    try {
+      await collectTar(Readable.from([tar]), into, { maxBytes: GUEST_OUT_MAX, maxFiles: 64 });
+      for (const name of fs.readdirSync(into)) {
+        if (fs.lstatSync(path.join(into, name)).isFile()) fs.renameSync(path.join(into, name), path.join(this.outDir, name));
+      }
+    } catch (e) {
+      log.warn({ err: e, dir: this.outDir }, "refused what a qemu guest sent back from /kbs/out");
+    } finally {
+      fs.rmSync(into, { recursive: true, force: true });
+    }
+  }
+
   private onData(d: Buffer): void {
     this.buf = Buffer.concat([this.buf, d]);
     for (;;) {
@@ -375,7 +400,7 @@ class ControlChannel {
         const tar = this.buf.subarray(0, this.expectOut);
         this.buf = this.buf.subarray(this.expectOut);
         this.expectOut = -1;
-        this.work = this.work.then(() => runProc("tar", ["-x", "--no-same-owner", "--no-same-permissions", "-f", "-", "-C", this.outDir], { input: tar }));
+        this.work = this.work.then(() => this.takeOut(tar));
         continue;
       }
       const nl = this.buf.indexOf(10);
@@ -384,7 +409,11 @@ class ControlChannel {
       this.buf = this.buf.subarray(nl + 1);
       const [cmd, arg] = line.split(" ");
       if (cmd === "ok") this.acks.shift()?.();
-      else if (cmd === "out") this.expectOut = Number(arg);
+      else if (cmd === "out") {
+        this.expectOut = Number(arg);
+        // The guest is untrusted: a size it cannot mean ends the channel rather than growing the buffer.
+        if (!Number.isSafeInteger(this.expectOut) || this.expectOut < 0 || this.expectOut > GUEST_OUT_MAX) return this.destroy();
+      }
       else if (cmd === "exit") this.exitCode = Number(arg);
     }
   }

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Env } from "../settings";
+import { defaultStagingRoot, type Env } from "../settings";
 import type { Settings } from "../settings";
 import { BwrapBackend } from "./bwrap";
 import { EngineBackend } from "./docker";
@@ -25,6 +25,8 @@ export const BACKEND_NAMES: BackendName[] = ["bwrap", "qemu", "docker", "podman"
 export interface BackendContext {
   dataDir: string;
   env: Env;
+  /** Where sandboxes' host dirs are made (see staging.ts); default defaultStagingRoot(dataDir). */
+  stagingDir?: string;
 }
 
 /** Build the backend named by KBS_SANDBOX. */
@@ -34,7 +36,7 @@ export async function createBackend(name: BackendName, ctx: BackendContext): Pro
     case "bwrap": {
       const root = process.getuid?.() === 0;
       return new BwrapBackend({
-        sandboxesDir: path.join(ctx.dataDir, "sandboxes"),
+        sandboxesDir: ctx.stagingDir ?? defaultStagingRoot(ctx.dataDir),
         uids: root ? new UidAllocator(s.uidBase, s.uidCount) : undefined,
       });
     }
@@ -82,7 +84,7 @@ class Service implements SandboxService {
 
 export async function createSandboxService(settings: Settings, env: Env = process.env): Promise<SandboxService> {
   const s = sandboxEnv(env);
-  const backend = await createBackend(settings.sandbox, { dataDir: settings.dataDir, env });
+  const backend = await createBackend(settings.sandbox, { dataDir: settings.dataDir, env, stagingDir: settings.stagingDir });
   const pool = new SandboxPool(backend, {
     size: settings.poolSize,
     images: s.poolImages,

@@ -53,6 +53,14 @@ export interface RunRequest extends SandboxRequest {
   /** Wall-clock limit; the whole tree is killed when it passes. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Hand the job's outputs back: the job writes files under /kbs/out (inside its
+   * size-limited /work, so they count against workSizeBytes); when it exits, the backend
+   * streams /kbs/out out as one tar and kbs writes its regular files into `into` (a path
+   * that must not exist yet) under the caps (sandbox/untrusted.ts). No host dir is
+   * writable from the sandbox for this.
+   */
+  collect?: { into: string; maxBytes: number; maxFiles?: number };
 }
 
 export interface RunResult {
@@ -63,6 +71,8 @@ export interface RunResult {
   stdout: Buffer;
   stderr: Buffer;
   durationMs: number;
+  /** With `collect`: what was taken, or why the outputs were refused (nothing in `into` is then to be used). */
+  collected?: { files: number; bytes: number } | { error: string };
 }
 
 /** What a warm sandbox is told to do once claimed. */

@@ -41,6 +41,7 @@ export type ErrorCode =
   | "max_lifetime"
   | "sandbox_failed"
   | "save_failed"
+  | "config_refused"
   | "disk_full"
   | "server_shutdown";
 

@@ -3,6 +3,8 @@ import path from "node:path";
 import { asDiskFull, diskFull, lowOnSpace } from "../http/disk-full";
 import { HttpError } from "../http/errors";
 import { log } from "../log";
+import { MAX_CONFIG_BYTES } from "../configs/parse";
+import { readUntrusted, UntrustedOutputError } from "../sandbox/untrusted";
 import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
 import { FlowControl } from "./flow";
 import type { Frontend } from "./frontend";
@@ -90,6 +92,8 @@ export class Session {
   private screen: ScreenMirror | undefined;
   private launched = false;
   private ended = false;
+  /** A refused write (a link, FIFO or oversize file where the config belongs) is said once. */
+  private refusedWrite = false;
   private size: { cols: number; rows: number } | undefined;
   private pendingSize: { cols: number; rows: number } | undefined;
   private resizeTimer: NodeJS.Timeout | undefined;
@@ -248,7 +252,7 @@ export class Session {
       if (this.launched && this.opts.sandbox.requestSave?.()) await this.saveRequestDone(SAVE_REQUEST_WAIT_MS);
       await this.checkSaved();
       if (!this.latestConfigId) {
-        this.latestConfigId = await this.owner.store(await this.owner.complete(this.readWritten() ?? this.owner.startText ?? ""));
+        this.latestConfigId = await this.owner.store(await this.owner.complete((await this.readWritten()) ?? this.owner.startText ?? ""));
       }
       client.sendMessage({ type: "saved", configId: this.latestConfigId });
     } catch (e) {
@@ -423,10 +427,21 @@ export class Session {
     }
   }
 
-  private readWritten(): string | undefined {
+  /**
+   * The config menuconfig last wrote. The sandbox could have put anything at that name (a
+   * link to a host file, a FIFO, a huge file): only a regular file, read without following
+   * links or blocking, is taken; anything else is refused and said once.
+   */
+  private async readWritten(): Promise<string | undefined> {
     try {
-      return fs.readFileSync(path.join(this.opts.sandbox.outDir, CONFIG_NAME), "utf8");
-    } catch {
+      return (await readUntrusted(this.opts.sandbox.outDir, CONFIG_NAME, MAX_CONFIG_BYTES))?.toString("utf8");
+    } catch (e) {
+      if (!(e instanceof UntrustedOutputError)) return undefined;
+      if (!this.refusedWrite) {
+        this.refusedWrite = true;
+        log.warn({ session: this.id, err: e.message }, "refused what the session's menuconfig left as its config");
+        this.send({ type: "error", code: "config_refused", message: `The config menuconfig wrote was refused: ${e.message}. Nothing of it was stored.` });
+      }
       return undefined;
     }
   }
@@ -437,7 +452,7 @@ export class Session {
    */
   private checkSaved(): Promise<void> {
     const next = this.saving.then(async () => {
-      const text = this.readWritten();
+      const text = await this.readWritten();
       if (text === undefined || text === this.lastStoredText) return;
       // menuconfig's configs end in a newline: without one the write is not done, or failed (a full disk leaves no
       // error code on the host, only the free space says so). A half file is never stored.

@@ -1,5 +1,5 @@
 """Builds the VM image from .config: out/vmlinuz, out/initramfs.cpio.<ext>,
-out/run-qemu.sh, out/kernel.release and out/vm-manifest.json (arch, kernel version, per asset name,
+out/run-qemu.sh, out/kernel.release and out/vm-release.json (arch, kernel version, per asset name,
 size and sha256). Offline: everything comes from the build sandbox's system
 (/bin/busybox from busybox-static, the Debian kernel under /boot) or is handed in."""
 import argparse
@@ -188,7 +188,8 @@ def main():
     # One line, like Linux's kernel.release: kbs records it as the build manifest's kernelVersion.
     with open(os.path.join(args.out, "kernel.release"), "w") as f:
         f.write(manifest["kernel"]["release"] + "\n")
-    with open(os.path.join(args.out, "vm-manifest.json"), "w") as f:
+    # kbs writes vm-manifest.json itself from this, with the sums of the outputs it stored.
+    with open(os.path.join(args.out, "vm-release.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
     for a in assets:

@@ -1,0 +1,95 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import type { Bind } from "../sandbox/types";
+
+/** The guest paths of a build's compiler cache. */
+const SHARED_GUEST = "/ccache";
+/** Inside /kbs/out, so the build's new objects count against its disk limit and come back with its outputs. */
+const BUILD_GUEST = "/kbs/out/ccache";
+export const CCACHE_OUTPUT_DIR = "ccache";
+const CONFIG_NAME = "ccache.conf";
+
+/** A scope's cache is dropped (and starts over) past this. */
+const SCOPE_MAX_BYTES = 2 * 2 ** 30;
+const SIZE_FILE = ".kbs-size";
+
+/** ccache 4's local storage: `<a>/<b>/<rest of the key><R|M>` (result or manifest). */
+const LOCAL_ENTRY = /^([0-9a-f])\/([0-9a-f])\/([0-9a-z]{8,80})[RM]$/;
+
+/**
+ * The compiler cache, under the rule that no state one build writes is trusted by another:
+ *
+ * - a cache is shared only between builds of the same requester (client) and project, of
+ *   one recipe and build image (its *scope*), and it is read-only inside the sandbox:
+ *   ccache reads it as `remote_storage = file:/ccache|read-only`;
+ * - each build writes its own objects to a fresh local cache inside its size-limited
+ *   outputs; kbs takes those back with the outputs and merges them into the scope itself,
+ *   taking only files shaped like ccache entries, written whole by rename;
+ * - ccache's own configuration is kbs's read-only file (CCACHE_CONFIGPATH), never one in
+ *   a cache dir.
+ */
+export class CompilerCache {
+  readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = path.join(dataDir, "ccache");
+    fs.mkdirSync(this.root, { recursive: true });
+    // Caches of the earlier layout were world-writable and shared by every build of a recipe: none of it is trusted.
+    for (const name of fs.readdirSync(this.root)) {
+      const dir = path.join(this.root, name);
+      if (fs.lstatSync(dir).mode & 0o002) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  scope(s: { recipe: string; image: string; project: string; client: string }): string {
+    const who = crypto.createHash("sha256").update(`${s.project}\0${s.client}`).digest("hex").slice(0, 24);
+    return path.join(this.root, `${s.recipe}-${s.image.replace(/[^A-Za-z0-9_.-]/g, "_")}`, who);
+  }
+
+  /** Binds and env for a build in `scope`; `inDir` (bound at /kbs/in) gets kbs's ccache.conf. */
+  forBuild(scope: string, inDir: string): { binds: Bind[]; env: Record<string, string> } {
+    fs.writeFileSync(path.join(inDir, CONFIG_NAME), "max_size = 2G\numask = 022\n", { mode: 0o644 });
+    const shared = fs.existsSync(scope);
+    return {
+      binds: shared ? [{ host: scope, guest: SHARED_GUEST }] : [],
+      env: {
+        CCACHE_DIR: BUILD_GUEST,
+        CCACHE_CONFIGPATH: `/kbs/in/${CONFIG_NAME}`,
+        ...(shared ? { CCACHE_REMOTE_STORAGE: `file:${SHARED_GUEST}|read-only` } : {}),
+      },
+    };
+  }
+
+  /**
+   * Merge the local cache a build handed back (`collected`, a dir kbs wrote from the build's
+   * outputs) into `scope`, converted to the remote-storage layout ccache reads it in.
+   * Returns the bytes added.
+   */
+  async merge(scope: string, collected: string): Promise<number> {
+    if (!fs.existsSync(collected)) return 0;
+    const entries = (await fs.promises.readdir(collected, { recursive: true, withFileTypes: true }))
+      .filter((d) => d.isFile())
+      .map((d) => path.relative(collected, path.join(d.parentPath, d.name)).split(path.sep).join("/"))
+      .flatMap((rel) => {
+        const m = LOCAL_ENTRY.exec(rel);
+        return m ? [{ from: path.join(collected, rel), to: path.join(scope, `${m[1]}${m[2]}`, m[3]!) }] : [];
+      });
+    let added = 0;
+    for (const e of entries) {
+      if (fs.existsSync(e.to)) continue;
+      await fs.promises.mkdir(path.dirname(e.to), { recursive: true, mode: 0o755 });
+      const tmp = `${e.to}.tmp-${crypto.randomBytes(4).toString("hex")}`;
+      await fs.promises.copyFile(e.from, tmp);
+      await fs.promises.chmod(tmp, 0o644);
+      await fs.promises.rename(tmp, e.to);
+      added += (await fs.promises.stat(e.to)).size;
+    }
+    if (!added) return 0;
+    const sizeFile = path.join(scope, SIZE_FILE);
+    const total = Number((await fs.promises.readFile(sizeFile, "utf8").catch(() => "0")) || 0) + added;
+    if (total > SCOPE_MAX_BYTES) await fs.promises.rm(scope, { recursive: true, force: true });
+    else await fs.promises.writeFile(sizeFile, String(total));
+    return added;
+  }
+}
