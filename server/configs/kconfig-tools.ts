@@ -7,6 +7,7 @@ import type { RunRequest, RunResult } from "../sandbox/types";
 import { bundleFiles, linkOrCopy } from "./bundle-files";
 import { kconfigEnv } from "./kconfig-env";
 import { TreeBinaryCache } from "./tree-binaries";
+import { Staging } from "../sandbox/staging";
 
 export { linkOrCopy } from "./bundle-files";
 
@@ -17,7 +18,7 @@ export const helperScript = path.join(path.dirname(fileURLToPath(import.meta.url
 export const systemConf = "/usr/bin/kconfig-conf";
 
 export interface KconfigToolsDeps {
-  settings: { dataDir: string };
+  settings: { dataDir: string; stagingDir: string };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
   bundles: { path(kconfigHash: string): string };
   projects: { require(id: string): { recipe: Recipe } };
@@ -66,12 +67,10 @@ export class KconfigTools {
     if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
     if (recipe.frontend === "mconf") argv.push("--conf", own?.conf ? "/work/scripts/kconfig/conf" : systemConf);
     // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
-    const tmp = path.join(this.deps.settings.dataDir, "tmp");
-    fs.mkdirSync(tmp, { recursive: true });
-    const inDir = fs.mkdtempSync(path.join(tmp, "kconfig-"));
+    const staged = new Staging(this.deps.settings.stagingDir).make();
+    const inDir = staged.dir;
     let r;
     try {
-      fs.chmodSync(inDir, 0o755);
       linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
       if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
       fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
@@ -85,7 +84,7 @@ export class KconfigTools {
         timeoutMs: 120_000,
       });
     } finally {
-      fs.rmSync(inDir, { recursive: true, force: true });
+      staged.remove();
     }
     if (r.code !== 0) {
       const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-5).join(" | ") || `exit code ${r.code}`;

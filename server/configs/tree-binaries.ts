@@ -6,6 +6,7 @@ import type { Recipe } from "../projects/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { kconfigEnv } from "./kconfig-env";
 import { linkOrCopy } from "./bundle-files";
+import { Staging } from "../sandbox/staging";
 
 /** What was built from a tree's own Kconfig tooling, kept on the host. */
 export interface TreeBinaries {
@@ -19,7 +20,7 @@ export interface TreeBinaries {
 }
 
 export interface TreeBinariesDeps {
-  settings: { dataDir: string };
+  settings: { dataDir: string; stagingDir: string };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
 }
 
@@ -90,24 +91,19 @@ export class TreeBinaryCache {
     const tmp = path.join(this.deps.settings.dataDir, "tmp");
     fs.mkdirSync(tmp, { recursive: true });
     const work = fs.mkdtempSync(path.join(tmp, "kconfig-bin-"));
+    const staged = new Staging(this.deps.settings.stagingDir).make();
     try {
-      const inDir = path.join(work, "in");
+      // The sandbox's outputs, as kbs wrote them from its tar: regular files only.
       const outDir = path.join(work, "out");
-      fs.mkdirSync(inDir);
-      fs.mkdirSync(outDir);
-      for (const d of [work, inDir]) fs.chmodSync(d, 0o755);
-      fs.chmodSync(outDir, 0o777);
-      linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
+      linkOrCopy(bundle, path.join(staged.dir, "bundle.tar"));
       const r = await this.deps.sandbox.run({
         image: "menuconfig",
-        binds: [
-          { host: inDir, guest: "/kbs/in" },
-          { host: outDir, guest: "/kbs/out", writable: true },
-        ],
+        binds: [{ host: staged.dir, guest: "/kbs/in" }],
         argv: ["/bin/sh", "-c", BUILD_SCRIPTS[kind]],
         cwd: "/work",
         env: kconfigEnv(recipe),
         timeoutMs: 300_000,
+        collect: { into: outDir, maxBytes: 256 * 2 ** 20, maxFiles: 10_000 },
       });
       const tree = path.join(outDir, "tree");
       const built = {
@@ -116,10 +112,11 @@ export class TreeBinaryCache {
         pyc: fs.existsSync(path.join(tree, "lib/kconfiglib/__pycache__")),
       };
       fs.mkdirSync(dir, { recursive: true });
-      if (r.code !== 0 || !(built.mconf || built.conf || built.pyc)) {
+      const refused = r.collected && "error" in r.collected ? r.collected.error : undefined;
+      if (r.code !== 0 || refused || !(built.mconf || built.conf || built.pyc)) {
         const buildLog = fs.existsSync(path.join(outDir, "build.log")) ? fs.readFileSync(path.join(outDir, "build.log"), "utf8").slice(-4000) : "";
-        fs.writeFileSync(path.join(dir, "failed"), `exit code ${r.code}${r.timedOut ? " (timed out)" : ""}\n${r.stderr.toString().slice(-2000)}\n${buildLog}`);
-        log.warn({ dir, kind, code: r.code }, "the tree's own Kconfig tools did not build; the system's serve it");
+        fs.writeFileSync(path.join(dir, "failed"), `exit code ${r.code}${r.timedOut ? " (timed out)" : ""}${refused ? ` (outputs refused: ${refused})` : ""}\n${r.stderr.toString().slice(-2000)}\n${buildLog}`);
+        log.warn({ dir, kind, code: r.code, refused }, "the tree's own Kconfig tools did not build; the system's serve it");
         return undefined;
       }
       const tar = path.join(dir, "tree-bins.tar");
@@ -130,6 +127,7 @@ export class TreeBinaryCache {
       log.info({ dir, built }, "built the tree's own Kconfig tools");
       return readCache(dir) ?? undefined;
     } finally {
+      staged.remove();
       fs.rmSync(work, { recursive: true, force: true });
     }
   }

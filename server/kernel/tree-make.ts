@@ -1,9 +1,9 @@
-import fs from "node:fs";
 import path from "node:path";
 import { kconfigEnv } from "../configs/kconfig-env";
 import { linkOrCopy } from "../configs/kconfig-tools";
 import { HttpError } from "../http/errors";
 import type { Recipe } from "../projects/recipe";
+import { Staging } from "../sandbox/staging";
 import type { RunRequest, RunResult } from "../sandbox/types";
 
 /**
@@ -14,7 +14,7 @@ import type { RunRequest, RunResult } from "../sandbox/types";
  * points (defconfig, tinyconfig) and the minimal form (savedefconfig).
  */
 export interface TreeMakeDeps {
-  settings: { dataDir: string };
+  settings: { stagingDir: string };
   bundles: { path(kconfigHash: string): string };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
 }
@@ -28,9 +28,8 @@ export async function treeMake(
 ): Promise<string> {
   const bundle = deps.bundles.path(job.kconfigHash);
   // The bundle goes in as a dir of its own, readable by the sandbox's uid (as the Kconfig tools do).
-  const tmp = path.join(deps.settings.dataDir, "tmp");
-  fs.mkdirSync(tmp, { recursive: true });
-  const inDir = fs.mkdtempSync(path.join(tmp, "kernel-make-"));
+  const staged = new Staging(deps.settings.stagingDir).make();
+  const inDir = staged.dir;
   const script = [
     "tar -xf /kbs/in/bundle.tar",
     job.config !== undefined ? "cat > .config" : ":",
@@ -39,7 +38,6 @@ export async function treeMake(
   ].join(" && ");
   let r: RunResult;
   try {
-    fs.chmodSync(inDir, 0o755);
     linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
     r = await deps.sandbox.run({
       image: IMAGE,
@@ -51,7 +49,7 @@ export async function treeMake(
       timeoutMs: 300_000,
     });
   } finally {
-    fs.rmSync(inDir, { recursive: true, force: true });
+    staged.remove();
   }
   if (r.code !== 0) {
     const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-6).join(" | ") || `exit code ${r.code}`;

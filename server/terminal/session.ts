@@ -1,5 +1,4 @@
 import fs from "node:fs";
-import path from "node:path";
 import { asDiskFull, diskFull, lowOnSpace } from "../http/disk-full";
 import { HttpError } from "../http/errors";
 import { log } from "../log";
