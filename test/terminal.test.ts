@@ -336,7 +336,7 @@ describe("terminal sessions and the config store", () => {
       const saved = await c.untilMessage("saved");
       const info = (await (await fetch(`${url}/api/sessions/${s.id}`)).json()) as { sandbox: string; state: string };
       expect(info.state).toBe("active");
-      const pids = execFileSync("pgrep", ["-f", `sandboxes/${info.sandbox}/`], { encoding: "utf8" }).trim().split("\n").map(Number);
+      const pids = execFileSync("pgrep", ["-f", `/${info.sandbox}/`], { encoding: "utf8" }).trim().split("\n").map(Number);
       for (const pid of pids) process.kill(pid, "SIGKILL");
       const err = await c.untilMessage("error");
       expect(err.code).toBe("sandbox_failed");

@@ -119,7 +119,10 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       return failure(ctx, build.id, step, result.code, limits.diskMB);
     }
     if (!result.collected || "error" in result.collected) {
-      const msg = `The build's outputs were refused: ${result.collected && "error" in result.collected ? result.collected.error : "none came back"}. Nothing of this build was stored.`;
+      const why = result.collected && "error" in result.collected ? result.collected.error : "none came back";
+      const msg = lowOnSpace(settings.dataDir)
+        ? `${diskFullMessage(settings.dataDir)} The build's outputs could not be taken in (${why}).`
+        : `The build's outputs were refused: ${why}. Nothing of this build was stored.`;
       say(msg);
       return { state: "failed", failedStep: "outputs", errorSummary: msg };
     }

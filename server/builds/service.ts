@@ -4,12 +4,14 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "../db";
 import { HttpError, badRequest, notFound } from "../http/errors";
+import { isDiskFull } from "../http/disk-full";
 import { log } from "../log";
 import { loadRecipes, type Recipe } from "../projects/recipe";
 import type { Settings } from "../settings";
 import { ArtifactStore } from "./artifacts";
 import { runBuild } from "./builder";
 import { CompilerCache } from "./ccache";
+import { DiskReserve } from "../disk-reserve";
 import { removeStaleWorkDirs, runJanitor } from "./janitor";
 import { inputValues, resolveInputs } from "./inputs";
 import { buildKey, imageId, sha256 } from "./key";
@@ -18,7 +20,7 @@ import { buildDuration, buildsTotal, cacheHits, reportQueueDepth } from "./metri
 import { EmbeddedQueue, workerGone, workerName } from "./queue/embedded";
 import { RedisQueue } from "./queue/redis";
 import type { BuildQueue, Job } from "./queue/types";
-import { BuildStore } from "./store";
+import { BuildStore, type Finish } from "./store";
 import { isFinal, type BuildDeps, type BuildRevision, type BuildRow, type BuildView, type Manifest } from "./types";
 
 export interface BuildRequest {
@@ -40,6 +42,7 @@ export class BuildService {
   readonly store: BuildStore;
   readonly artifacts: ArtifactStore;
   private readonly ccache: CompilerCache;
+  private readonly reserve: DiskReserve;
   readonly logs: BuildLogs;
   readonly queue: BuildQueue;
   private running = new Map<string, AbortController>();
@@ -56,6 +59,8 @@ export class BuildService {
     this.store = new BuildStore(db);
     this.artifacts = new ArtifactStore(settings.dataDir);
     this.ccache = new CompilerCache(settings.dataDir);
+    this.reserve = new DiskReserve(settings.dataDir);
+    this.reserve.ensure();
     this.logs = new BuildLogs(settings.dataDir);
     const redisUrl = opts.redisUrl ?? settings.redisUrl;
     this.queue = redisUrl ? new RedisQueue(this.store, redisUrl) : new EmbeddedQueue(this.store);
@@ -252,7 +257,7 @@ export class BuildService {
         this.store.requeue(job.id, job.attempt);
         throw new ShuttingDown("worker stopping");
       }
-      if (this.store.finish(job.id, job.attempt, finish)) {
+      if (this.recordFinish(job.id, job.attempt, finish)) {
         buildsTotal.inc({ state: finish.state });
         const done = this.store.get(job.id)!;
         if (done.startedAt && done.finishedAt) buildDuration.observe({ recipe: done.recipe, state: finish.state }, (Date.parse(done.finishedAt) - Date.parse(done.startedAt)) / 1000);
@@ -269,6 +274,17 @@ export class BuildService {
     }
   }
 
+  /** The final state, written even on a full data disk (then from the disk reserve). */
+  private recordFinish(id: string, attempt: number, finish: Finish): boolean {
+    try {
+      return this.store.finish(id, attempt, finish);
+    } catch (e) {
+      if (!isDiskFull(e) || !this.reserve.release()) throw e;
+      log.warn({ build: id }, "the data disk is full: released the disk reserve to record the build's final state");
+      return this.store.finish(id, attempt, finish);
+    }
+  }
+
   /** Background work of `kbs serve`: workers and the janitor. */
   async start(): Promise<void> {
     await this.startWorkers();
@@ -279,6 +295,7 @@ export class BuildService {
   }
 
   janitor() {
+    this.reserve.ensure();
     try {
       const r = runJanitor(this.store, this.artifacts, this.logs, {
         keepDays: this.settings.builds.keepDays,

@@ -185,7 +185,7 @@ describe("bwrap sandbox dirs", () => {
     fs.writeFileSync(path.join(root, "sb-dead", "owner"), String(deadPid));
     fs.mkdirSync(path.join(root, "sb-live"), { recursive: true });
     fs.writeFileSync(path.join(root, "sb-live", "owner"), String(process.pid));
-    await createBackend("bwrap", { dataDir, env: process.env });
+    await createBackend("bwrap", { dataDir, env: process.env, stagingDir: root });
     expect(fs.existsSync(path.join(root, "sb-dead"))).toBe(false);
     expect(fs.existsSync(path.join(root, "sb-live"))).toBe(true);
   });

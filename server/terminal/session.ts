@@ -56,6 +56,8 @@ export interface Priming {
 
 /** Where menuconfig writes the config inside the sandbox (KCONFIG_CONFIG), and so on the host in outDir. */
 export const CONFIG_NAME = ".config";
+/** How often a config that found the data disk full is offered to the store again. */
+const DISK_FULL_RETRY_MS = 2000;
 const RESIZE_COALESCE_MS = 15;
 const SAVE_DEBOUNCE_MS = 40;
 /** How long an explicit save waits for menuconfig to write; a stuck job falls back to its last write. */
@@ -267,6 +269,9 @@ export class Session {
     if (!(full instanceof HttpError && full.code === "disk_full")) return false;
     log.warn({ session: this.id }, "config not stored: the data disk is full");
     this.send({ type: "error", code: "disk_full", message: full.message });
+    // menuconfig's file is whole in the session's own dir: store it once there is room, without another save.
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => void this.checkSaved().catch((err: unknown) => this.saidDiskFull(err)), DISK_FULL_RETRY_MS);
     return true;
   }
 
