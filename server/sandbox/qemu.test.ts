@@ -69,6 +69,27 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
     }
   }, VM_TEST_MS);
 
+  it("takes back only regular files from a guest's /kbs/out: a link to a host file or a FIFO there never reaches the host", async () => {
+    const sb = await backend.startWarm({ image: "shell" });
+    try {
+      const done = outputUntilExit(sb);
+      sb.launch({
+        extract: [],
+        cwd: "/work",
+        argv: ["/bin/sh", "-c", "ln -s /etc/shadow /kbs/out/.config; mkfifo /kbs/out/fifo; echo plain > /kbs/out/plain"],
+        env: {},
+        cols: 80,
+        rows: 24,
+      });
+      expect((await done).code).toBe(0);
+      // The whole tar is refused (it holds a link): nothing of it lands beside the session's files.
+      expect(fs.readdirSync(sb.outDir).filter((f) => !f.startsWith("."))).toEqual([]);
+      expect(fs.lstatSync(path.join(sb.outDir, ".config"), { throwIfNoEntry: false })).toBeUndefined();
+    } finally {
+      await sb.kill();
+    }
+  }, VM_TEST_MS);
+
   it("runs menuconfig in the warm guest's Python and brings the saved config back", async () => {
     const sb = await backend.startWarm({ image: "menuconfig" });
     try {
