@@ -107,8 +107,11 @@ describe("the HTTP edge of a serving kbs (pages, API, WebSockets)", () => {
       expect(r.status, p).toBe(421);
       expect(errorOf(r)).toMatchObject({ code: "misdirected", message: expect.stringContaining("KBS_ALLOWED_HOSTS=attacker.example") });
     }
-    const noHost = await raw(base, { path: "/api/projects", headers: { Host: "" } });
-    expect(noHost.status).toBeGreaterThanOrEqual(400);
+    // HTTP/1.0 may leave Host out (Node refuses an HTTP/1.1 request without one by itself).
+    const noHost = await rawSocket(base);
+    noHost.socket.write("GET /api/projects HTTP/1.0\r\n\r\n");
+    await noHost.closed;
+    expect(noHost.received()).toMatch(/^HTTP\/1\.1 421[^]*no Host header/);
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "localhost", `kbs.test:${port}`, "KBS.TEST."]) {
       expect((await raw(base, { path: "/api/projects", headers: { Host: host } })).status, host).toBe(200);
     }
@@ -210,7 +213,7 @@ describe("the HTTP edge of a serving kbs (pages, API, WebSockets)", () => {
     const repro = done.artifacts.find((a) => a.name === "reproduce.sh")!;
     const script = await raw(base, { path: repro.url });
     expect(script.headers["x-content-type-options"]).toBe("nosniff");
-    const head = script.body.slice(0, script.body.indexOf("git clone"));
+    const head = script.body.slice(0, script.body.indexOf("\ngit clone"));
     expect(head).toMatch(/^# WARNING: This config runs commands when built; read it first\. CONFIG_BOARD_NAME, CONFIG_HOST_OPTIMIZE/m);
     expect(head).toMatch(/^echo 'reproduce\.sh: WARNING: This config runs commands when built; read it first\./m);
     // The warning is the script's first action: sh prints it before anything runs.
@@ -328,7 +331,7 @@ describe("the per-client connection cap", () => {
     expect((await raw(base, { path: "/healthz" })).status).toBe(200);
     // A held connection is served as usual.
     held[0]!.socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    await until("the held connection's answer", () => (/\r\n\r\nok\n$/.test(held[0]!.received()) ? true : undefined));
+    await until("the held connection's answer", () => (/\r\n\r\n/.test(held[0]!.received()) ? true : undefined));
     expect(held[0]!.received()).toMatch(/^HTTP\/1\.1 200/);
     // Once one closes, a new connection gets in.
     held[1]!.socket.destroy();
