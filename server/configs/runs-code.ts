@@ -1,7 +1,25 @@
 import { parseConfig } from "./parse";
 
-/** `$(...)` and `${...}` (make functions and variables, shell substitutions) and shell backticks. */
-const EXPANSION = /\$[({]|`/;
+/** A plain reference to an upper-case make variable, `$(TOPDIR)` or `${ARCH}`. */
+const VARIABLE_REF = /^(?:\$\([A-Z_][A-Z0-9_]*\)|\$\{[A-Z_][A-Z0-9_]*\})/;
+
+/**
+ * Whether a string value holds a make or shell expansion: `$(...)` or `${...}` (make
+ * functions such as `$(shell ...)`, shell substitutions) or a backtick. A plain
+ * upper-case variable reference is not one: Buildroot's own defaults are written so
+ * (`"$(TOPDIR)/dl"`), make expands it to a value the project's Makefile defines, and
+ * as shell it could only name a command no system has. `$$(...)` is always one: make
+ * turns it into a shell command substitution.
+ */
+function expands(value: string): boolean {
+  if (value.includes("`")) return true;
+  for (let i = value.indexOf("$"); i >= 0; i = value.indexOf("$", i + 1)) {
+    const next = value[i + 1];
+    if (next !== "(" && next !== "{") continue;
+    if (value[i - 1] === "$" || !VARIABLE_REF.test(value.slice(i))) return true;
+  }
+  return false;
+}
 
 /**
  * The symbols (without `CONFIG_`) whose string value holds a make or shell expansion.
@@ -11,7 +29,7 @@ const EXPANSION = /\$[({]|`/;
  */
 export function configRunsCode(text: string): string[] {
   const { entries, quoted } = parseConfig(text);
-  return [...quoted].filter((symbol) => EXPANSION.test(entries.get(symbol)!)).sort();
+  return [...quoted].filter((symbol) => expands(entries.get(symbol)!)).sort();
 }
 
 /** The warning every surface shows, naming the symbols. */
