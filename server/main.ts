@@ -100,6 +100,7 @@ export async function startServer(settings: Settings, opts: { withNext?: boolean
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : settings.port;
+  hosts.listeningOn(port);
   const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
   process.env.KBS_INTERNAL_URL = url;
   await kbs.start();

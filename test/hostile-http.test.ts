@@ -115,6 +115,8 @@ describe("the HTTP edge of a serving kbs (pages, API, WebSockets)", () => {
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "localhost", `kbs.test:${port}`, "KBS.TEST."]) {
       expect((await raw(base, { path: "/api/projects", headers: { Host: host } })).status, host).toBe(200);
     }
+    // The server's own names at another port are another server (KBS_ALLOWED_HOSTS names match any port).
+    expect((await raw(base, { path: "/api/projects", headers: { Host: "localhost:1" } })).status).toBe(421);
   });
 
   it("refuses a WebSocket upgrade with a foreign Host, and a foreign Origin even when Host agrees with it", async () => {
@@ -147,6 +149,9 @@ describe("the HTTP edge of a serving kbs (pages, API, WebSockets)", () => {
     const crossOrigin = await raw(base, { method: "POST", path: "/api/configs", headers: { "Content-Type": "application/json", Origin: "http://attacker.example" }, body });
     expect(crossOrigin.status).toBe(403);
     expect(errorOf(crossOrigin)).toMatchObject({ code: "cross_origin", message: expect.stringContaining("KBS_ALLOWED_ORIGINS") });
+    // Another web app on this machine (another port) is another origin.
+    const otherPort = await raw(base, { method: "POST", path: "/api/builds/00/cancel", headers: { Origin: "http://127.0.0.1:1" } });
+    expect(otherPort.status).toBe(403);
     const nullOrigin = await raw(base, { method: "DELETE", path: "/api/builds/00", headers: { Origin: "null" } });
     expect(nullOrigin.status).toBe(403);
     const same = await raw(base, { method: "POST", path: "/api/configs", headers: { "Content-Type": "application/json; charset=utf-8", Origin: base }, body });

@@ -17,7 +17,7 @@ import { HttpError } from "./errors";
 
 interface HostEntry {
   name: string;
-  /** undefined: any port */
+  /** undefined: none given */
   port?: string;
 }
 
@@ -36,15 +36,18 @@ const WILDCARD_LISTEN = new Set(["0.0.0.0", "::", "[::]"]);
 
 /** The names this server answers to, and the origins that may drive it. */
 export class HostAllowList {
-  private readonly entries: HostEntry[];
+  /** The server's own names: allowed without a port or with the port it listens on. */
+  private readonly ownNames: string[];
+  private ownPort: string | undefined;
+  /** KBS_ALLOWED_HOSTS: `name` at any port (a proxy's), `name:port` at that port. */
+  private readonly extra: HostEntry[];
   private readonly origins: Set<string>;
 
   /**
-   * Always: the listen host, localhost, 127.0.0.1 and [::1] (any port); on a wildcard
-   * listen address also this machine's own addresses and host name (an IP literal or
-   * the machine's name in Host is what a user typed, never a rebound name); then
-   * KBS_ALLOWED_HOSTS. Origins: any http(s) origin whose host is allowed, and the
-   * exact KBS_ALLOWED_ORIGINS.
+   * Own names: the listen host, localhost, 127.0.0.1 and [::1]; on a wildcard listen
+   * address also this machine's own addresses and host name (an IP literal or the
+   * machine's name in Host is what a user typed, never a rebound name). Origins: any
+   * http(s) origin whose host is allowed, and the exact KBS_ALLOWED_ORIGINS.
    */
   constructor(settings: Pick<Settings, "host" | "allowedHosts" | "allowedOrigins">) {
     const names = ["localhost", "127.0.0.1", "[::1]", asHostName(settings.host)];
@@ -52,14 +55,21 @@ export class HostAllowList {
       names.push(os.hostname());
       for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) names.push(asHostName(a.address.replace(/%.*$/, "")));
     }
-    this.entries = [...names, ...settings.allowedHosts].map(parseHost).filter((e): e is HostEntry => e !== undefined);
+    this.ownNames = names.flatMap((n) => parseHost(n)?.name ?? []);
+    this.extra = settings.allowedHosts.flatMap((h) => parseHost(h) ?? []);
     this.origins = new Set(settings.allowedOrigins);
+  }
+
+  /** The port the server listens on (known once it listens: PORT may be 0). */
+  listeningOn(port: number): void {
+    this.ownPort = String(port);
   }
 
   allowsHost(host: string | undefined): boolean {
     const h = host === undefined ? undefined : parseHost(host);
     if (!h) return false;
-    return this.entries.some((e) => e.name === h.name && (e.port === undefined || e.port === h.port));
+    if (this.ownNames.includes(h.name) && (h.port === undefined || h.port === this.ownPort)) return true;
+    return this.extra.some((e) => e.name === h.name && (e.port === undefined || e.port === h.port));
   }
 
   allowsOrigin(origin: string): boolean {
