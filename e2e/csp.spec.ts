@@ -27,7 +27,7 @@ async function post<T>(path: string, body: unknown): Promise<T> {
   return (await r.json()) as T;
 }
 
-test("home, session, shared config, build and 404 pages load with no CSP violation; the runs-code warning shows", async ({ page }) => {
+test("home, session, shared config, build and 404 pages load with no CSP violation; the runs-code warning shows", async ({ page }, info) => {
   test.setTimeout(300_000);
   const violations = watchViolations(page);
   const rev = ((await (await fetch(`${kbs.url}/api/projects/demo/revisions?limit=1`)).json()) as Array<{ sha: string }>)[0]!.sha;
@@ -45,6 +45,7 @@ test("home, session, shared config, build and 404 pages load with no CSP violati
   const warning = page.locator("[data-runs-code]");
   await expect(warning).toContainText("This config runs commands when built; read it first");
   await expect(warning).toContainText("CONFIG_HOST_OPTIMIZE");
+  await page.screenshot({ path: info.outputPath("config-runs-code.png") });
 
   const build = await post<{ id: string }>("/api/builds", { project: "demo", rev, configId: cfg.id });
   await page.goto(`${kbs.url}/b/${build.id}`);
