@@ -307,6 +307,19 @@ describe("request timeouts", () => {
     expect(Date.now() - t0).toBeGreaterThan(1000);
     expect((await waitBuild(base, build.body.id)).state).toBe("succeeded");
   }, 180_000);
+
+  it("keeps a WebSocket (the live build log) open past both timeouts", async () => {
+    const cfg = await api<{ id: string }>(base, "POST", "/api/configs", { project: "fx", rev: "medium", text: "CONFIG_ARCH_HOST=y\nCONFIG_BLINK_PERIOD_MS=250\n" });
+    const build = await api<BuildView>(base, "POST", "/api/builds", { project: "fx", rev: "medium", configId: cfg.body.id });
+    const t0 = Date.now();
+    const ws = new WebSocket(`${base.replace(/^http/, "ws")}/ws/builds/${build.body.id}/log`);
+    let text = "";
+    ws.on("message", (d: Buffer) => (text += d.toString("utf8")));
+    const closed = await new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    expect(closed).toEqual({ code: 1000, reason: "succeeded" });
+    expect(text).toMatch(/kbs: succeeded in/);
+    expect(Date.now() - t0).toBeGreaterThan(2000);
+  }, 180_000);
 });
 
 describe("the per-client connection cap", () => {
