@@ -28,8 +28,24 @@ function expands(value: string): boolean {
  * `reproduce.sh`. kbs still builds it; pages, build records and reproduce.sh say so.
  */
 export function configRunsCode(text: string): string[] {
+  // Most configs have neither character; parsing a 300 KB one takes tens of ms.
+  if (!text.includes("$") && !text.includes("`")) return [];
   const { entries, quoted } = parseConfig(text);
   return [...quoted].filter((symbol) => expands(entries.get(symbol)!)).sort();
+}
+
+const byConfigId = new Map<string, string[]>();
+const REMEMBERED = 1000;
+
+/** configRunsCode of a stored config, remembered by id (an id names its text), for views polled often. */
+export function storedConfigRunsCode(config: { id: string; text: string }): string[] {
+  let symbols = byConfigId.get(config.id);
+  if (!symbols) {
+    symbols = configRunsCode(config.text);
+    if (byConfigId.size >= REMEMBERED) byConfigId.delete(byConfigId.keys().next().value!);
+    byConfigId.set(config.id, symbols);
+  }
+  return symbols;
 }
 
 /** The warning every surface shows, naming the symbols. */
