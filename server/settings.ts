@@ -23,11 +23,11 @@ const SettingsSchema = z.object({
   KBS_POOL_SIZE: intFrom("KBS_POOL_SIZE", 2, 0, 200),
   KBS_BUILD_WORKERS: intFrom("KBS_BUILD_WORKERS", Math.max(1, os.availableParallelism() - 1), 0, 64),
   KBS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Extra origins allowed to open WebSockets, comma separated; the server's own origin is always allowed. */
+  /** Extra exact origins, comma separated, that may open terminal WebSockets and call the state-changing API (those of the allowed hosts always may). */
   KBS_ALLOWED_ORIGINS: z.string().default(""),
   /**
    * Extra names the server answers to (the Host header), comma separated: `name` (any port) or
-   * `name:port`. The listen host, localhost, 127.0.0.1 and [::1] are always allowed.
+   * `name:port`. The listen host, localhost, 127.0.0.1 and [::1] (bare or at the listen port) always are.
    */
   KBS_ALLOWED_HOSTS: z.string().default(""),
   /** Time a client has to send a request's headers, and its whole request (seconds). */
