@@ -1,7 +1,10 @@
 import Link from "next/link";
+import { connection } from "next/server";
 import { button } from "../components/ui/styles";
 
-export default function NotFound() {
+// Rendered per request, not prerendered: its inline scripts then carry the request's CSP nonce.
+export default async function NotFound() {
+  await connection();
   return (
     <main className="mx-auto max-w-xl px-4 py-16">
       <p className="font-mono text-sm text-slate-500">404</p>

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import fs from "node:fs";
 import { openDb, type Db } from "./db";
+import { HostAllowList } from "./http/edge";
 import { log } from "./log";
 import type { Settings } from "./settings";
 import type { GitRef } from "./gitref/gitref";
@@ -31,6 +32,8 @@ export interface UpgradeRoute {
  */
 export class Kbs {
   readonly db: Db;
+  /** The names the server answers to and the origins that may drive it (server/http/edge.ts). */
+  readonly hosts: HostAllowList;
   /** Projects, the git mirror, the revision index, kconfig bundles and sync (server/projects, gitref, revdb). */
   projects!: ProjectRegistry;
   gitref!: GitRef;
@@ -52,6 +55,7 @@ export class Kbs {
   constructor(readonly settings: Settings) {
     fs.mkdirSync(settings.dataDir, { recursive: true });
     this.db = openDb(settings.dataDir);
+    this.hosts = new HostAllowList(settings);
   }
 
   /** Register background work that runs only when the process serves (`kbs serve`). */

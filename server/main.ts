@@ -1,8 +1,13 @@
 import http from "node:http";
+import type net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createKbs, type Kbs } from "./kbs";
 import { createApiRouter } from "./http/api";
+import { apiWriteProblem, ConnectionCap, decodePath, misdirected, pagePolicy, refuseSocket, setApiHeaders, setCommonHeaders } from "./http/edge";
+import type { HttpError } from "./http/errors";
+import { sendJson } from "./http/router";
+import { httpRequests } from "./metrics";
 import { log } from "./log";
 import { killAllGroups } from "./proc";
 import type { Settings } from "./settings";
@@ -35,19 +40,50 @@ export async function startServer(settings: Settings, opts: { withNext?: boolean
     nextHandler = (req, res) => handle(req, res);
   }
 
-  const server = http.createServer((req, res) => {
-    const pathname = (req.url ?? "/").split("?")[0]!;
-    if (pathname.startsWith("/api/") || router.owns(pathname) || !nextHandler) {
-      void router.handle(req, res);
-      return;
-    }
-    nextHandler(req, res).catch((err) => {
-      log.error({ err }, "page render failed");
-      if (!res.headersSent) res.writeHead(500);
-      res.end("internal error");
-    });
-  });
+  const hosts = kbs.hosts;
+  const cap = new ConnectionCap(settings.http.maxConnectionsPerClient);
+  const refuse = (res: http.ServerResponse, e: HttpError) => {
+    httpRequests.inc({ route: "edge", status: String(e.status) });
+    sendJson(res, e.status, { error: { code: e.code, message: e.message } }, e.headers);
+  };
+  const server = http.createServer(
+    {
+      headersTimeout: settings.http.headersTimeoutMs,
+      // Until the request is read in full; a response may stream on (build logs), and upgrades leave the timers.
+      requestTimeout: settings.http.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      if (cap.isRefused(req.socket)) return;
+      setCommonHeaders(res);
+      if (!hosts.allowsHost(req.headers.host)) return refuse(res, misdirected(req.headers.host));
+      const pathname = (req.url ?? "/").split("?")[0]!;
+      try {
+        decodePath(pathname);
+      } catch (e) {
+        return refuse(res, e as HttpError);
+      }
+      if (pathname.startsWith("/api/") || router.owns(pathname) || !nextHandler) {
+        setApiHeaders(res);
+        const problem = pathname.startsWith("/api/") ? apiWriteProblem(req, hosts) : undefined;
+        if (problem) return refuse(res, problem);
+        void router.handle(req, res);
+        return;
+      }
+      const policy = pagePolicy(req);
+      req.headers["content-security-policy"] = policy;
+      res.setHeader("Content-Security-Policy", policy);
+      nextHandler(req, res).catch((err) => {
+        log.error({ err }, "page render failed");
+        if (!res.headersSent) res.writeHead(500);
+        res.end("internal error");
+      });
+    },
+  );
+  server.on("connection", (socket: net.Socket) => void cap.admit(socket));
   server.on("upgrade", (req, socket, head) => {
+    if (cap.isRefused(socket)) return;
+    if (!hosts.allowsHost(req.headers.host)) return refuseSocket(socket, misdirected(req.headers.host), "Misdirected Request");
     const pathname = (req.url ?? "/").split("?")[0]!;
     const route = kbs.upgrades.find((u) => pathname.startsWith(u.prefix));
     if (!route) {
@@ -64,6 +100,7 @@ export async function startServer(settings: Settings, opts: { withNext?: boolean
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : settings.port;
+  hosts.listeningOn(port);
   const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
   process.env.KBS_INTERNAL_URL = url;
   await kbs.start();

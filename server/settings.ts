@@ -23,8 +23,18 @@ const SettingsSchema = z.object({
   KBS_POOL_SIZE: intFrom("KBS_POOL_SIZE", 2, 0, 200),
   KBS_BUILD_WORKERS: intFrom("KBS_BUILD_WORKERS", Math.max(1, os.availableParallelism() - 1), 0, 64),
   KBS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Extra origins allowed to open WebSockets, comma separated; the server's own origin is always allowed. */
+  /** Extra exact origins, comma separated, that may open terminal WebSockets and call the state-changing API (those of the allowed hosts always may). */
   KBS_ALLOWED_ORIGINS: z.string().default(""),
+  /**
+   * Extra names the server answers to (the Host header), comma separated: `name` (any port) or
+   * `name:port`. The listen host, localhost, 127.0.0.1 and [::1] (bare or at the listen port) always are.
+   */
+  KBS_ALLOWED_HOSTS: z.string().default(""),
+  /** Time a client has to send a request's headers, and its whole request (seconds). */
+  KBS_HEADERS_TIMEOUT_SEC: intFrom("KBS_HEADERS_TIMEOUT_SEC", 20, 1, 3600),
+  KBS_REQUEST_TIMEOUT_SEC: intFrom("KBS_REQUEST_TIMEOUT_SEC", 60, 1, 86400),
+  /** Open connections one client address may hold; further ones are refused. */
+  KBS_MAX_CONNECTIONS_PER_CLIENT: intFrom("KBS_MAX_CONNECTIONS_PER_CLIENT", 64, 1, 100_000),
   /** Set to 0 to skip the built-in projects (tests that want an empty registry). */
   KBS_BUILTINS: z.enum(["0", "1"]).default("1"),
   /** Set to 0 to not pre-register Klipper and Kalico by URL. */
@@ -63,12 +73,16 @@ export type Settings = {
   buildWorkers: number;
   logLevel: string;
   allowedOrigins: string[];
+  allowedHosts: string[];
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerClient: number };
   builtins: boolean;
   upstreams: boolean;
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
   sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number };
   stagingDir: string;
 };
+
+const commaList = (s: string) => s.split(",").map((o) => o.trim()).filter(Boolean);
 
 export class SettingsError extends Error {}
 
@@ -94,7 +108,14 @@ export function loadSettings(env: Env = process.env): Settings {
     poolSize: s.KBS_POOL_SIZE,
     buildWorkers: s.KBS_BUILD_WORKERS,
     logLevel: s.KBS_LOG_LEVEL,
-    allowedOrigins: s.KBS_ALLOWED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+    allowedOrigins: commaList(s.KBS_ALLOWED_ORIGINS),
+    allowedHosts: commaList(s.KBS_ALLOWED_HOSTS),
+    http: {
+      headersTimeoutMs: s.KBS_HEADERS_TIMEOUT_SEC * 1000,
+      // Node requires the request timeout to be at least the headers timeout.
+      requestTimeoutMs: Math.max(s.KBS_REQUEST_TIMEOUT_SEC, s.KBS_HEADERS_TIMEOUT_SEC) * 1000,
+      maxConnectionsPerClient: s.KBS_MAX_CONNECTIONS_PER_CLIENT,
+    },
     builtins: s.KBS_BUILTINS === "1",
     upstreams: s.KBS_UPSTREAMS === "1",
     builds: {

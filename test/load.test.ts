@@ -20,7 +20,7 @@ describe(`load: ${sessions} sessions typing and saving while 2 builds run`, () =
   let result: LoadResult;
 
   beforeAll(async () => {
-    kbs = await startKbs({ dataDir: tmpDir(), withNext: false, env: { KBS_POOL_SIZE: "2", KBS_BUILD_WORKERS: "1", KBS_SESSIONS_PER_CLIENT: "1000", KBS_SESSIONS_MAX: "1000" } });
+    kbs = await startKbs({ dataDir: tmpDir(), withNext: false, env: { KBS_POOL_SIZE: "2", KBS_BUILD_WORKERS: "1", KBS_SESSIONS_PER_CLIENT: "1000", KBS_SESSIONS_MAX: "1000", KBS_MAX_CONNECTIONS_PER_CLIENT: "4000" } });
   });
   afterAll(async () => {
     await kbs?.stop();

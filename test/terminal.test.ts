@@ -104,7 +104,7 @@ describe("terminal sessions and the config store", () => {
       const bad = await post(`${url}/api/configs`, { project: "fw", rev: "v0.2.0", text: "CONFIG_A=y\nrm -rf /\nCONFIG_B=maybe\n" });
       expect(bad.status).toBe(400);
       expect((bad.json.error as { message: string }).message).toMatch(/line 2: not a \.config line.*line 3: CONFIG_B/);
-      const big = await fetch(`${url}/api/configs`, { method: "POST", body: JSON.stringify({ project: "fw", rev: "v0.2.0", text: "CONFIG_A=y\n".repeat(5 * 1024 * 1024) }) });
+      const big = await fetch(`${url}/api/configs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ project: "fw", rev: "v0.2.0", text: "CONFIG_A=y\n".repeat(5 * 1024 * 1024) }) });
       expect(big.status).toBe(413);
       expect(((await big.json()) as { error: { message: string } }).error.message).toMatch(/limit is 1048576 bytes/);
       const rev = await post(`${url}/api/configs`, { project: "fw", rev: "v9.9.9", text: "CONFIG_A=y\n" });

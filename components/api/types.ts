@@ -52,6 +52,8 @@ export interface StoredConfig {
   text: string;
   defconfig: string;
   changed: ChangedSymbol[];
+  /** Symbols whose values run commands when the config is built. */
+  runsCode?: string[];
 }
 
 export interface ConfigDiff {
@@ -76,6 +78,8 @@ export interface Build {
   rev: string;
   describe?: string;
   configId: string;
+  /** The config's symbols whose values run commands when built. */
+  runsCode?: string[];
   cached?: boolean;
   queuePosition?: number | null;
   eta?: number | string | null;

@@ -6,6 +6,7 @@ import { useEffect, useState, useSyncExternalStore } from "react";
 import { api, errorText } from "../api/client";
 import { finishedBuildStates, type Build, type BuildState } from "../api/types";
 import { CopyButton } from "../ui/CopyButton";
+import { RunsCodeWarning } from "../config/RunsCodeWarning";
 import { ErrorNote } from "../ui/ErrorNote";
 import { formatBytes, formatDate, formatDuration, shortSha } from "../ui/format";
 import { button, panel } from "../ui/styles";
@@ -161,6 +162,7 @@ export function BuildView(props: { initial: Build }) {
         </div>
       </div>
 
+      <RunsCodeWarning symbols={build.runsCode} configHref={`/c/${enc(build.configId)}`} />
       <Progress build={build} elapsedMs={duration} />
       <BuildTimeline steps={steps} />
 

@@ -18,7 +18,8 @@ export const suite: BenchSuite = async (ctx) => {
     const kbs = await startKbs({
       dataDir: path.join(ctx.workDir, `data-${n}`),
       withNext: false,
-      env: { KBS_SESSIONS_PER_CLIENT: String(n * 2), KBS_SESSIONS_MAX: String(n * 2), KBS_BUILD_WORKERS: "1", KBS_LOG_LEVEL: "error" },
+      // Every simulated user is this one address: a socket and an HTTP connection or two each.
+      env: { KBS_SESSIONS_PER_CLIENT: String(n * 2), KBS_SESSIONS_MAX: String(n * 2), KBS_MAX_CONNECTIONS_PER_CLIENT: String(n * 4 + 64), KBS_BUILD_WORKERS: "1", KBS_LOG_LEVEL: "error" },
     });
     try {
       const r = await runLoad({ url: kbs.url, project: "demo", sessions: n, keystrokes: 12, builds: 2, title: demoTitle, serverPid: kbs.child.pid, timeoutMs: 60_000 + n * 5_000 });

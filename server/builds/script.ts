@@ -1,3 +1,4 @@
+import { configRunsCode, runsCodeWarning } from "../configs/runs-code";
 import type { BuildStep, Recipe } from "../projects/recipe";
 import { toolchainRules } from "./toolchains";
 
@@ -119,12 +120,16 @@ ${lines.join("\n")}`;
 /** A shell script that rebuilds the same thing with the same commands from the same commit and config. */
 export function reproducer(r: ReproducerInput): string {
   const checks = r.artifacts.map((a) => `${a.sha256}  ${a.path}`).join("\n");
+  const runsCode = configRunsCode(r.configText);
+  const warning = runsCode.length
+    ? `# WARNING: ${runsCodeWarning(runsCode)}\n# make runs them on this machine, outside any sandbox.\necho ${shq(`reproduce.sh: WARNING: ${runsCodeWarning(runsCode)}`)} >&2\n`
+    : "";
   return `#!/bin/sh
 # Reproduces kbs build ${r.buildId}: ${r.project} ${r.describe} (commit ${r.commit}),
 # config ${r.configId}, recipe ${r.recipe.id} v${r.recipe.version}, build image '${r.image}'.
 # Needs git, make and the toolchain listed in manifest.json${r.inputs.length ? ", and curl for its inputs" : ""}.
 # Usage: ${r.inputs.length ? "KBS_URL=<kbs server> " : ""}sh reproduce.sh <git clone or URL of ${r.project}> [work dir]
-set -eu
+${warning}set -eu
 repo=\${1:?usage: sh reproduce.sh GIT_REPOSITORY [WORK_DIR]}
 work=\${2:-$(mktemp -d)}
 JOBS=\${JOBS:-$(nproc)}

@@ -2,6 +2,7 @@ import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import fs from "node:fs";
 import path from "node:path";
+import { storedConfigRunsCode } from "../configs/runs-code";
 import type { Db } from "../db";
 import { HttpError, badRequest, notFound } from "../http/errors";
 import { isDiskFull } from "../http/disk-full";
@@ -158,6 +159,7 @@ export class BuildService {
       commit: b.commit,
       describe: b.describe,
       configId: b.configId,
+      runsCode: storedConfigRunsCode(this.deps.configs.require(b.configId)),
       recipe: { id: b.recipe, version: b.recipeVersion },
       cached,
       queuePosition,

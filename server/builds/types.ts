@@ -79,6 +79,8 @@ export interface BuildView extends RevisionPin {
   id: string;
   state: BuildState;
   configId: string;
+  /** The config's symbols whose values run commands when built (server/configs/runs-code.ts). */
+  runsCode: string[];
   recipe: { id: string; version: number };
   cached: boolean;
   queuePosition: number | null;

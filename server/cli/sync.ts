@@ -3,6 +3,7 @@ import { CliError } from "../cli";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import type { SyncProgress } from "../projects/sync";
+import { printableName } from "../gitref/refname";
 import { loadSettings } from "../settings";
 
 /** A progress bar on a terminal; on a pipe, one plain line per phase and per tenth of the work. */
@@ -50,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
         const r = await kbs.sync.sync(id, (p) => printer.update(p));
         printer.end();
         process.stdout.write(
-          `${id}: ok, ${r.newCommits} new of ${r.totalCommits} revisions${r.removedCommits ? ` (${r.removedCommits} unreachable dropped)` : ""}, ${r.bundlesWritten} new kconfig bundle(s)${r.skippedRefs.length ? `; skipped refs with unusable names: ${r.skippedRefs.join(", ")}` : ""}\n`,
+          `${id}: ok, ${r.newCommits} new of ${r.totalCommits} revisions${r.removedCommits ? ` (${r.removedCommits} unreachable dropped)` : ""}, ${r.bundlesWritten} new kconfig bundle(s)${r.skippedRefs.length ? `; skipped refs with unusable names: ${r.skippedRefs.map(printableName).join(", ")}` : ""}\n`,
         );
       } catch (e) {
         printer.end();

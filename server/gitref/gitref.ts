@@ -4,7 +4,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { log } from "../log";
 import { spawnGroup } from "../proc";
 import { git, GitError, gitEnv, gitMessage, gitStream, gitText } from "./git";
-import { refNameProblem } from "./refname";
+import { printableName, refNameProblem } from "./refname";
 import { fastImportCommit, type TreeFile } from "./fast-import";
 
 /** A ref of one project, with its project prefix removed. */
@@ -94,7 +94,7 @@ export class GitRef {
     // Names git accepts but kbs refuses (a leading '-'): delete them again.
     const strip = (r: string) => r.replace(/^refs\/(heads|tags)\/[^/]+\//, "");
     const { refs, bad } = await this.listRefs(projectId);
-    for (const r of bad) log.warn({ project: projectId, ref: r }, `skipping a ref from the remote: its name ${refNameProblem(strip(r))}`);
+    for (const r of bad) log.warn({ project: projectId, ref: printableName(r) }, `skipping a ref from the remote: its name ${refNameProblem(strip(r))}`);
     await this.deleteRefs(bad);
     if (this.hasLooseRefs(projectId)) await git(this.dir, ["pack-refs", "--all"]);
     return { refs, skippedRefs: [...skipped.map((r) => r.replace(/^refs\/(heads|tags)\//, "")), ...bad.map(strip)] };
@@ -109,7 +109,7 @@ export class GitRef {
       if (!r || !/^refs\/(heads|tags)\//.test(r) || r.endsWith("^{}")) continue;
       const nameProblem = refNameProblem(r.replace(/^refs\/(heads|tags)\//, ""));
       const why = nameProblem ? `its name ${nameProblem}` : /^0{40}$/.test(oid) ? "it is broken on the remote (no object)" : undefined;
-      if (why) log.warn({ project: projectId, ref: r }, `skipping a ref from the remote: ${why}`);
+      if (why) log.warn({ project: projectId, ref: printableName(r) }, `skipping a ref from the remote: ${why}`);
       (why ? skipped : good).push(r);
     }
     return { good, skipped, hasHead: /^[0-9a-f]{40}\tHEAD$/m.test(listed) };

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { httpRequests } from "../metrics";
 import { log } from "../log";
 import { asDiskFull } from "./disk-full";
+import { decodePath } from "./edge";
 import { HttpError, badRequest } from "./errors";
 
 export interface RouteContext {
@@ -84,7 +85,7 @@ export class Router {
       const m = route.regex.exec(url.pathname)!;
       const params: Record<string, string> = {};
       route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1]!);
+        params[k] = decodePath(m[i + 1]!);
       });
       const out = await route.handler({ req, res, params, url });
       if (res.headersSent || res.writableEnded) return;

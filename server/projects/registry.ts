@@ -1,6 +1,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { migrate, type Db } from "../db";
+import { printableName } from "../gitref/refname";
 import { badRequest, HttpError, notFound } from "../http/errors";
 import { log } from "../log";
 import { getRecipe, loadRecipes, type Recipe } from "./recipe";
@@ -135,7 +136,7 @@ export class ProjectRegistry {
   /** Register a project; a taken id, bad id or unknown recipe is a 400 naming the fix. */
   add(p: { id: string; name?: string; recipe: string; upstream: Upstream }): Project {
     const id = ProjectIdSchema.safeParse(p.id);
-    if (!id.success) throw badRequest("bad_project_id", `'${p.id}' is not a valid project id: ${id.error.issues[0]!.message}.`);
+    if (!id.success) throw badRequest("bad_project_id", `'${printableName(p.id)}' is not a valid project id: ${id.error.issues[0]!.message}.`);
     if (!getRecipe(p.recipe)) throw badRequest("unknown_recipe", `No recipe '${p.recipe}'. Recipes: ${[...loadRecipes().keys()].join(", ")}.`);
     if (this.get(p.id)) throw new HttpError(409, "project_exists", `A project '${p.id}' already exists; pick another id.`);
     this.db

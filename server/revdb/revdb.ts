@@ -1,5 +1,5 @@
 import type { Db } from "../db";
-import { refNameProblem } from "../gitref/refname";
+import { printableName, refNameProblem } from "../gitref/refname";
 import { badRequest, HttpError, notFound } from "../http/errors";
 import type { KconfigEntry } from "./kconfig-tree";
 import { migrateRevdb } from "./schema";
@@ -125,7 +125,7 @@ export class RevDb {
     const m = /^(tag|branch):(.+)$/.exec(name);
     const refName = m ? m[2]! : name;
     const why = refNameProblem(refName);
-    if (why) throw badRequest("bad_ref", `'${rev}' is not a usable revision name: it ${why}. Use a tag, a branch, a describe string or a commit sha.`);
+    if (why) throw badRequest("bad_ref", `'${printableName(rev)}' is not a usable revision name: it ${why}. Use a tag, a branch, a describe string or a commit sha.`);
     const one = (sha: string) => this.toRevisions(projectId, [this.row(projectId, sha)!])[0]!;
     if (/^[0-9a-f]{40}$/i.test(name) && this.row(projectId, name.toLowerCase())) return one(name.toLowerCase());
     const kinds = m ? [m[1]!] : ["tag", "branch"];

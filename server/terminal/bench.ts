@@ -72,7 +72,7 @@ class BenchTerminal {
   /** Open a session and wait for menuconfig's top menu; `ms` is from the POST to that frame. */
   static async open(url: string, project: string): Promise<{ t: BenchTerminal; ms: number }> {
     const t0 = performance.now();
-    const res = await fetch(`${url}/api/sessions`, { method: "POST", body: JSON.stringify({ project, rev: "HEAD" }) });
+    const res = await fetch(`${url}/api/sessions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ project, rev: "HEAD" }) });
     if (res.status !== 201) throw new Error(`POST /api/sessions: HTTP ${res.status} ${await res.text()}`);
     const { wsPath } = (await res.json()) as { wsPath: string };
     const ws = new WebSocket(url.replace(/^http/, "ws") + wsPath);

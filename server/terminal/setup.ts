@@ -9,7 +9,7 @@ export function attachTerminal(kbs: Kbs): void {
   kbs.configs = new ConfigStore(kbs.db, kbs.revdb);
   kbs.kconfig = new KconfigTools(kbs);
   kbs.sessions = new SessionManager(kbs);
-  const ws = sessionUpgradeRoute(kbs.sessions, kbs.settings.allowedOrigins);
+  const ws = sessionUpgradeRoute(kbs.sessions, (origin) => kbs.hosts.allowsOrigin(origin));
   kbs.upgrades.push(ws.route);
   kbs.onStart(() => kbs.sessions.startPriming());
   kbs.onClose(async () => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
+import { shown } from "../http/edge";
 import type { UpgradeRoute } from "../kbs";
 import { log } from "../log";
 import type { SessionManager } from "./manager";
@@ -13,19 +14,14 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 const PING_MS = 30_000;
 
 /**
- * Origins allowed to open a session socket: the server's own (same host as the
- * request's Host header), the configured extra ones, and clients that send none
- * (the CLI; browsers always send one), so another site cannot drive a session.
+ * Origins allowed to open a session socket: those of the allowed hosts and the
+ * configured extra ones (never "whatever the Host header says": a rebound name
+ * sends its own Host), and clients that send none (the CLI; browsers always send
+ * one), so another site cannot drive a session.
  */
-export function originAllowed(req: IncomingMessage, allowed: string[]): boolean {
+export function originAllowed(req: IncomingMessage, allowsOrigin: (origin: string) => boolean): boolean {
   const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  if (allowed.includes(origin)) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
+  return origin === undefined || allowsOrigin(origin);
 }
 
 function refuse(socket: Duplex, status: number, text: string, message: string): void {
@@ -51,7 +47,7 @@ class SocketClient implements TerminalClient {
 }
 
 /** The `/ws/sessions/:id` upgrade route: the DESIGN.md terminal protocol over `ws`. */
-export function sessionUpgradeRoute(sessions: SessionManager, allowedOrigins: string[]): { route: UpgradeRoute; close(): void } {
+export function sessionUpgradeRoute(sessions: SessionManager, allowsOrigin: (origin: string) => boolean): { route: UpgradeRoute; close(): void } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const ping = setInterval(() => {
     for (const ws of wss.clients) {
@@ -69,8 +65,8 @@ export function sessionUpgradeRoute(sessions: SessionManager, allowedOrigins: st
   const route: UpgradeRoute = {
     prefix: WS_PREFIX,
     handle(req, socket, head) {
-      if (!originAllowed(req, allowedOrigins)) {
-        refuse(socket, 403, "Forbidden", `Origin ${String(req.headers.origin).slice(0, 100)} may not open terminal sessions. Open kbs from its own address, or add the origin to KBS_ALLOWED_ORIGINS.`);
+      if (!originAllowed(req, allowsOrigin)) {
+        refuse(socket, 403, "Forbidden", `Origin ${shown(req.headers.origin)} may not open terminal sessions. Open kbs from its own address, or add its host to KBS_ALLOWED_HOSTS (or the origin to KBS_ALLOWED_ORIGINS).`);
         return;
       }
       let id = "";

@@ -6,6 +6,7 @@ import { ChangedSymbolsTable } from "../../../components/config/ChangedSymbolsTa
 import { ConfigActions } from "../../../components/config/ConfigActions";
 import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
 import { ConfigText } from "../../../components/config/ConfigText";
+import { RunsCodeWarning } from "../../../components/config/RunsCodeWarning";
 import { KernelDefconfig } from "../../../components/config/KernelDefconfig";
 import { ErrorNote } from "../../../components/ui/ErrorNote";
 import { formatDate, shortSha } from "../../../components/ui/format";
@@ -77,6 +78,8 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
         </div>
         <ConfigActions configId={cfg.id} project={cfg.project} rev={commit} describe={describe} />
       </div>
+
+      <RunsCodeWarning symbols={cfg.runsCode} />
 
       <div className="grid gap-4 lg:grid-cols-2">
         <section className={panel + " p-3"} aria-labelledby="changed-heading">

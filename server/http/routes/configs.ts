@@ -2,6 +2,7 @@ import { z } from "zod";
 import { DerivedConfigs } from "../../configs/derived";
 import { diffConfigs } from "../../configs/diff";
 import { ConfigInputError, MAX_CONFIG_BYTES, parseConfig } from "../../configs/parse";
+import { storedConfigRunsCode } from "../../configs/runs-code";
 import type { Kbs } from "../../kbs";
 import { HttpError } from "../errors";
 import { readJson, Reply, type Router } from "../router";
@@ -66,6 +67,7 @@ export function registerConfigRoutes(router: Router, kbs: Kbs): void {
       text: c.text,
       defconfig: d.defconfig,
       changed: d.changed,
+      runsCode: storedConfigRunsCode(c),
     };
   });
 
