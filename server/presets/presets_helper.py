@@ -364,20 +364,25 @@ def analyse(tree, file, data, answers):
                 syms, how = defaults, how + "+default"
         return how, syms
 
-    def settle(text, value, context, quiet_conflict):
+    def settle(text, value, context, quiet):
+        """Apply one phrase; quiet (a phrase of another micro-controller the header names) never asks."""
         nonlocal asg
         string_value = value is not None
         how, syms = resolve(text, value)
+        if quiet and len(syms) != 1:
+            return None
         if not syms:
             return ask("unmatched", "The header says \"" + text + "\", which names no Kconfig prompt of this revision.", (), context)
         if len(syms) > 1:
             return ask("ambiguous", "The header says \"" + text + "\"; which of these does it mean?", syms, context)
         sym = syms[0]
         if sym.choice is not None and sym.choice in chosen_choices and chosen_choices[sym.choice][0] is not sym:
-            if quiet_conflict:
+            if quiet:
                 return None
             return ask("conflict", "The header says both \"" + chosen_choices[sym.choice][1] + "\" and \"" + text + "\" for " + (sym.choice.nodes[0].prompt[0] if sym.choice.nodes[0].prompt else "one choice") + ".", [tree.kconf.syms[n] for n, _ in asg if tree.kconf.syms[n].choice is sym.choice] + [sym], context)
         got = tree.enable(asg, sym, value if string_value else "y")
+        if got is None and quiet:
+            return None
         if got is None:
             return ask("unsettable", "The header says \"" + text + "\" (" + tree.prompt(sym) + "), which cannot be set with the rest of this board's choices.", (), context)
         asg = got
@@ -386,11 +391,11 @@ def analyse(tree, file, data, answers):
         out["matched"].append({"phrase": text + ("" if value is None else " = " + value), "symbol": sym.name, "prompt": tree.prompt(sym), "how": how})
         return sym
 
-    def run_group(g, quiet_conflict=False):
+    def run_group(g, quiet=False):
         nonlocal asg
         if len(g["alts"]) == 1:
             text, value = g["alts"][0]
-            settle(text, value, g["sentence"], quiet_conflict)
+            settle(text, value, g["sentence"], quiet)
             return
         options = []
         for text, value in g["alts"]:
@@ -411,7 +416,7 @@ def analyse(tree, file, data, answers):
         for g in own:
             run_group(g)
         for g in others:
-            run_group(g, quiet_conflict=True)
+            run_group(g, quiet=True)
     for s in optional:
         found = [t for _, _, t, _ in phrases_of(s)]
         if found:

@@ -34,6 +34,16 @@ export const BuildInputSchema = z.object({
 /** Manifest fields a recipe may not take over with `manifestFields`. */
 const coreManifestFields = ["schema", "build", "project", "rev", "commit", "describe", "configId", "recipe", "image", "toolchain", "jobs", "startedAt", "finishedAt", "durationMs", "artifacts", "inputs"];
 
+/** Board presets (Klipper's config/*.cfg): which files are board files and how their headers are read. */
+export const PresetsSchema = z.object({
+  /** Globs of the board files, relative to the tree root. */
+  boardFiles: z.array(z.string().min(1)).min(1),
+  /** The header parser in server/presets/presets_helper.py. */
+  parser: z.enum(["klipper-header"]),
+  /** The prompt of the Kconfig choice(s) whose options are micro-controllers ("Processor model"). */
+  mcuChoice: z.string().min(1),
+});
+
 export const RecipeSchema = z.object({
   id: z.string().regex(/^[a-z][a-z0-9-]*$/),
   /** Bumped when the recipe's meaning changes; part of every build key. */
@@ -54,6 +64,8 @@ export const RecipeSchema = z.object({
   kconfigEnv: z.record(z.string(), z.string()).default({}),
   /** Architectures a session may choose (Linux); the first is the default. Sets ARCH/SRCARCH. */
   arches: z.array(z.string()).default([]),
+  /** Board presets from the tree's own board files, when the project has them. */
+  presets: PresetsSchema.optional(),
   build: z.object({
     /** sandbox-images/<image> */
     image: z.string().min(1),
@@ -80,6 +92,7 @@ export const RecipeSchema = z.object({
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type BuildStep = z.infer<typeof BuildStepSchema>;
 export type BuildInput = z.infer<typeof BuildInputSchema>;
+export type PresetsSpec = z.infer<typeof PresetsSchema>;
 
 const recipesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "recipes");
 

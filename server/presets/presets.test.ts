@@ -1,0 +1,143 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addFixtureProject } from "../builds/fixtures";
+import { api, buildTestEnv } from "../../test/helpers/builds";
+import { startKbs, type KbsProcess } from "../../test/helpers/server";
+import { metric } from "../../test/helpers/sessions";
+import { tmpDir } from "../../test/helpers/tmp";
+import { createPrinterFixtureRepo, type PrinterFixture } from "./fixtures";
+
+/**
+ * Board presets on the Klipper-shaped fixture, through the real server: extraction and
+ * matching in a bwrap sandbox with the tree's own Kconfiglib, configs stored as any saved
+ * config, hostile board files parsed as text.
+ */
+type Summary = { id: string; title: string; file: string; mcu: string | null; complete: boolean; questions: Array<{ id: string; kind: string; text: string; options: Array<{ symbol: string }> }> };
+
+let kbs: KbsProcess;
+let fx: PrinterFixture;
+let marker: string;
+const list = (rev: string, q = "") => api<Summary[]>(kbs.url, "GET", `/api/projects/printer/revisions/${rev}/presets${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+const configText = async (id: string) => (await fetch(`${kbs.url}/api/configs/${id}/raw`)).text();
+
+beforeAll(async () => {
+  const dataDir = tmpDir();
+  const work = tmpDir();
+  marker = path.join(work, "hostile-header-ran");
+  fx = createPrinterFixtureRepo(path.join(work, "printer"), { hostileMarker: marker });
+  const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir };
+  await addFixtureProject(env, "printer", fx.dir, "klipper");
+  await addFixtureProject(env, "plain", fx.dir, "kconfiglib");
+  kbs = await startKbs({ dataDir, env: buildTestEnv, withNext: false });
+}, 180_000);
+
+afterAll(async () => {
+  await kbs?.stop();
+});
+
+describe("board presets (recipe presets, GET .../presets, POST /api/presets)", () => {
+  it("lists one preset per board file with instructions, each complete or with the expected questions", async () => {
+    const r = await list("v1.0");
+    expect(r.status).toBe(200);
+    expect(r.body.map((p) => p.id).sort()).toEqual(Object.keys(fx.expected).sort());
+    for (const p of r.body) {
+      const want = fx.expected[p.id]!;
+      expect(p.file).toBe(`config/${p.id}.cfg`);
+      if (want.complete) {
+        expect({ id: p.id, complete: p.complete, mcu: p.mcu, questions: p.questions }).toEqual({ id: p.id, complete: true, mcu: want.mcu, questions: [] });
+      } else {
+        expect({ id: p.id, complete: p.complete, kinds: p.questions.map((q) => q.kind) }).toEqual({ id: p.id, complete: false, kinds: want.kinds });
+      }
+    }
+    const twoChips = r.body.find((p) => p.id === "printer-two-chips-2021")!;
+    expect(twoChips.questions[0]!.options.map((o) => o.symbol)).toEqual(["MACH_STM32F103", "MACH_STM32F401"]);
+    const canbus = r.body.find((p) => p.id === "sample-canbus-toolhead")!;
+    expect(canbus.questions[0]!.options.map((o) => o.symbol)).toEqual(["STM32_USB_PA11_PA12", "STM32_CANBUS_PB8_PB9"]);
+  });
+
+  it("searches by words of the board name or micro-controller", async () => {
+    expect((await list("v1.0", "skr mini e3")).body.map((p) => p.id)).toEqual(["generic-skr-mini-e3-v3"]);
+    expect((await list("v1.0", "stm32f401")).body.map((p) => p.id).sort()).toEqual(["generic-robin-nano-v3", "generic-s6-like"]);
+    expect((await list("v1.0", "no such board")).body).toEqual([]);
+  });
+
+  it("extracts once per distinct kconfig tree and board files (the second list and the next revision with the same boards are cached)", async () => {
+    const before = await metric(kbs.url, "kbs_preset_extract_seconds_count");
+    await list("v1.0");
+    await list("v1.0", "pico");
+    expect(await metric(kbs.url, "kbs_preset_extract_seconds_count")).toBe(before);
+  });
+
+  it("makes the expected config from every complete preset, and says where it came from", async () => {
+    for (const [id, want] of Object.entries(fx.expected)) {
+      if (!want.complete) continue;
+      const r = await api<{ configId: string; complete: boolean }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: id });
+      expect([200, 201]).toContain(r.status);
+      expect(r.body.complete).toBe(true);
+      const text = await configText(r.body.configId);
+      for (const sym of want.set) expect(text, `${id}: ${sym}`).toContain(`CONFIG_${sym}=y\n`);
+    }
+    const r = await api<{ configId: string }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: "generic-skr-mini-e3-v3" });
+    const origin = await api<{ file: string; header: string; flash: { lines: string[]; saveAs: string } }>(kbs.url, "GET", `/api/configs/${r.body.configId}/preset`);
+    expect(origin.body.file).toBe("config/generic-skr-mini-e3-v3.cfg");
+    expect(origin.body.header).toContain('STM32G0B1 with a\n# "8KiB bootloader"');
+    expect(origin.body.flash.saveAs).toBe("firmware.bin");
+  });
+
+  it("answers settle the open questions: the micro-controller picks its own phrases; an alternative picks its interface", async () => {
+    const chips = (await list("v1.0", "two chips")).body[0]!;
+    const f401 = await api<{ configId: string; complete: boolean }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: chips.id, answers: { [chips.questions[0]!.id]: "MACH_STM32F401" } });
+    expect(f401.body.complete).toBe(true);
+    const text = await configText(f401.body.configId);
+    expect(text).toContain("CONFIG_MACH_STM32F401=y\n");
+    expect(text).toContain("CONFIG_STM32_FLASH_START_10000=y\n");
+    expect(text).toContain("CONFIG_STM32_SERIAL_USART1=y\n");
+
+    const can = (await list("v1.0", "canbus")).body[0]!;
+    const r = await api<{ configId: string; complete: boolean }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: can.id, answers: { [can.questions[0]!.id]: "STM32_CANBUS_PB8_PB9" } });
+    expect(r.body.complete).toBe(true);
+    const canText = await configText(r.body.configId);
+    expect(canText).toContain("CONFIG_STM32_CANBUS_PB8_PB9=y\n");
+    expect(canText).toContain("CONFIG_STM32_CLOCK_REF_8M=y\n");
+
+    // An unanswered question leaves the config at the tree's defaults for it, and says so.
+    const open = await api<{ complete: boolean; questions: unknown[] }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: "generic-missing-phrase" });
+    expect(open.body.complete).toBe(false);
+    expect(open.body.questions).toHaveLength(1);
+  });
+
+  it("refuses an unknown preset, an answer that is not an option, and a project without presets, saying what to do", async () => {
+    const unknown = await api<{ error: { code: string; message: string } }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: "generic-skr-mini" });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe("unknown_preset");
+    expect(unknown.body.error.message).toContain("generic-skr-mini-e3-v3");
+    const chips = (await list("v1.0", "two chips")).body[0]!;
+    const bad = await api<{ error: { code: string; message: string } }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: chips.id, answers: { [chips.questions[0]!.id]: "MACH_atmega2560" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe("bad_answer");
+    const plain = await api<{ error: { code: string } }>(kbs.url, "GET", "/api/projects/plain/revisions/v1.0/presets");
+    expect(plain.status).toBe(404);
+    expect(plain.body.error.code).toBe("no_presets");
+    const rev = await api<{ error: { code: string } }>(kbs.url, "GET", "/api/projects/printer/revisions/v9.9/presets");
+    expect(rev.status).toBe(404);
+  });
+
+  it("reads hostile board files (huge, binary, $(shell) lookalikes) as text in the sandbox; nothing in them runs", async () => {
+    const r = await list("hostile");
+    expect(r.status).toBe(200);
+    const byId = new Map(r.body.map((p) => [p.id, p]));
+    // The good boards are still there.
+    expect(byId.get("generic-skr-mini-e3-v3")?.complete).toBe(true);
+    const shell = byId.get("hostile-shell")!;
+    expect(shell.mcu).toBe("STM32F103");
+    expect(shell.questions.map((q) => q.text).join("\n")).toContain("$(shell,touch");
+    const huge = await api<{ header: string }>(kbs.url, "GET", "/api/projects/printer/revisions/hostile/presets/hostile-huge");
+    expect(huge.status, JSON.stringify(huge.body).slice(0, 300)).toBe(200);
+    expect(huge.body.header.length).toBeLessThanOrEqual(16 * 1024);
+    expect(byId.get("hostile-binary")?.mcu).toBe("STM32F103");
+    const made = await api<{ configId: string }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "hostile", preset: "hostile-shell" });
+    expect(made.status).toBe(201);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+});
