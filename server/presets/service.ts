@@ -207,6 +207,16 @@ export class PresetService {
     return { configId: id, created, preset };
   }
 
+  /** A config saved in a session that started from a preset config keeps that preset as its origin. */
+  link(configId: string, from: string, project: string): PresetOrigin {
+    const origin = this.origin(from);
+    if (!origin) throw notFound("no_preset", "The config named in 'from' was not made from a board preset.");
+    if (origin.project !== project) throw new HttpError(400, "config_project_mismatch", `Config ${from.slice(0, 12)}… belongs to project '${origin.project}', not '${project}'.`);
+    const linked = { ...origin, configId };
+    this.deps.db.prepare("INSERT INTO config_presets (config_id, json) VALUES (?, ?) ON CONFLICT(config_id) DO NOTHING").run(configId, JSON.stringify(linked));
+    return this.origin(configId)!;
+  }
+
   /** The preset a config was made from, if it was. */
   origin(configId: string): PresetOrigin | undefined {
     const row = this.deps.db.prepare("SELECT json FROM config_presets WHERE config_id = ?").get(configId) as { json: string } | undefined;

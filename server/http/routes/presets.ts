@@ -15,6 +15,8 @@ const PostPreset = z.object({
   answers: z.record(z.string().max(100), z.string().max(200)).optional(),
 });
 
+const LinkPreset = z.object({ from: z.string().regex(/^[0-9a-f]{64}$/, "must be a config id (64 hex digits)") });
+
 /** The service behind the preset routes, one per kbs (the build and printer pages ask it where a config came from). */
 const services = new WeakMap<Kbs, PresetService>();
 export function presetService(kbs: Kbs): PresetService {
@@ -29,6 +31,7 @@ export function presetService(kbs: Kbs): PresetService {
  *   GET  /api/projects/:id/revisions/:rev/presets/:preset   one preset with its header, flashing lines and matches
  *   POST /api/presets {project, rev, preset, answers?}      201 {configId, complete, questions}
  *   GET  /api/configs/:id/preset                            the board file a config was made from
+ *   POST /api/configs/:id/preset {from}                     a config saved in a session begun from preset config `from` keeps its origin
  */
 export function registerPresetRoutes(router: Router, kbs: Kbs): void {
   const presets = presetService(kbs);
@@ -47,6 +50,13 @@ export function registerPresetRoutes(router: Router, kbs: Kbs): void {
     const body = await readJson(req, PostPreset, 64 * 1024);
     const out = await presets.create(body);
     return new Reply(out.created ? 201 : 200, { configId: out.configId, preset: out.preset.id, complete: out.preset.complete, questions: out.preset.questions, matched: out.preset.matched });
+  });
+
+  router.post("/api/configs/:id/preset", async ({ req, params }) => {
+    const body = await readJson(req, LinkPreset, 4096);
+    const c = kbs.configs.require(params.id!);
+    kbs.configs.require(body.from);
+    return presets.link(c.id, body.from, c.project);
   });
 
   router.get("/api/configs/:id/preset", ({ params }) => {
