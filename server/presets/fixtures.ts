@@ -175,7 +175,7 @@ endchoice
 config FLASH_APPLICATION_ADDRESS
     hex
     default 0x10004000 if RPXXXX_FLASH_START_4000
-    default 0x10000000
+    default 0x10000100
 choice
     prompt "Communication interface"
     config RPXXXX_USB

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFixtureProject } from "../builds/fixtures";
-import { api, buildTestEnv } from "../../test/helpers/builds";
+import { api, buildTestEnv, saveConfig, waitBuild } from "../../test/helpers/builds";
 import { startKbs, type KbsProcess } from "../../test/helpers/server";
 import { metric } from "../../test/helpers/sessions";
 import { tmpDir } from "../../test/helpers/tmp";
@@ -140,4 +140,41 @@ describe("board presets (recipe presets, GET .../presets, POST /api/presets)", (
     expect(made.status).toBe(201);
     expect(fs.existsSync(marker)).toBe(false);
   });
+});
+
+describe("flash guidance (GET /api/builds/:id/flash)", () => {
+  const build = async (configId: string) => {
+    const r = await api<{ id: string }>(kbs.url, "POST", "/api/builds", { project: "printer", rev: "v1.0", configId });
+    expect([200, 201]).toContain(r.status);
+    const done = await waitBuild(kbs.url, r.body.id);
+    expect(done.state, done.errorSummary ?? "").toBe("succeeded");
+    return r.body.id;
+  };
+  type Guidance = { source: string; board?: { file: string }; text: string[]; commands: string[]; downloads: Array<{ artifact: string; saveAs: string; url: string }> };
+
+  it("a build from a preset gets the board file's own lines and downloads as the board expects", async () => {
+    const made = await api<{ configId: string }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: "generic-robin-nano-v3" });
+    const id = await build(made.body.configId);
+    const g = (await api<Guidance>(kbs.url, "GET", `/api/builds/${id}/flash`)).body;
+    expect(g.source).toBe("board");
+    expect(g.board?.file).toBe("config/generic-robin-nano-v3.cfg");
+    expect(g.text.join(" ")).toContain('"Robin_nano_v3.bin" on an SD card');
+    expect(g.downloads.map((d) => [d.artifact, d.saveAs])).toEqual([["klipper.bin", "Robin_nano_v3.bin"]]);
+    const res = await fetch(kbs.url + g.downloads[0]!.url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-disposition")).toBe('attachment; filename="Robin_nano_v3.bin"');
+  }, 180_000);
+
+  it("a build from any other config gets guidance by architecture with the config's values filled in", async () => {
+    const stm32 = await saveConfig(kbs.url, "printer", "v1.0", "CONFIG_MACH_STM32=y\nCONFIG_MACH_STM32F103=y\nCONFIG_STM32_FLASH_START_7000=y\n");
+    const g = (await api<Guidance>(kbs.url, "GET", `/api/builds/${await build(stm32)}/flash`)).body;
+    expect(g.source).toBe("config");
+    expect(g.commands).toContain("dfu-util -a 0 -d 0483:df11 --dfuse-address 0x8007000:leave -D out/klipper.bin");
+    expect(g.downloads.map((d) => d.saveAs)).toEqual(["firmware.bin"]);
+
+    const avr = await saveConfig(kbs.url, "printer", "v1.0", "CONFIG_MACH_AVR=y\nCONFIG_MACH_atmega1284p=y\n");
+    const a = (await api<Guidance>(kbs.url, "GET", `/api/builds/${await build(avr)}/flash`)).body;
+    expect(a.commands.join("\n")).toContain("avrdude -patmega1284p");
+    expect(a.text.join(" ")).toContain("for the atmega1284p");
+  }, 240_000);
 });

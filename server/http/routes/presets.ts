@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Kbs } from "../../kbs";
+import { flashGuidance } from "../../presets/flash";
 import { PresetService } from "../../presets/service";
 import { notFound } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
@@ -31,6 +32,7 @@ export function presetService(kbs: Kbs): PresetService {
  *   GET  /api/projects/:id/revisions/:rev/presets/:preset   one preset with its header, flashing lines and matches
  *   POST /api/presets {project, rev, preset, answers?}      201 {configId, complete, questions}
  *   GET  /api/configs/:id/preset                            the board file a config was made from
+ *   GET  /api/builds/:id/flash                              how to flash it: the board file's lines, else the recipe's rule for the config
  *   POST /api/configs/:id/preset {from}                     a config saved in a session begun from preset config `from` keeps its origin
  */
 export function registerPresetRoutes(router: Router, kbs: Kbs): void {
@@ -57,6 +59,15 @@ export function registerPresetRoutes(router: Router, kbs: Kbs): void {
     const c = kbs.configs.require(params.id!);
     kbs.configs.require(body.from);
     return presets.link(c.id, body.from, c.project);
+  });
+
+  router.get("/api/builds/:id/flash", async ({ params }) => {
+    const b = kbs.builds.require(params.id!);
+    const { recipe } = kbs.projects.require(b.project);
+    const config = kbs.configs.require(b.configId);
+    // The values the build used: the stored config with the tree's defaults filled in (as the build's olddefconfig does).
+    const full = await kbs.kconfig.olddefconfig(b.project, config, config.text);
+    return flashGuidance({ buildId: b.id, recipe, configText: full, artifacts: b.artifacts.map((a) => a.name), origin: presets.origin(b.configId) });
   });
 
   router.get("/api/configs/:id/preset", ({ params }) => {
