@@ -7,6 +7,7 @@ import { registerSessionRoutes } from "./routes/sessions";
 import { registerBuildRoutes } from "./routes/builds";
 import { registerKernelRoutes } from "./routes/kernel";
 import { registerPresetRoutes } from "./routes/presets";
+import { registerUpgradeRoutes } from "./routes/upgrade";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -26,5 +27,6 @@ export function createApiRouter(kbs: Kbs): Router {
   registerBuildRoutes(router, kbs);
   registerKernelRoutes(router, kbs);
   registerPresetRoutes(router, kbs);
+  registerUpgradeRoutes(router, kbs);
   return router;
 }

@@ -1,10 +1,11 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFixtureProject } from "../builds/fixtures";
 import { api, buildTestEnv, saveConfig, waitBuild } from "../../test/helpers/builds";
-import { startKbs, type KbsProcess } from "../../test/helpers/server";
-import { metric } from "../../test/helpers/sessions";
+import { kbsBin, startKbs, type KbsProcess } from "../../test/helpers/server";
+import { kbsCli, metric } from "../../test/helpers/sessions";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createPrinterFixtureRepo, type PrinterFixture } from "./fixtures";
 
@@ -18,11 +19,12 @@ type Summary = { id: string; title: string; file: string; mcu: string | null; co
 let kbs: KbsProcess;
 let fx: PrinterFixture;
 let marker: string;
+let dataDir: string;
 const list = (rev: string, q = "") => api<Summary[]>(kbs.url, "GET", `/api/projects/printer/revisions/${rev}/presets${q ? `?q=${encodeURIComponent(q)}` : ""}`);
 const configText = async (id: string) => (await fetch(`${kbs.url}/api/configs/${id}/raw`)).text();
 
 beforeAll(async () => {
-  const dataDir = tmpDir();
+  dataDir = tmpDir();
   const work = tmpDir();
   marker = path.join(work, "hostile-header-ran");
   fx = createPrinterFixtureRepo(path.join(work, "printer"), { hostileMarker: marker });
@@ -177,4 +179,47 @@ describe("flash guidance (GET /api/builds/:id/flash)", () => {
     expect(a.commands.join("\n")).toContain("avrdude -patmega1284p");
     expect(a.text.join(" ")).toContain("for the atmega1284p");
   }, 240_000);
+});
+
+describe("config upgrade (POST /api/configs/:id/upgrade, GET /api/configs/:id/latest, kbs config upgrade)", () => {
+  type Report = { configId: string; to: { describe: string; commit: string }; new: Array<{ symbol: string; value: string; prompt: string | null }>; removed: Array<{ symbol: string; value: string }>; changed: Array<{ symbol: string; from: string; to: string }> };
+  const f103 = "CONFIG_MACH_STM32=y\nCONFIG_MACH_STM32F103=y\nCONFIG_STM32_FLASH_START_7000=y\n";
+
+  it("reports exactly the new, removed and changed symbols across the two fixture revisions, and stores the upgraded config", async () => {
+    const id = await saveConfig(kbs.url, "printer", "v1.0", f103);
+    const r = await api<Report>(kbs.url, "POST", `/api/configs/${id}/upgrade`, { rev: "v1.1" });
+    expect(r.status).toBe(201);
+    expect(r.body.new).toEqual([{ symbol: "USB_SERIAL_NUMBER_CHIPID", value: "y", prompt: "Use the chip id as the USB serial number" }]);
+    expect(r.body.removed).toEqual([{ symbol: "HAVE_GPIO_BITBANGING", value: "y" }]);
+    expect(r.body.changed).toEqual([{ symbol: "CLOCK_FREQ", from: "72000000", to: "48000000" }]);
+    expect({ new: r.body.new.map((s) => s.symbol), removed: r.body.removed.map((s) => s.symbol), changed: r.body.changed.map((s) => s.symbol) }).toEqual(fx.upgrade);
+    const up = await api<{ describe: string; text: string }>(kbs.url, "GET", `/api/configs/${r.body.configId}`);
+    expect(up.body.describe).toBe("v1.1");
+    expect(up.body.text).toContain("CONFIG_STM32_FLASH_START_7000=y");
+    expect(up.body.text).toContain("CONFIG_USB_SERIAL_NUMBER_CHIPID=y");
+  });
+
+  it("says when the branch has moved on and what the upgrade would change; nothing at the head", async () => {
+    const id = await saveConfig(kbs.url, "printer", "v1.0", f103);
+    const l = await api<Report & { latest: { branch: string; describe: string } | null }>(kbs.url, "GET", `/api/configs/${id}/latest`);
+    expect(l.body.latest).toMatchObject({ branch: "master", describe: "v1.1" });
+    expect(l.body.new.map((s) => s.symbol)).toEqual(fx.upgrade.new);
+    const head = await saveConfig(kbs.url, "printer", "v1.1", f103);
+    expect((await api<{ latest: unknown }>(kbs.url, "GET", `/api/configs/${head}/latest`)).body.latest).toBeNull();
+  });
+
+  it("refuses an unknown revision, over the API and from the command line, with a message and no stack trace", async () => {
+    const id = await saveConfig(kbs.url, "printer", "v1.0", f103);
+    const r = await api<{ error: { code: string; message: string } }>(kbs.url, "POST", `/api/configs/${id}/upgrade`, { rev: "v9.9" });
+    expect(r.status).toBe(404);
+    expect(r.body.error.code).toBe("unknown_revision");
+    const cli = spawnSync(process.execPath, [kbsBin, "config", "upgrade", id, "v9.9"], { env: { ...process.env, ...buildTestEnv, KBS_DATA_DIR: dataDir }, encoding: "utf8" });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toContain("has no revision 'v9.9'");
+    expect(cli.stderr).not.toMatch(/\n\s+at /);
+    const ok = kbsCli(dataDir, ["config", "upgrade", id, "v1.1"]);
+    expect(ok).toContain("new      USB_SERIAL_NUMBER_CHIPID=y  (Use the chip id as the USB serial number)");
+    expect(ok).toContain("removed  HAVE_GPIO_BITBANGING=y");
+    expect(ok).toContain("changed  CLOCK_FREQ: 72000000 -> 48000000");
+  });
 });

@@ -3,9 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { bundleFiles } from "../configs/bundle-files";
-import { helperScript, linkOrCopy, type KconfigTools } from "../configs/kconfig-tools";
-import { kconfigEnv } from "../configs/kconfig-env";
+import { helperScript, type KconfigTools } from "../configs/kconfig-tools";
+import { runTreeScript } from "../configs/tree-script";
 import { migrate, type Db } from "../db";
 import { HttpError, notFound } from "../http/errors";
 import { histogram } from "../metrics";
@@ -258,39 +257,15 @@ export class PresetService {
   }
 
   private async runHelper(project: string, recipe: Recipe, spec: PresetsSpec, revision: Revision, boards: BoardFile[], args: string[]): Promise<RunResult> {
-    const bundle = this.deps.bundles.path(revision.kconfigHash);
-    const own = await this.deps.kconfig.treeBinaries.get(recipe, revision.kconfigHash, bundle, await bundleFiles(bundle));
-    const argv = ["/usr/bin/python3", "/kbs/in/presets_helper.py", ...args, "--entry", recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
-    if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
-    argv.push("--boards", "/kbs/in/boards.tar", "--mcu-choice", spec.mcuChoice);
-    const tmp = path.join(this.deps.settings.dataDir, "tmp");
-    fs.mkdirSync(tmp, { recursive: true });
-    const inDir = fs.mkdtempSync(path.join(tmp, "presets-"));
-    let r: RunResult;
-    try {
-      fs.chmodSync(inDir, 0o755);
-      linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
-      if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
-      fs.writeFileSync(path.join(inDir, "boards.tar"), writeTar(boards.map((b) => ({ path: b.path, type: "file", mode: 0o644, data: b.data }))));
-      fs.chmodSync(path.join(inDir, "boards.tar"), 0o644);
-      fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
-      fs.copyFileSync(presetsHelper, path.join(inDir, "presets_helper.py"));
-      r = await this.deps.sandbox.run({
-        image: "menuconfig",
-        binds: [{ host: inDir, guest: "/kbs/in" }],
-        argv,
-        cwd: "/work",
-        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe) },
-        timeoutMs: 180_000,
-        maxOutputBytes: 64 * 1024 * 1024,
-      });
-    } finally {
-      fs.rmSync(inDir, { recursive: true, force: true });
-    }
-    if (r.code !== 0) {
-      const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-5).join(" | ") || `exit code ${r.code}`;
-      throw new HttpError(422, "presets_failed", `Reading ${project}'s board files at ${revision.describe} failed: ${why.slice(0, 800)}`);
-    }
-    return r;
+    return runTreeScript(this.deps, {
+      script: presetsHelper,
+      args: [...args, "--boards", "/kbs/in/boards.tar", "--mcu-choice", spec.mcuChoice],
+      recipe,
+      kconfigHash: revision.kconfigHash,
+      what: `Reading ${project}'s board files at ${revision.describe}`,
+      files: { "boards.tar": writeTar(boards.map((b) => ({ path: b.path, type: "file", mode: 0o644, data: b.data }))) },
+      timeoutMs: 180_000,
+      maxOutputBytes: 64 * 1024 * 1024,
+    });
   }
 }

@@ -7,6 +7,7 @@ import { ConfigActions } from "../../../components/config/ConfigActions";
 import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
 import { ConfigText } from "../../../components/config/ConfigText";
 import { KernelDefconfig } from "../../../components/config/KernelDefconfig";
+import { UpgradeNotice } from "../../../components/config/UpgradeNotice";
 import { ErrorNote } from "../../../components/ui/ErrorNote";
 import { formatDate, shortSha } from "../../../components/ui/format";
 import { button, input, panel } from "../../../components/ui/styles";
@@ -77,6 +78,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
         </div>
         <ConfigActions configId={cfg.id} project={cfg.project} rev={commit} describe={describe} />
       </div>
+      <UpgradeNotice configId={cfg.id} project={cfg.project} />
 
       <div className="grid gap-4 lg:grid-cols-2">
         <section className={panel + " p-3"} aria-labelledby="changed-heading">

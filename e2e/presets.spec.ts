@@ -1,0 +1,90 @@
+import { expect, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { createPrinterFixtureRepo } from "../server/presets/fixtures";
+import { kbsBin } from "../test/helpers/server";
+import { portalServer, waitForScreen } from "./helpers";
+
+// A Klipper user's flow on the Klipper-shaped fixture (recipe `klipper`): find the board by
+// typing its name, start menuconfig from its preset with the board file beside it, build,
+// and read how to flash it with the download named as the board expects.
+test.describe.configure({ mode: "serial" });
+
+const kbs = portalServer(({ scratch, dataDir }) => {
+  const repo = createPrinterFixtureRepo(path.join(scratch, "printer"));
+  const env = { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0", KBS_LOG_LEVEL: "warn" };
+  execFileSync(process.execPath, [kbsBin, "project", "add", "printer", "--recipe", "klipper", "--url", repo.dir, "--name", "Fixture Klipper"], { env, stdio: "pipe" });
+  execFileSync(process.execPath, [kbsBin, "sync", "printer"], { env, stdio: "pipe" });
+});
+
+let sessionUrl: string;
+
+test("search the revision's boards by name and start menuconfig from the preset; the side panel shows the board file", async ({ page }, info) => {
+  test.setTimeout(240_000);
+  await page.goto(kbs.url + "/?project=printer&rev=v1.0");
+  const dialog = page.getByRole("dialog", { name: "Choose a project and revision" });
+  await expect(dialog.getByText("Fixture Klipper @")).toBeVisible({ timeout: 60_000 });
+  await dialog.getByRole("button", { name: "Start from a board…" }).click();
+  const search = dialog.getByRole("combobox", { name: "Search boards" });
+  await expect(search).toBeFocused();
+  await search.fill("skr mini e3");
+  const boards = dialog.getByRole("listbox", { name: "Boards" });
+  await expect(boards.getByRole("option")).toHaveCount(1, { timeout: 60_000 });
+  await expect(boards.getByRole("option").first()).toContainText("STM32G0B1");
+  await expect(boards.getByRole("option").first()).toContainText("complete");
+  await page.screenshot({ path: info.outputPath("chooser-board-search.png") });
+  await search.press("Enter");
+  const chosen = dialog.getByRole("region", { name: "Board preset" });
+  await expect(chosen).toContainText("config/generic-skr-mini-e3-v3.cfg");
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await page.waitForURL(/\/s\/[^/?]+/, { timeout: 120_000 });
+  sessionUrl = page.url();
+  await waitForScreen(page, /Fixture printer firmware/, 120_000);
+  // The preset's choices are what menuconfig shows.
+  await waitForScreen(page, /STMicroelectronics STM32/);
+  const panel = page.getByRole("region", { name: "Board preset" });
+  await expect(panel).toContainText("config/generic-skr-mini-e3-v3.cfg");
+  await expect(panel.getByLabel("Board file header")).toContainText('"8KiB bootloader" and USB communication');
+  await expect(panel).toContainText("Every instruction in the header was matched");
+  await page.screenshot({ path: info.outputPath("session-from-preset.png") });
+});
+
+test("a board whose header leaves a question: the chooser asks it, the answer shapes the config", async ({ page }) => {
+  test.setTimeout(240_000);
+  await page.goto(kbs.url + "/?project=printer&rev=v1.0");
+  const dialog = page.getByRole("dialog", { name: "Choose a project and revision" });
+  await expect(dialog.getByText("Fixture Klipper @")).toBeVisible({ timeout: 60_000 });
+  await dialog.getByRole("button", { name: "Start from a board…" }).click();
+  await dialog.getByRole("combobox", { name: "Search boards" }).fill("two chips");
+  const option = dialog.getByRole("listbox", { name: "Boards" }).getByRole("option");
+  await expect(option).toHaveCount(1, { timeout: 60_000 });
+  await expect(option).toContainText("1 open question");
+  await option.click();
+  const question = dialog.getByRole("combobox", { name: /Which micro-controller is on the board/ });
+  await question.selectOption("MACH_STM32F401");
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await page.waitForURL(/\/s\/[^/?]+/, { timeout: 120_000 });
+  await waitForScreen(page, /Fixture printer firmware/, 120_000);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  const share = page.getByRole("link", { name: /Share link/ });
+  await expect(share).toBeVisible({ timeout: 60_000 });
+  const id = (await share.getAttribute("href"))!.split("/").pop()!;
+  const text = await (await page.request.get(`${kbs.url}/api/configs/${id}/raw`)).text();
+  expect(text).toContain("CONFIG_MACH_STM32F401=y");
+  expect(text).toContain("CONFIG_STM32_FLASH_START_10000=y");
+});
+
+test("build from the preset session and read how to flash it, with the download named as the board expects", async ({ page }, info) => {
+  test.setTimeout(300_000);
+  await page.goto(sessionUrl);
+  await waitForScreen(page, /Fixture printer firmware/, 120_000);
+  await page.getByRole("button", { name: "Build", exact: true }).click();
+  await page.waitForURL(/\/b\/[^/?]+/, { timeout: 120_000 });
+  await expect(page.locator("[data-build-state]")).toHaveAttribute("data-build-state", "succeeded", { timeout: 240_000 });
+  const flash = page.getByRole("region", { name: "How to flash" });
+  await expect(flash).toContainText("config/generic-skr-mini-e3-v3.cfg", { timeout: 60_000 });
+  await expect(flash).toContainText('a file named "firmware.bin" on an SD card');
+  const [download] = await Promise.all([page.waitForEvent("download"), flash.getByRole("link", { name: /Download firmware\.bin/ }).click()]);
+  expect(download.suggestedFilename()).toBe("firmware.bin");
+  await page.screenshot({ path: info.outputPath("build-flash.png"), fullPage: true });
+});
