@@ -8,6 +8,7 @@ import { registerBuildRoutes } from "./routes/builds";
 import { registerKernelRoutes } from "./routes/kernel";
 import { registerPresetRoutes } from "./routes/presets";
 import { registerUpgradeRoutes } from "./routes/upgrade";
+import { registerPrinterRoutes } from "./routes/printers";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -28,5 +29,6 @@ export function createApiRouter(kbs: Kbs): Router {
   registerKernelRoutes(router, kbs);
   registerPresetRoutes(router, kbs);
   registerUpgradeRoutes(router, kbs);
+  registerPrinterRoutes(router, kbs);
   return router;
 }

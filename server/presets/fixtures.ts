@@ -35,11 +35,19 @@ choice
         bool "STMicroelectronics STM32"
     config MACH_RPXXXX
         bool "Raspberry Pi RP2040"
+    config MACH_LINUX
+        bool "Linux process"
 endchoice
 
 source "src/avr/Kconfig"
 source "src/stm32/Kconfig"
 source "src/rp2040/Kconfig"
+
+if MACH_LINUX
+config MCU
+    string
+    default "linux"
+endif
 
 config HAVE_GPIO_BITBANGING
     bool

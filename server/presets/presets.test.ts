@@ -223,3 +223,61 @@ describe("config upgrade (POST /api/configs/:id/upgrade, GET /api/configs/:id/la
     expect(ok).toContain("changed  CLOCK_FREQ: 72000000 -> 48000000");
   });
 });
+
+describe("printer profiles (POST /api/printers, GET /api/printers/:id, Build all, Upgrade all)", () => {
+  type PrinterView = { id: string; name: string; project: string; parts: Array<{ role: string; configId: string; describe: string; board: { file: string } | null; lastBuild: { id: string; state: string } | null; flash: { source: string; commands: string[]; downloads: Array<{ saveAs: string }> } | null }> };
+  const preset = async (id: string, answers?: Record<string, string>) => (await api<{ configId: string }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: id, answers })).body.configId;
+
+  it("keeps a printer's MCUs together: Build all builds every part, and each part gets its flash guidance", async () => {
+    const main = await preset("generic-skr-mini-e3-v3");
+    const can = (await list("v1.0", "canbus")).body[0]!;
+    const toolhead = await preset(can.id, { [can.questions[0]!.id]: "STM32_CANBUS_PB8_PB9" });
+    const host = await saveConfig(kbs.url, "printer", "v1.0", "CONFIG_MACH_LINUX=y\n");
+    const made = await api<{ id: string }>(kbs.url, "POST", "/api/printers", { name: "Fixture printer", parts: [{ role: "main", configId: main }, { role: "toolhead", configId: toolhead }, { role: "host", configId: host }] });
+    expect(made.status).toBe(201);
+    const id = made.body.id;
+
+    const built = await api<{ builds: Array<{ role: string; id: string }> }>(kbs.url, "POST", `/api/printers/${id}/build`, {});
+    expect(built.body.builds.map((b) => b.role)).toEqual(["main", "toolhead", "host"]);
+    for (const b of built.body.builds) expect((await waitBuild(kbs.url, b.id)).state, b.role).toBe("succeeded");
+
+    const p = (await api<PrinterView>(kbs.url, "GET", `/api/printers/${id}`)).body;
+    expect(p.project).toBe("printer");
+    const byRole = new Map(p.parts.map((x) => [x.role, x]));
+    for (const x of p.parts) expect(x.lastBuild?.state, x.role).toBe("succeeded");
+    expect(byRole.get("main")!.board?.file).toBe("config/generic-skr-mini-e3-v3.cfg");
+    expect(byRole.get("main")!.flash?.source).toBe("board");
+    expect(byRole.get("main")!.flash?.downloads.map((d) => d.saveAs)).toEqual(["firmware.bin"]);
+    expect(byRole.get("host")!.flash?.commands.join("\n")).toContain("klipper_mcu");
+  }, 300_000);
+
+  it("Upgrade all makes a new profile of every part on the newer revision", async () => {
+    const main = await preset("generic-skr-mini-e3-v3");
+    const host = await saveConfig(kbs.url, "printer", "v1.0", "CONFIG_MACH_LINUX=y\n");
+    const id = (await api<{ id: string }>(kbs.url, "POST", "/api/printers", { name: "Upgrade me", parts: [{ role: "main", configId: main }, { role: "host", configId: host }] })).body.id;
+    const up = await api<{ id: string; parts: Array<{ role: string; from: string; to: string; new: Array<{ symbol: string }> }> }>(kbs.url, "POST", `/api/printers/${id}/upgrade`, {});
+    expect(up.status).toBe(201);
+    expect(up.body.id).not.toBe(id);
+    expect(up.body.parts.map((x) => [x.role, x.from, x.to])).toEqual([
+      ["main", "v1.0", "v1.1"],
+      ["host", "v1.0", "v1.1"],
+    ]);
+    expect(up.body.parts[0]!.new.map((s) => s.symbol)).toEqual(["USB_SERIAL_NUMBER_CHIPID"]);
+    const p = (await api<PrinterView & { upgradedFrom: string }>(kbs.url, "GET", `/api/printers/${up.body.id}`)).body;
+    expect(p.upgradedFrom).toBe(id);
+    expect(p.parts.map((x) => x.describe)).toEqual(["v1.1", "v1.1"]);
+  });
+
+  it("refuses a profile naming a config of another project, an unknown config, and says what an unknown profile is", async () => {
+    const main = await preset("generic-skr-mini-e3-v3");
+    const other = await saveConfig(kbs.url, "plain", "v1.0", "CONFIG_MACH_AVR=y\n");
+    const mixed = await api<{ error: { code: string; message: string } }>(kbs.url, "POST", "/api/printers", { name: "Mixed", parts: [{ role: "main", configId: main }, { role: "toolhead", configId: other }] });
+    expect(mixed.status).toBe(400);
+    expect(mixed.body.error.code).toBe("config_project_mismatch");
+    expect(mixed.body.error.message).toContain("'toolhead'");
+    const missing = await api<{ error: { code: string } }>(kbs.url, "POST", "/api/printers", { name: "Missing", parts: [{ role: "main", configId: "0".repeat(64) }] });
+    expect(missing.status).toBe(404);
+    expect((await api<{ error: { code: string } }>(kbs.url, "GET", `/api/printers/${"f".repeat(32)}`)).body.error.code).toBe("unknown_printer");
+    expect((await api(kbs.url, "POST", "/api/printers", { name: "", parts: [] })).status).toBe(400);
+  });
+});
