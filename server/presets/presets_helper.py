@@ -31,6 +31,9 @@ MAX_HEADER_CHARS = 16 * 1024
 
 # Words that carry no meaning when comparing a header phrase with a prompt.
 STOP = {"a", "an", "the", "with", "and", "on", "for", "to", "of", "communication", "interface", "select", "enable", "use", "option", "options"}
+# Words a prompt may add to what a header says without naming something else ("bootloader"
+# in "128KiB bootloader with 512 byte offset", "extra" in "Enable extra low-level ...").
+GENERIC = {"bootloader", "extra", "compile", "crystal", "mode", "support", "serial"}
 FILE_LIKE = re.compile(r"(\.(bin|cfg|uf2|hex|elf|srec|dict)\b|^[\w.~-]*/[\w./-]*$|^make\b|^menuconfig$)", re.I)
 INSTRUCTION = re.compile(r"compiled? (?:the firmware )?for|compile the|menuconfig|\bselect\b|\benable\b|\bcheck\b|\bconfigure\b|firmware should be", re.I)
 COMPILE = re.compile(r"compiled? (?:the firmware )?for|firmware should be|menuconfig", re.I)
@@ -84,6 +87,7 @@ def sentences(para):
 def tokens(s):
     s = s.lower()
     s = re.sub(r"(\d+(?:\.\d+)?)\s*(mhz|khz|kib|kb|mb|bytes?)\b", lambda m: m.group(1) + m.group(2).rstrip("s"), s)
+    s = re.sub(r"\busb(serial|can)", r"usb \1", s)
     return [t for t in re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", s)]
 
 
@@ -183,6 +187,11 @@ class Tree:
             q = words(text)
             common = p & q
             if not nums <= q:
+                continue
+            # What the prompt adds must be detail in parentheses ("(on PA11/PA12)") or a generic
+            # word: "USB" is "USB (on PA11/PA12)", not "USB to CAN bus bridge".
+            detail = q - words(re.sub(r"\([^)]*\)", " ", text))
+            if not (q - p) <= detail | GENERIC:
                 continue
             if p == q:
                 level = 3
