@@ -88,3 +88,40 @@ test("build from the preset session and read how to flash it, with the download 
   expect(download.suggestedFilename()).toBe("firmware.bin");
   await page.screenshot({ path: info.outputPath("build-flash.png"), fullPage: true });
 });
+
+test("a config of an older revision says a newer one exists and what upgrading changes; Upgrade opens the upgraded config", async ({ page }) => {
+  test.setTimeout(180_000);
+  const saved = await page.request.post(`${kbs.url}/api/configs`, { data: { project: "printer", rev: "v1.0", text: "CONFIG_MACH_STM32=y\nCONFIG_MACH_STM32F103=y\n" } });
+  const { id } = (await saved.json()) as { id: string };
+  await page.goto(`${kbs.url}/c/${id}`);
+  const notice = page.getByRole("region", { name: /A newer revision exists/ });
+  await expect(notice).toContainText("v1.1", { timeout: 60_000 });
+  const changes = notice.getByRole("list", { name: "What the upgrade changes" });
+  await expect(changes).toContainText("+ USB_SERIAL_NUMBER_CHIPID=y");
+  await expect(changes).toContainText("− HAVE_GPIO_BITBANGING=y");
+  await expect(changes).toContainText("~ CLOCK_FREQ: 72000000 → 48000000");
+  await notice.getByRole("button", { name: "Upgrade" }).click();
+  await page.waitForURL((u) => /\/c\/[0-9a-f]{64}/.test(u.pathname) && !u.pathname.endsWith(id), { timeout: 60_000 });
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("v1.1");
+});
+
+test("a printer profile page builds every part and shows each part's flash guidance", async ({ page }, info) => {
+  test.setTimeout(300_000);
+  const preset = await page.request.post(`${kbs.url}/api/presets`, { data: { project: "printer", rev: "v1.0", preset: "generic-skr-mini-e3-v3" } });
+  const main = ((await preset.json()) as { configId: string }).configId;
+  const hostSaved = await page.request.post(`${kbs.url}/api/configs`, { data: { project: "printer", rev: "v1.0", text: "CONFIG_MACH_LINUX=y\n" } });
+  const host = ((await hostSaved.json()) as { id: string }).id;
+  const made = await page.request.post(`${kbs.url}/api/printers`, { data: { name: "Fixture printer", parts: [{ role: "main", configId: main }, { role: "host", configId: host }] } });
+  const { id } = (await made.json()) as { id: string };
+  await page.goto(`${kbs.url}/p/${id}`);
+  await expect(page.getByRole("heading", { name: "Fixture printer" })).toBeVisible();
+  await page.getByRole("button", { name: "Build all" }).click();
+  for (const role of ["main", "host"]) {
+    const part = page.getByRole("region", { name: `Part ${role}` });
+    await expect(part.locator("[data-part-build]")).toHaveAttribute("data-part-build", "succeeded", { timeout: 240_000 });
+    await expect(part.getByRole("region", { name: "How to flash" })).toBeVisible({ timeout: 60_000 });
+  }
+  await expect(page.getByRole("region", { name: "Part main" }).getByRole("link", { name: /Download firmware\.bin/ })).toBeVisible();
+  await expect(page.getByRole("region", { name: "Part host" })).toContainText("klipper_mcu");
+  await page.screenshot({ path: info.outputPath("printer.png"), fullPage: true });
+});
