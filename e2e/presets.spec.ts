@@ -8,7 +8,8 @@ import { portalServer, waitForScreen } from "./helpers";
 // A Klipper user's flow on the Klipper-shaped fixture (recipe `klipper`): find the board by
 // typing its name, start menuconfig from its preset with the board file beside it, build,
 // and read how to flash it with the download named as the board expects.
-test.describe.configure({ mode: "serial" });
+// Generous: the fixture repo, its sync and the server start run in beforeAll on a loaded machine.
+test.describe.configure({ mode: "serial", timeout: 300_000 });
 
 const kbs = portalServer(({ scratch, dataDir }) => {
   const repo = createPrinterFixtureRepo(path.join(scratch, "printer"));
@@ -16,8 +17,6 @@ const kbs = portalServer(({ scratch, dataDir }) => {
   execFileSync(process.execPath, [kbsBin, "project", "add", "printer", "--recipe", "klipper", "--url", repo.dir, "--name", "Fixture Klipper"], { env, stdio: "pipe" });
   execFileSync(process.execPath, [kbsBin, "sync", "printer"], { env, stdio: "pipe" });
 });
-
-let sessionUrl: string;
 
 test("search the revision's boards by name and start menuconfig from the preset; the side panel shows the board file", async ({ page }, info) => {
   test.setTimeout(240_000);
@@ -38,7 +37,6 @@ test("search the revision's boards by name and start menuconfig from the preset;
   await expect(chosen).toContainText("config/generic-skr-mini-e3-v3.cfg");
   await dialog.getByRole("button", { name: "Confirm" }).click();
   await page.waitForURL(/\/s\/[^/?]+/, { timeout: 120_000 });
-  sessionUrl = page.url();
   await waitForScreen(page, /Fixture printer firmware/, 120_000);
   // The preset's choices are what menuconfig shows.
   await waitForScreen(page, /STMicroelectronics STM32/);
@@ -74,9 +72,14 @@ test("a board whose header leaves a question: the chooser asks it, the answer sh
   expect(text).toContain("CONFIG_STM32_FLASH_START_10000=y");
 });
 
-test("build from the preset session and read how to flash it, with the download named as the board expects", async ({ page }, info) => {
+test("build from a session started from a preset and read how to flash it, with the download named as the board expects", async ({ page }, info) => {
   test.setTimeout(300_000);
-  await page.goto(sessionUrl);
+  // Its own session (the first test's may have ended by now): preset, then a session on its config.
+  const made = await page.request.post(`${kbs.url}/api/presets`, { data: { project: "printer", rev: "v1.0", preset: "generic-skr-mini-e3-v3" } });
+  const { configId } = (await made.json()) as { configId: string };
+  const started = await page.request.post(`${kbs.url}/api/sessions`, { data: { project: "printer", rev: "v1.0", configId } });
+  const session = (await started.json()) as { id: string };
+  await page.goto(`${kbs.url}/s/${session.id}?${new URLSearchParams({ project: "printer", rev: "v1.0", from: configId })}`);
   await waitForScreen(page, /Fixture printer firmware/, 120_000);
   await page.getByRole("button", { name: "Build", exact: true }).click();
   await page.waitForURL(/\/b\/[^/?]+/, { timeout: 120_000 });

@@ -15,10 +15,21 @@ export const BOARD_FILE_BYTES = 64 * 1024;
 const MAX_BOARD_BLOB = 8 * 1024 * 1024;
 const MAX_BOARD_FILES = 5000;
 
+/** The directory all of a glob's matches are under ("config" for config/*.cfg; "" when a directory is a wildcard). */
+function literalDir(glob: string): string {
+  const segs = glob.split("/").slice(0, -1);
+  const wild = segs.findIndex((s) => /[*?[]/.test(s));
+  return (wild === -1 ? segs : segs.slice(0, wild)).join("/");
+}
+
 /** The recipe's board files at a commit: (path, blob) from `git ls-tree`, without reading them. */
 export async function listBoardFiles(gitDir: string, commit: string, globs: string[]): Promise<Array<{ path: string; blob: string; size: number }>> {
   const match = pathMatcher(globs);
-  const out = await gitText(gitDir, ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]);
+  // Only the globs' literal leading directories are listed ("config" for config/*.cfg), so a
+  // large tree is not walked on every request.
+  const dirs = globs.map(literalDir);
+  const pathspec = dirs.includes("") ? [] : ["--", ...new Set(dirs)];
+  const out = await gitText(gitDir, ["ls-tree", "-r", "-l", "-z", "--full-tree", commit, ...pathspec]);
   const files: Array<{ path: string; blob: string; size: number }> = [];
   for (const rec of out.split("\0")) {
     const m = /^(\d+) (\w+) ([0-9a-f]{40,64}) +(\d+|-)\t(.+)$/s.exec(rec);

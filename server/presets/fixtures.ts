@@ -319,6 +319,16 @@ serial: /dev/serial/by-id/fixture
 
 [mcu]
 `,
+  "printer-list-style-2021.cfg": `# Config for the fixture list-style printer.
+#
+# To create the firmware use the following configuration:
+#     - Micro-controller: STM32
+#     - Processor model: STM32F401
+#     - Bootloader offset: 64KiB
+#     - Communication interface: Serial (on USART1 PA10/PA9)
+
+[mcu]
+`,
   "generic-unknown-chip.cfg": `# Pin mappings for a fixture board on an unnamed chip. Identify the
 # micro-controller first; the firmware should be compiled for the chip
 # fitted to your board revision.
@@ -339,6 +349,7 @@ const EXPECTED: PrinterFixture["expected"] = {
   "generic-octopus-h723": { complete: true, mcu: "STM32H723", set: ["MACH_STM32H723", "LOW_LEVEL_OPTIONS", "STM32_FLASH_START_20000", "STM32_CLOCK_REF_25M"] },
   "generic-s6-like": { complete: true, mcu: "STM32F401", set: ["MACH_STM32F401", "STM32_FLASH_START_10000", "LOW_LEVEL_OPTIONS", "STM32_CLOCK_REF_12M"] },
   "printer-fixture-mega-2019": { complete: true, mcu: "atmega2560", set: ["MACH_AVR", "MACH_atmega2560"] },
+  "printer-list-style-2021": { complete: true, mcu: "STM32F401", set: ["MACH_STM32F401", "STM32_FLASH_START_10000", "STM32_SERIAL_USART1"] },
   "generic-pico-like": { complete: true, mcu: "rp2040", set: ["MACH_RPXXXX", "MACH_RP2040", "RPXXXX_USB"] },
   "sample-canbus-toolhead": { complete: false, kinds: ["alternatives"] },
   "generic-missing-phrase": { complete: false, kinds: ["unmatched"] },

@@ -60,7 +60,7 @@ describe("board presets (recipe presets, GET .../presets, POST /api/presets)", (
 
   it("searches by words of the board name or micro-controller", async () => {
     expect((await list("v1.0", "skr mini e3")).body.map((p) => p.id)).toEqual(["generic-skr-mini-e3-v3"]);
-    expect((await list("v1.0", "stm32f401")).body.map((p) => p.id).sort()).toEqual(["generic-robin-nano-v3", "generic-s6-like"]);
+    expect((await list("v1.0", "stm32f401")).body.map((p) => p.id).sort()).toEqual(["generic-robin-nano-v3", "generic-s6-like", "printer-list-style-2021"]);
     expect((await list("v1.0", "no such board")).body).toEqual([]);
   });
 

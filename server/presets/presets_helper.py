@@ -35,8 +35,8 @@ STOP = {"a", "an", "the", "with", "and", "on", "for", "to", "of", "communication
 # in "128KiB bootloader with 512 byte offset", "extra" in "Enable extra low-level ...").
 GENERIC = {"bootloader", "extra", "compile", "crystal", "mode", "support", "serial"}
 FILE_LIKE = re.compile(r"(\.(bin|cfg|uf2|hex|elf|srec|dict)\b|^[\w.~-]*/[\w./-]*$|^make\b|^menuconfig$)", re.I)
-INSTRUCTION = re.compile(r"compiled? (?:the firmware )?for|compile the|menuconfig|\bselect\b|\benable\b|\bcheck\b|\bconfigure\b|firmware should be", re.I)
-COMPILE = re.compile(r"compiled? (?:the firmware )?for|firmware should be|menuconfig", re.I)
+INSTRUCTION = re.compile(r"compiled? (?:the firmware )?for|compile the|make (?:the )?firmware for|menuconfig|\bselect\b|\benable\b|\bcheck\b|\bconfigure\b|firmware should be|following configuration", re.I)
+COMPILE = re.compile(r"compiled? (?:the firmware )?for|make (?:the )?firmware for|firmware should be|menuconfig|following configuration", re.I)
 OPTIONAL = re.compile(r"^(?:if\b|for a\b|for direct\b|alternatively\b|optionally\b|or,? if\b)", re.I)
 IDENTIFY = re.compile(r"identify the (?:micro-?controller|mcu|chip)|check the \w+ chip|check which (?:micro-?controller|chip)", re.I)
 UNQUOTED = [
@@ -45,6 +45,9 @@ UNQUOTED = [
     re.compile(r"\b(?:\d+\s?KiB|no)\s+bootloader\b", re.I),
     re.compile(r"\b\d+(?:\.\d+)?\s?MHz\s+crystal\b", re.I),
     re.compile(r"\b(?:extra\s+)?low-level\s+configuration\s+(?:options|setup)\b", re.I),
+    # "Bootloader offset: 32KiB" in list-style headers: the value is the phrase.
+    re.compile(r"(?<=bootloader offset: )[^,;]+?(?=\s+-\s|\s*$|[,;])", re.I),
+    re.compile(r"(?<=bootloader offset at )\S+", re.I),
 ]
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -115,6 +118,19 @@ class Tree:
                         self.mcus.append(sym)
             if isinstance(item, kconfiglib.Symbol) and node.prompt:
                 self.prompted.append((item, node.prompt[0]))
+
+    @property
+    def families(self):
+        """Members of the choices the micro-controller choices depend on (the architecture:
+        "LPC176x", "Huada Semiconductor HC32F460"), for headers that name only those."""
+        if not hasattr(self, "_families"):
+            choices = []
+            for m in self.mcus:
+                for d in self.deps(m):
+                    if d.choice is not None and d.choice not in choices:
+                        choices.append(d.choice)
+            self._families = [s for c in choices for s in c.syms]
+        return self._families
 
     def prompt(self, sym):
         for node in sym.nodes:
@@ -303,18 +319,26 @@ def analyse(tree, file, data, answers):
         out["status"] = "none"
         return out
 
-    # The micro-controller: prompts of the recipe's MCU choice named in the instructions.
-    mcu_by_word = {}
-    for sym in tree.mcus:
-        for t in tokens(tree.prompt(sym)):
-            if re.search(r"\d", t) and re.search(r"[a-z]", t):
-                mcu_by_word.setdefault(t, sym)
-    mentions = []  # (sentence index, position, symbol)
-    for i, s in enumerate(instr):
-        for m in re.finditer(r"[A-Za-z0-9]+", s):
-            sym = mcu_by_word.get(m.group(0).lower())
-            if sym is not None:
-                mentions.append((i, m.start(), sym))
+    # The micro-controller: prompts of the recipe's MCU choice named in the instructions
+    # (part numbers: words with letters and digits); else an architecture's name.
+    def mentions_of(members):
+        by_word = {}
+        for sym in members:
+            for t in tokens(tree.prompt(sym)):
+                if re.search(r"\d", t) and re.search(r"[a-z]", t):
+                    by_word.setdefault(t, sym)
+        found = []  # (sentence index, position, symbol)
+        for i, s in enumerate(instr):
+            for m in re.finditer(r"[A-Za-z0-9]+", s):
+                sym = by_word.get(m.group(0).lower())
+                if sym is not None:
+                    found.append((i, m.start(), sym))
+        return found
+
+    mentions = mentions_of(tree.mcus)
+    family = not mentions
+    if family:
+        mentions = mentions_of(tree.families)
     named = []
     for _, _, sym in mentions:
         if sym not in named:
@@ -335,6 +359,17 @@ def analyse(tree, file, data, answers):
             asg = got
             out["mcu"] = tree.prompt(mcu)
             out["matched"].append({"phrase": tree.prompt(mcu), "symbol": mcu.name, "prompt": tree.prompt(mcu), "how": "mcu"})
+            # A family ("LPC176x") with several models: which one is a question, not the default.
+            models = [s for s in tree.mcus if s.visibility > 0] if family else []
+            if len(models) > 1:
+                model = ask("mcu", "Which " + tree.prompt(mcu) + " is on the board? The header names only the family.", models, " ".join(instr))
+                got = tree.enable(asg, model) if model is not None else None
+                if got is not None:
+                    asg = got
+                    out["mcu"] = tree.prompt(model)
+                    out["matched"].append({"phrase": tree.prompt(model), "symbol": model.name, "prompt": tree.prompt(model), "how": "answer"})
+                else:
+                    out["mcu"] = None
 
     # Phrases, grouped: "A" or "B" is one group of alternatives. With several MCUs named,
     # each phrase belongs to the MCU mentioned last before it.
