@@ -85,7 +85,7 @@ describe("board presets (recipe presets, GET .../presets, POST /api/presets)", (
     expect(origin.body.file).toBe("config/generic-skr-mini-e3-v3.cfg");
     expect(origin.body.header).toContain('STM32G0B1 with a\n# "8KiB bootloader"');
     expect(origin.body.flash.saveAs).toBe("firmware.bin");
-  });
+  }, 180_000);
 
   it("answers settle the open questions: the micro-controller picks its own phrases; an alternative picks its interface", async () => {
     const chips = (await list("v1.0", "two chips")).body[0]!;
@@ -107,7 +107,7 @@ describe("board presets (recipe presets, GET .../presets, POST /api/presets)", (
     const open = await api<{ complete: boolean; questions: unknown[] }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: "generic-missing-phrase" });
     expect(open.body.complete).toBe(false);
     expect(open.body.questions).toHaveLength(1);
-  });
+  }, 180_000);
 
   it("refuses an unknown preset, an answer that is not an option, and a project without presets, saying what to do", async () => {
     const unknown = await api<{ error: { code: string; message: string } }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "v1.0", preset: "generic-skr-mini" });
@@ -141,7 +141,7 @@ describe("board presets (recipe presets, GET .../presets, POST /api/presets)", (
     const made = await api<{ configId: string }>(kbs.url, "POST", "/api/presets", { project: "printer", rev: "hostile", preset: "hostile-shell" });
     expect(made.status).toBe(201);
     expect(fs.existsSync(marker)).toBe(false);
-  });
+  }, 180_000);
 });
 
 describe("flash guidance (GET /api/builds/:id/flash)", () => {
@@ -197,7 +197,7 @@ describe("config upgrade (POST /api/configs/:id/upgrade, GET /api/configs/:id/la
     expect(up.body.describe).toBe("v1.1");
     expect(up.body.text).toContain("CONFIG_STM32_FLASH_START_7000=y");
     expect(up.body.text).toContain("CONFIG_USB_SERIAL_NUMBER_CHIPID=y");
-  });
+  }, 180_000);
 
   it("says when the branch has moved on and what the upgrade would change; nothing at the head", async () => {
     const id = await saveConfig(kbs.url, "printer", "v1.0", f103);
@@ -221,7 +221,7 @@ describe("config upgrade (POST /api/configs/:id/upgrade, GET /api/configs/:id/la
     expect(ok).toContain("new      USB_SERIAL_NUMBER_CHIPID=y  (Use the chip id as the USB serial number)");
     expect(ok).toContain("removed  HAVE_GPIO_BITBANGING=y");
     expect(ok).toContain("changed  CLOCK_FREQ: 72000000 -> 48000000");
-  });
+  }, 180_000);
 });
 
 describe("printer profiles (POST /api/printers, GET /api/printers/:id, Build all, Upgrade all)", () => {
@@ -266,7 +266,7 @@ describe("printer profiles (POST /api/printers, GET /api/printers/:id, Build all
     const p = (await api<PrinterView & { upgradedFrom: string }>(kbs.url, "GET", `/api/printers/${up.body.id}`)).body;
     expect(p.upgradedFrom).toBe(id);
     expect(p.parts.map((x) => x.describe)).toEqual(["v1.1", "v1.1"]);
-  });
+  }, 180_000);
 
   it("refuses a profile naming a config of another project, an unknown config, and says what an unknown profile is", async () => {
     const main = await preset("generic-skr-mini-e3-v3");
