@@ -35,8 +35,8 @@ STOP = {"a", "an", "the", "with", "and", "on", "for", "to", "of", "communication
 # in "128KiB bootloader with 512 byte offset", "extra" in "Enable extra low-level ...").
 GENERIC = {"bootloader", "extra", "compile", "crystal", "mode", "support", "serial"}
 FILE_LIKE = re.compile(r"(\.(bin|cfg|uf2|hex|elf|srec|dict)\b|^[\w.~-]*/[\w./-]*$|^make\b|^menuconfig$)", re.I)
-INSTRUCTION = re.compile(r"compiled? (?:the firmware )?for|compile the|make (?:the )?firmware for|menuconfig|\bselect\b|\benable\b|\bcheck\b|\bconfigure\b|firmware should be|following configuration", re.I)
-COMPILE = re.compile(r"compiled? (?:the firmware )?for|make (?:the )?firmware for|firmware should be|menuconfig|following configuration", re.I)
+INSTRUCTION = re.compile(r"compiled? (?:the )?(?:firmware )?for|compile the|make (?:the )?firmware for|menuconfig|\bselect\b|\benable\b|\bcheck\b|\bconfigure\b|firmware should be|following configuration|processor model:", re.I)
+COMPILE = re.compile(r"compiled? (?:the )?(?:firmware )?for|make (?:the )?firmware for|firmware should be|menuconfig|following configuration|processor model:", re.I)
 OPTIONAL = re.compile(r"^(?:if\b|for a\b|for direct\b|alternatively\b|optionally\b|or,? if\b)", re.I)
 IDENTIFY = re.compile(r"identify the (?:micro-?controller|mcu|chip)|check the \w+ chip|check which (?:micro-?controller|chip)", re.I)
 UNQUOTED = [
@@ -46,7 +46,8 @@ UNQUOTED = [
     re.compile(r"\b\d+(?:\.\d+)?\s?MHz\s+crystal\b", re.I),
     re.compile(r"\b(?:extra\s+)?low-level\s+configuration\s+(?:options|setup)\b", re.I),
     # "Bootloader offset: 32KiB" in list-style headers: the value is the phrase.
-    re.compile(r"(?<=bootloader offset: )[^,;]+?(?=\s+-\s|\s*$|[,;])", re.I),
+    re.compile(r"(?<=bootloader offset: )\S+", re.I),
+    re.compile(r"(?<=interface: )[^,;]+?(?=\s+-\s|\s*$|[,;])", re.I),
     re.compile(r"(?<=bootloader offset at )\S+", re.I),
 ]
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
