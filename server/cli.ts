@@ -19,6 +19,7 @@ const verbs: Record<string, (() => Promise<{ run: Verb }>) | null> = {
   worker: () => import("./cli/worker"),
   bench: () => import("./cli/bench"),
   vm: () => import("./cli/vm"),
+  config: () => import("./cli/config"),
 };
 
 const usage = `usage: kbs <verb> [options]
@@ -30,6 +31,7 @@ const usage = `usage: kbs <verb> [options]
   revisions <project> [--json] [--limit N] [--q TEXT]
   menuconfig <project> <rev> [--config FILE] [--out FILE]
   build <project> <rev> --config FILE [--json] [--out DIR]
+  config upgrade <config-id> <rev> [--json]   the config on another revision, with what changed
   worker [--redis URL]                     a build worker
   vm run <build-id> [--data-dir D | --url U]  verify a VM image build's sha256s and boot it in QEMU here
   doctor                                   what this machine can run, and how to fix what it cannot

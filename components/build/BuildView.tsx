@@ -12,6 +12,7 @@ import { formatBytes, formatDate, formatDuration, shortSha } from "../ui/format"
 import { button, panel } from "../ui/styles";
 import { BuildLog, useBuildLog } from "./BuildLog";
 import { BuildTimeline, stepsFromLog } from "./BuildTimeline";
+import { FlashGuide } from "./FlashGuide";
 
 const stateLook: Record<BuildState, { label: string; cls: string }> = {
   queued: { label: "queued", cls: "border-slate-600 text-slate-300" },
@@ -224,6 +225,7 @@ export function BuildView(props: { initial: Build }) {
               </ul>
             )}
           </section>
+          {build.state === "succeeded" && !build.expired && <FlashGuide buildId={build.id} />}
           {build.artifacts.some((a) => a.name === "vm-manifest.json") && (
             <section className={panel + " p-3 text-xs"} aria-labelledby="boot-heading">
               <h2 id="boot-heading" className="mb-1 text-sm font-semibold">

@@ -4,8 +4,10 @@ import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, errorText } from "../api/client";
 import { projectArches, type CreatedSession, type ProjectSummary, type Revision } from "../api/types";
+import { hasPresets, type ChosenBoard } from "../api/presets";
 import { ErrorNote } from "../ui/ErrorNote";
 import { button } from "../ui/styles";
+import { BoardStart } from "./BoardStart";
 import { ConfigDrop } from "./ConfigDrop";
 import { KernelStart } from "./KernelStart";
 import { ProjectList, SyncNotice } from "./ProjectList";
@@ -86,6 +88,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
   const [configError, setConfigError] = useState<string>();
   const [arch, setArch] = useState<string>();
   const [start, setStart] = useState("");
+  const [board, setBoard] = useState<ChosenBoard>();
   const [submitError, setSubmitError] = useState<ApiError | Error>();
   const [busy, setBusy] = useState(false);
   // The deep link's revision counts as chosen until the user picks or searches otherwise.
@@ -133,12 +136,14 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
     setActive(0);
     setArch(undefined);
     setStart("");
+    setBoard(undefined);
     setSubmitError(undefined);
     setConfigError(undefined);
     setDeepLink(false);
   };
 
   const pick = (r: Revision) => {
+    if (r.sha !== chosen?.sha) setBoard(undefined);
     setRev(r);
     setDeepLink(false);
     setSubmitError(undefined);
@@ -167,9 +172,13 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
         const made = await api<{ id: string; arch: string }>("/api/kernel/start", { body: { project: current.id, rev: rev.sha, arch: chosenArch, start } });
         configId = made.id;
         chosenArch = made.arch;
+      } else if (board) {
+        // The revision's own board file, matched to its Kconfig in a sandbox.
+        configId = (await api<{ configId: string }>("/api/presets", { body: { project: current.id, rev: rev.sha, preset: board.preset.id, answers: board.answers } })).configId;
       }
       const session = await api<CreatedSession>("/api/sessions", { body: { project: current.id, rev: rev.sha, configId, arch: chosenArch } });
       const qs = new URLSearchParams({ project: current.id, rev: rev.describe });
+      if (board && configId) qs.set("from", configId);
       router.push(`/s/${encodeURIComponent(session.id)}?${qs}`);
     } catch (e) {
       setSubmitError(e as Error);
@@ -281,6 +290,10 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
             setConfigError(undefined);
           }}
         />
+
+        {current && hasPresets(current as { presets?: boolean }) && (
+          <BoardStart project={current.id} rev={chosen?.sha} board={board} onBoard={setBoard} disabledReason={configText.trim() ? "The pasted .config is the starting point." : undefined} />
+        )}
 
         {submitError && <SubmitError error={submitError} />}
 

@@ -9,6 +9,7 @@ import { ChangedSymbolsList } from "../config/ChangedSymbolsList";
 import { Terminal, type TerminalHandle } from "../terminal/Terminal";
 import type { ConnectionState, ServerMessage } from "../terminal/protocol-client";
 import { ErrorNote } from "../ui/ErrorNote";
+import { PresetPanel } from "./PresetPanel";
 import { formatBytes } from "../ui/format";
 import { button } from "../ui/styles";
 
@@ -35,7 +36,7 @@ function download(href: string, filename: string) {
  * (so they always act on what the terminal shows), and the changed-symbols panel
  * refreshed on every `saved`.
  */
-export function SessionView(props: { id: string; project?: string; rev?: string }) {
+export function SessionView(props: { id: string; project?: string; rev?: string; from?: string }) {
   const router = useRouter();
   const handle = useRef<TerminalHandle | undefined>(undefined);
   const [conn, setConn] = useState<{ state: ConnectionState; detail?: string }>({ state: "connecting" });
@@ -81,6 +82,8 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
   const onSaved = useCallback(
     async (id: string) => {
       setConfigId(id);
+      // A config saved in a session started from a board preset keeps that board's origin (flash guidance).
+      if (props.from && id !== props.from) void api(`/api/configs/${encodeURIComponent(id)}/preset`, { body: { from: props.from } }).catch(() => undefined);
       const action = afterSave.current;
       afterSave.current = undefined;
       try {
@@ -93,7 +96,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
         setPending(undefined);
       }
     },
-    [runAfterSave],
+    [runAfterSave, props.from],
   );
 
   const onMessage = useCallback(
@@ -218,6 +221,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string 
             <h2 className="text-sm font-semibold">Changed from defaults</h2>
             {config && <span className="text-xs text-slate-400">{config.changed.length} symbols</span>}
           </div>
+          {props.from && <PresetPanel configId={props.from} />}
           {shareHref && (
             <div className="rounded-md border border-slate-800 bg-slate-950/60 p-2 text-xs">
               <div className="text-slate-400">Last save</div>

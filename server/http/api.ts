@@ -6,6 +6,9 @@ import { registerConfigRoutes } from "./routes/configs";
 import { registerSessionRoutes } from "./routes/sessions";
 import { registerBuildRoutes } from "./routes/builds";
 import { registerKernelRoutes } from "./routes/kernel";
+import { registerPresetRoutes } from "./routes/presets";
+import { registerUpgradeRoutes } from "./routes/upgrade";
+import { registerPrinterRoutes } from "./routes/printers";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -24,5 +27,8 @@ export function createApiRouter(kbs: Kbs): Router {
   registerSessionRoutes(router, kbs);
   registerBuildRoutes(router, kbs);
   registerKernelRoutes(router, kbs);
+  registerPresetRoutes(router, kbs);
+  registerUpgradeRoutes(router, kbs);
+  registerPrinterRoutes(router, kbs);
   return router;
 }

@@ -34,6 +34,32 @@ export const BuildInputSchema = z.object({
 /** Manifest fields a recipe may not take over with `manifestFields`. */
 const coreManifestFields = ["schema", "build", "project", "rev", "commit", "describe", "configId", "recipe", "image", "toolchain", "jobs", "startedAt", "finishedAt", "durationMs", "artifacts", "inputs"];
 
+/** Board presets (Klipper's config/*.cfg): which files are board files and how their headers are read. */
+export const PresetsSchema = z.object({
+  /** Globs of the board files, relative to the tree root. */
+  boardFiles: z.array(z.string().min(1)).min(1),
+  /** The header parser in server/presets/presets_helper.py. */
+  parser: z.enum(["klipper-header"]),
+  /** The prompt of the Kconfig choice(s) whose options are micro-controllers ("Processor model"). */
+  mcuChoice: z.string().min(1),
+});
+
+/**
+ * How a build's output reaches the board, by architecture and config: the first rule whose
+ * `when` conditions all hold is shown on the build page. `{SYMBOL}` in text and commands is
+ * the config's value of CONFIG_SYMBOL (strings unquoted).
+ */
+export const FlashRuleSchema = z.object({
+  /** "SYMBOL=value" or "SYMBOL!=value" (value y, n, a number or a string), all of which must hold. */
+  when: z.array(z.string().regex(/^[A-Za-z0-9_]+!?=.*$/)).default([]),
+  /** The artifact to flash (a name from build.artifacts' basenames). */
+  artifact: z.string().min(1),
+  /** The file name the board expects, when it expects one (an SD-card bootloader's firmware.bin). */
+  saveAs: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).optional(),
+  text: z.array(z.string()).min(1),
+  commands: z.array(z.string()).default([]),
+});
+
 export const RecipeSchema = z.object({
   id: z.string().regex(/^[a-z][a-z0-9-]*$/),
   /** Bumped when the recipe's meaning changes; part of every build key. */
@@ -54,6 +80,10 @@ export const RecipeSchema = z.object({
   kconfigEnv: z.record(z.string(), z.string()).default({}),
   /** Architectures a session may choose (Linux); the first is the default. Sets ARCH/SRCARCH. */
   arches: z.array(z.string()).default([]),
+  /** Board presets from the tree's own board files, when the project has them. */
+  presets: PresetsSchema.optional(),
+  /** Flashing guidance for builds (first matching rule). */
+  flash: z.array(FlashRuleSchema).default([]),
   build: z.object({
     /** sandbox-images/<image> */
     image: z.string().min(1),
@@ -86,6 +116,8 @@ export const RecipeSchema = z.object({
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type BuildStep = z.infer<typeof BuildStepSchema>;
 export type BuildInput = z.infer<typeof BuildInputSchema>;
+export type PresetsSpec = z.infer<typeof PresetsSchema>;
+export type FlashRule = z.infer<typeof FlashRuleSchema>;
 
 const recipesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "recipes");
 

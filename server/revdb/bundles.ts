@@ -19,7 +19,7 @@ function entriesOf(tar: TarEntry[]): KconfigEntry[] {
 }
 
 /** Read blobs from the mirror in one `git cat-file --batch` run. */
-async function readBlobs(gitDir: string, ids: string[]): Promise<Map<string, Buffer>> {
+export async function readBlobs(gitDir: string, ids: string[]): Promise<Map<string, Buffer>> {
   const unique = [...new Set(ids)];
   const out = await git(gitDir, ["cat-file", "--batch"], { input: unique.join("\n") + "\n" });
   const blobs = new Map<string, Buffer>();

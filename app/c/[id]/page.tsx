@@ -8,6 +8,7 @@ import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/con
 import { ConfigText } from "../../../components/config/ConfigText";
 import { RunsCodeWarning } from "../../../components/config/RunsCodeWarning";
 import { KernelDefconfig } from "../../../components/config/KernelDefconfig";
+import { UpgradeNotice } from "../../../components/config/UpgradeNotice";
 import { ErrorNote } from "../../../components/ui/ErrorNote";
 import { formatDate, shortSha } from "../../../components/ui/format";
 import { button, input, panel } from "../../../components/ui/styles";
@@ -78,6 +79,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
         </div>
         <ConfigActions configId={cfg.id} project={cfg.project} rev={commit} describe={describe} />
       </div>
+      <UpgradeNotice configId={cfg.id} project={cfg.project} />
 
       <RunsCodeWarning symbols={cfg.runsCode} />
 

@@ -45,12 +45,14 @@ export function registerBuildRoutes(router: Router, kbs: Kbs): void {
     res.end();
   });
 
-  router.get("/api/builds/:id/artifacts/:name", ({ req, res, params }) => {
+  router.get("/api/builds/:id/artifacts/:name", ({ req, res, params, url }) => {
     const a = builds.artifact(builds.require(params.id!), params.name!);
+    // `?as=firmware.bin`: saved under the name the board expects (flash guidance links).
+    const { as } = readQuery(url, z.object({ as: z.string().regex(/^[A-Za-z0-9_.+-]{1,100}$/, "as must be a plain file name").optional() }));
     res.writeHead(200, {
       "Content-Type": contentType(params.name!),
       "Content-Length": String(a.size),
-      "Content-Disposition": `attachment; filename="${a.downloadName}"`,
+      "Content-Disposition": `attachment; filename="${as ?? a.downloadName}"`,
       ETag: `"${a.sha256}"`,
       "Cache-Control": "public, max-age=31536000, immutable",
     });

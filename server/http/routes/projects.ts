@@ -13,6 +13,7 @@ function projectJson(p: Project) {
     recipe: p.recipe.id,
     frontend: p.recipe.frontend,
     arches: p.recipe.arches,
+    presets: !!p.recipe.presets,
     upstream: up.kind === "git" ? { kind: up.kind, url: up.url } : up.kind === "tarball" ? { kind: up.kind, revName: up.revName } : { kind: up.kind, version: up.version },
     revisions: p.revisionCount,
     sync: p.sync,

@@ -1,0 +1,13 @@
+import type { Metadata } from "next";
+import { notFound } from "next/navigation";
+import { serverApiOrMissing } from "../../../components/api/server";
+import { PrinterProfile, type PrinterView } from "../../../components/printers/PrinterView";
+
+export const metadata: Metadata = { title: "Printer — kbs" };
+
+export default async function Page(props: { params: Promise<{ id: string }> }) {
+  const { id } = await props.params;
+  const printer = await serverApiOrMissing<PrinterView>(`/api/printers/${encodeURIComponent(id)}`);
+  if (!printer) notFound();
+  return <PrinterProfile initial={printer} />;
+}
