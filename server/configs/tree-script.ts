@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { HttpError } from "../http/errors";
 import type { Recipe } from "../projects/recipe";
+import { Staging } from "../sandbox/staging";
 import type { RunResult } from "../sandbox/types";
 import { bundleFiles } from "./bundle-files";
 import { kconfigEnv } from "./kconfig-env";
@@ -26,12 +27,10 @@ export async function runTreeScript(
   const own = await deps.kconfig.treeBinaries.get(req.recipe, req.kconfigHash, bundle, await bundleFiles(bundle));
   const argv = ["/usr/bin/python3", `/kbs/in/${path.basename(req.script)}`, ...req.args, "--entry", req.recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
   if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
-  const tmp = path.join(deps.settings.dataDir, "tmp");
-  fs.mkdirSync(tmp, { recursive: true });
-  const inDir = fs.mkdtempSync(path.join(tmp, "tree-script-"));
+  const staged = new Staging(deps.settings.stagingDir).make();
+  const inDir = staged.dir;
   let r: RunResult;
   try {
-    fs.chmodSync(inDir, 0o755);
     linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
     if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
     for (const [name, data] of Object.entries(req.files ?? {})) {
@@ -51,7 +50,7 @@ export async function runTreeScript(
       maxOutputBytes: req.maxOutputBytes,
     });
   } finally {
-    fs.rmSync(inDir, { recursive: true, force: true });
+    staged.remove();
   }
   if (r.code !== 0) {
     const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-5).join(" | ") || `exit code ${r.code}`;

@@ -96,7 +96,7 @@ const extractSeconds = histogram("kbs_preset_extract_seconds", "Board preset ext
 
 export interface PresetDeps {
   db: Db;
-  settings: { dataDir: string };
+  settings: { dataDir: string; stagingDir: string };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
   bundles: { path(kconfigHash: string): string };
   gitref: { dir: string };
