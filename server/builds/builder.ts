@@ -4,8 +4,13 @@ import { diskFullMessage, isDiskFull, lowOnSpace } from "../http/disk-full";
 import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
+import { buildIdentity, pinnedForManifest } from "./identity";
 import { InputError, stageInputs } from "./inputs";
+import { imageId } from "./key";
 import { buildScript, reproducer } from "./script";
+import { StepClock } from "./timings";
+import { toolchainVersions } from "./toolchains";
+import { GUEST_OBJECTS, prepareWorkTree } from "./worktree";
 import type { Finish } from "./store";
 import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
 
@@ -23,6 +28,13 @@ export interface BuilderContext {
   worker: string;
 }
 
+export interface RunOptions {
+  /** A verify rebuild (verify.ts): no ccache at all. */
+  verify?: boolean;
+  /** The log to write (a verify run keeps its own beside the build's). */
+  logId?: string;
+}
+
 /** The limits a build runs under: the recipe's, capped by the operator's settings. */
 export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: number; diskMB: number; memoryMB: number } }) {
   const cap = (v: number, c: number) => (c > 0 ? Math.min(v, c) : v);
@@ -34,15 +46,17 @@ export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: n
 }
 
 /**
- * One attempt of a build, all of it inside a sandbox with no network: the commit's tree
- * (`git archive`, streamed to the sandbox's stdin) is unpacked into the sandbox's
- * size-limited /work, the stored config written, the recipe's olddefconfig and steps
+ * One attempt of a build, all of it inside a sandbox with no network: the commit is
+ * checked out as a git work tree (worktree.ts: gitref's objects borrowed read-only, the
+ * project's refs under their upstream names) in the sandbox's size-limited /work, the
+ * build identity pinned (identity.ts), the stored config written, the recipe's olddefconfig and steps
  * run, and the artifacts copied out to the one writable bind. Artifacts of earlier builds
  * the config names (recipe `build.inputs`) are verified and placed in /kbs/in first. The host then stores the
  * outputs by hash and writes manifest.json and reproduce.sh beside them.
  */
-export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: number, signal: AbortSignal): Promise<Finish> {
+export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: number, signal: AbortSignal, opts: RunOptions = {}): Promise<Finish> {
   const { settings, deps } = ctx;
+  const clock = new StepClock(Date.parse(build.createdAt), Date.now());
   const recipe = deps.projects.require(build.project).recipe;
   const config = deps.configs.require(build.configId);
   const limits = buildLimits(settings, recipe);
@@ -58,7 +72,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
   fs.mkdirSync(ccacheDir, { recursive: true });
   // Shared by concurrent sandboxes that run as different uids: everything in it stays writable by all (CCACHE_UMASK too).
   fs.chmodSync(ccacheDir, 0o777);
-  const log = ctx.logs.writer(build.id);
+  const log = ctx.logs.writer(opts.logId ?? build.id);
   const say = (line: string) => log.write(`kbs: ${line}\n`);
   try {
     if (attempt > 1) say(`--- attempt ${attempt}: the previous worker stopped without finishing; starting over ---`);
@@ -66,7 +80,13 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     say(`recipe ${recipe.id} v${recipe.version}, image ${build.image}, -j${ctx.jobs}, limits ${limits.timeoutSec} s, ${limits.memoryMB} MB memory, ${limits.diskMB} MB disk`);
 
     fs.writeFileSync(path.join(inDir, "config"), config.text);
-    const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe };
+    const [tree, toolchains] = await Promise.all([
+      prepareWorkTree(deps.gitref, build.project, build.commit, inDir),
+      toolchainVersions(deps.sandbox, recipe.build.image, imageId(recipe.build.image)).catch(() => ""),
+    ]);
+    fs.writeFileSync(path.join(inDir, "toolchains.txt"), toolchains);
+    const identity = buildIdentity(recipe, build.project, tree.commitEpoch);
+    const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe, identity };
     fs.writeFileSync(path.join(inDir, "build.sh"), buildScript(script));
     let inputs: Awaited<ReturnType<typeof stageInputs>>;
     try {
@@ -78,24 +98,34 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     }
     for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at /kbs/in/${r.path}`);
 
+    if (opts.verify) say("verify: a fresh work tree, ccache off; the outputs are compared with the build's");
+    clock.mark("sandbox");
     const result = await deps.sandbox.run({
       image: recipe.build.image,
       argv: ["/bin/bash", "/kbs/in/build.sh"],
-      // The tree streams from `git archive` straight into tar inside the sandbox: no copy on the host.
-      stdin: deps.gitref.archive(build.commit),
       cwd: "/work",
       binds: [
         { host: inDir, guest: "/kbs/in" },
         { host: outDir, guest: "/kbs/out", writable: true },
-        { host: ccacheDir, guest: "/ccache", writable: true },
+        { host: tree.objectsDir, guest: GUEST_OBJECTS },
+        ...(opts.verify ? [] : [{ host: ccacheDir, guest: "/ccache", writable: true }]),
       ],
       workSizeBytes: limits.diskMB * MB,
       limits: { memoryBytes: limits.memoryMB * MB, fileSizeBytes: limits.diskMB * MB },
-      env: { KBS_IN: "/kbs/in", CCACHE_DIR: "/ccache", CCACHE_BASEDIR: "/work/src", CCACHE_MAXSIZE: "2G", CCACHE_UMASK: "000", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
+      // ccache settings that cannot change the output: no base_dir (it rewrites paths on the
+      // compiler's command line), strict sloppiness, compilers checked by content.
+      env: opts.verify
+        ? { KBS_IN: "/kbs/in", CCACHE_DISABLE: "1", PATH: "/usr/bin:/bin" }
+        : { KBS_IN: "/kbs/in", CCACHE_DIR: "/ccache", CCACHE_COMPILERCHECK: "content", CCACHE_MAXSIZE: "2G", CCACHE_UMASK: "000", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
+      hostname: identity.hostname,
       timeoutMs: limits.timeoutSec * 1000,
       signal,
-      onOutput: (chunk) => log.write(chunk),
+      onOutput: (chunk) => {
+        clock.feed(chunk);
+        log.write(chunk);
+      },
     });
+    clock.mark("store");
 
     const step = readText(path.join(outDir, "step")) || "checkout";
     if (signal.aborted) {
@@ -131,6 +161,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       recipe: { id: recipe.id, version: recipe.version },
       image: { name: recipe.build.image, id: build.image },
       toolchain: parsePairs(readText(path.join(outDir, "toolchain.txt"))),
+      pinned: pinnedForManifest(identity),
       jobs: ctx.jobs,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
@@ -138,6 +169,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       artifacts: outputs.map(({ name, size, sha256, optional }) => ({ name, size, sha256, optional })),
       ...(inputs.length ? { inputs } : {}),
       ...manifestFields(ctx, recipe.build.manifestFields, outputs),
+      timings: clock.timings(),
     };
     const repro = reproducer({
       ...script,

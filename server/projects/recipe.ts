@@ -32,7 +32,7 @@ export const BuildInputSchema = z.object({
 });
 
 /** Manifest fields a recipe may not take over with `manifestFields`. */
-const coreManifestFields = ["schema", "build", "project", "rev", "commit", "describe", "configId", "recipe", "image", "toolchain", "jobs", "startedAt", "finishedAt", "durationMs", "artifacts", "inputs"];
+const coreManifestFields = ["schema", "build", "project", "rev", "commit", "describe", "configId", "recipe", "image", "toolchain", "jobs", "startedAt", "finishedAt", "durationMs", "artifacts", "inputs", "pinned", "timings"];
 
 export const RecipeSchema = z.object({
   id: z.string().regex(/^[a-z][a-z0-9-]*$/),
@@ -71,6 +71,12 @@ export const RecipeSchema = z.object({
       .record(z.string().regex(/^[a-z][A-Za-z0-9]*$/), z.string().min(1))
       .refine((r) => !Object.keys(r).some((k) => coreManifestFields.includes(k)), "may not replace a core manifest field")
       .default({}),
+    /**
+     * The recipe's own pins of the build identity (server/builds/identity.ts), added to the
+     * ones every build gets: env name -> value, with {epoch}, {date}, {user}, {host}, {project}
+     * filled in (Linux: KBUILD_BUILD_TIMESTAMP "{date}", KBUILD_BUILD_USER "{user}", ...).
+     */
+    identity: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}),
     timeoutSec: z.number().int().positive().default(1800),
     memoryMB: z.number().int().positive().default(4096),
     diskMB: z.number().int().positive().default(4096),
