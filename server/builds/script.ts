@@ -163,7 +163,7 @@ JOBS=\${JOBS:-$(nproc)}
 step() { printf '\\n==> %s: %s\\n' "$1" "$2"; }
 git clone -q --no-checkout "$repo" "$work"
 cd "$work"
-git -c advice.detachedHead=false checkout -q --detach ${r.commit}
+git checkout -q --detach ${r.commit}
 work=$(pwd -P)
 [ ! -e ${shq(id.sourcePath)} ] || [ -L ${shq(id.sourcePath)} ] || fail ${shq(`${id.sourcePath} exists and is not a link; remove it (kbs builds run there)`)}
 ${identityLines(id, '"$work"')}

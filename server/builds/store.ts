@@ -235,6 +235,11 @@ export class BuildStore {
     return (this.db.prepare("SELECT state FROM builds WHERE id = ?").get(id) as { state: BuildState } | undefined)?.state;
   }
 
+  /** The latest builds of one config, newest first. */
+  byConfig(configId: string, limit: number): BuildRow[] {
+    return (this.db.prepare("SELECT * FROM builds WHERE config_id = ? ORDER BY seq DESC LIMIT ?").all(configId, limit) as Row[]).map(toBuild);
+  }
+
   /** 1 for the next build to start. */
   position(id: string): number | null {
     const r = this.db

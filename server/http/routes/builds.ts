@@ -22,6 +22,12 @@ export function registerBuildRoutes(router: Router, kbs: Kbs): void {
     return new Reply(outcome === "created" ? 201 : 200, build, { Location: `/api/builds/${build.id}` });
   });
 
+  // The latest builds of a config, with their verify results (the shared config page's badges).
+  router.get("/api/builds", ({ url }) => {
+    const { config } = readQuery(url, z.object({ config: z.string().regex(/^[0-9a-f]{8,64}$/, "config must be a config id") }));
+    return builds.store.byConfig(config, 10).map((b) => ({ id: b.id, state: b.state, describe: b.describe, reproducible: b.verification?.reproducible ?? null, verification: b.verification, finishedAt: b.finishedAt }));
+  });
+
   router.get("/api/builds/:id", ({ params }) => builds.view(builds.require(params.id!)));
 
   router.post("/api/builds/:id/cancel", ({ params }) => builds.view(builds.cancel(params.id!)));
