@@ -85,7 +85,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       toolchainVersions(deps.sandbox, recipe.build.image, imageId(recipe.build.image)).catch(() => ""),
     ]);
     fs.writeFileSync(path.join(inDir, "toolchains.txt"), toolchains);
-    const identity = buildIdentity(recipe, build.project, tree.commitEpoch);
+    const identity = buildIdentity(recipe, build.project, tree);
     const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe, identity };
     fs.writeFileSync(path.join(inDir, "build.sh"), buildScript(script));
     let inputs: Awaited<ReturnType<typeof stageInputs>>;

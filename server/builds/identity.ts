@@ -10,7 +10,8 @@ import type { Recipe } from "../projects/recipe";
  * Pinned for every recipe: SOURCE_DATE_EPOCH (the commit's committer time), TZ=UTC, the
  * C.UTF-8 locale, umask 022, the host name (the sandbox's uts namespace), the user name,
  * and the source path the compilers see (`$PWD`, a link to the work tree: gcc takes
- * DW_AT_comp_dir from $PWD when it names the current directory). A recipe adds its own
+ * DW_AT_comp_dir from $PWD when it names the current directory), and git's abbreviation length
+ * (`git describe` output, Klipper's version string). A recipe adds its own
  * pins in `build.identity` (Linux: KBUILD_BUILD_*), with `{epoch}`, `{date}`, `{user}`,
  * `{host}` and `{project}` filled in here.
  */
@@ -22,6 +23,8 @@ export interface BuildIdentity {
   umask: string;
   /** The path the build's steps run in: a link to the work tree. */
   sourcePath: string;
+  /** core.abbrev of the work tree: what a fresh clone of the upstream picks (worktree.ts), so `git describe` prints the same. */
+  gitAbbrev: number;
 }
 
 export const IDENTITY_HOST = "kbs";
@@ -36,7 +39,8 @@ export function rfc2822(epoch: number): string {
   return `${days[d.getUTCDay()]}, ${p(d.getUTCDate())} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }
 
-export function buildIdentity(recipe: Recipe, project: string, commitEpoch: number): BuildIdentity {
+export function buildIdentity(recipe: Recipe, project: string, tree: { commitEpoch: number; abbrev: number }): BuildIdentity {
+  const commitEpoch = tree.commitEpoch;
   const fill = (v: string) =>
     v
       .replaceAll("{epoch}", String(commitEpoch))
@@ -59,10 +63,11 @@ export function buildIdentity(recipe: Recipe, project: string, commitEpoch: numb
     user: IDENTITY_USER,
     umask: "022",
     sourcePath,
+    gitAbbrev: tree.abbrev,
   };
 }
 
 /** What the manifest lists as pinned (TuxMake's metadata lists its environment the same way). */
 export function pinnedForManifest(id: BuildIdentity): Record<string, string> {
-  return { ...id.env, hostname: id.hostname, user: id.user, umask: id.umask, sourcePath: id.sourcePath };
+  return { ...id.env, hostname: id.hostname, user: id.user, umask: id.umask, sourcePath: id.sourcePath, gitAbbrev: String(id.gitAbbrev) };
 }

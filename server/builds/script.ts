@@ -86,7 +86,7 @@ need() { command -v "$1" >/dev/null 2>&1 || fail "this config builds for $2, whi
 
 step checkout ${shq(`commit ${b.commit} (${b.describe}): a git work tree with the project's refs`)}
 exec </dev/null
-${checkoutScript(b.commit)}
+${checkoutScript(b.commit, b.identity.gitAbbrev)}
 ${identityLines(b.identity, "/work/src")}
 cp /kbs/in/config ${shq(recipe.configFile)} || exit 1
 ${stepLines(olddefconfig(recipe))}
@@ -139,7 +139,7 @@ ${lines.join("\n")}`;
 export function reproducer(r: ReproducerInput): string {
   const checks = r.artifacts.map((a) => `${a.sha256}  ${a.path}`).join("\n");
   const id = r.identity;
-  const pinned = [...Object.entries(id.env).map(([k, v]) => `${k}=${v}`), `host name ${id.hostname}`, `umask ${id.umask}`, `source path ${id.sourcePath}`];
+  const pinned = [...Object.entries(id.env).map(([k, v]) => `${k}=${v}`), `host name ${id.hostname}`, `umask ${id.umask}`, `source path ${id.sourcePath}`, `git core.abbrev ${id.gitAbbrev}`];
   return `#!/bin/sh
 # Reproduces kbs build ${r.buildId}: ${r.project} ${r.describe} (commit ${r.commit}),
 # config ${r.configId}, recipe ${r.recipe.id} v${r.recipe.version}, build image '${r.image}'.
@@ -164,6 +164,7 @@ step() { printf '\\n==> %s: %s\\n' "$1" "$2"; }
 git clone -q --no-checkout "$repo" "$work"
 cd "$work"
 git checkout -q --detach ${r.commit}
+git config core.abbrev ${id.gitAbbrev}
 work=$(pwd -P)
 [ ! -e ${shq(id.sourcePath)} ] || [ -L ${shq(id.sourcePath)} ] || fail ${shq(`${id.sourcePath} exists and is not a link; remove it (kbs builds run there)`)}
 ${identityLines(id, '"$work"')}

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { ProjectRef } from "../gitref/gitref";
@@ -14,6 +15,11 @@ import { gitText } from "../gitref/git";
  * read-only at GUEST_OBJECTS and the work tree's `.git/objects/info/alternates` points
  * there. Refs come in as a packed-refs file written here from the project's refs only,
  * so other projects' refs are not visible (their objects are, by id, in the shared store).
+ *
+ * `git describe` abbreviates the commit id to a length git picks from the number of objects
+ * in the repository (Klipper prints it as the firmware version): a fresh clone of the upstream
+ * has the objects its refs reach, but the shared store has every project's. The work tree (and
+ * reproduce.sh's clone) therefore pins `core.abbrev` to the length such a clone gets.
  */
 // A direct child of /kbs: bwrap makes missing parents of a bind 0700, which the sandbox uid could not enter.
 export const GUEST_OBJECTS = "/kbs/objects";
@@ -21,6 +27,8 @@ export const GUEST_OBJECTS = "/kbs/objects";
 export interface WorkTreeSource {
   /** Host dir bound read-only at GUEST_OBJECTS. */
   objectsDir: string;
+  /** core.abbrev of a fresh clone of the upstream. */
+  abbrev: number;
   /** The committer time of the commit (SOURCE_DATE_EPOCH). */
   commitEpoch: number;
 }
@@ -45,18 +53,40 @@ export function packedRefs(refs: ProjectRef[]): string {
   return `# pack-refs with: peeled fully-peeled sorted \n${lines.map((l) => l.text).join("\n")}\n`;
 }
 
-/** Write `packed-refs` into the build's in-dir and say where the objects are and when the commit was made. */
+/** git's automatic abbreviation for a repository of `count` objects (the bits of the count, halved, rounded up; at least 7). */
+export function abbrevFor(count: number): number {
+  const bits = count > 0 ? Math.floor(Math.log2(count)) + 1 : 0;
+  return Math.max(7, Math.ceil(bits / 2));
+}
+
+const abbrevs = new Map<string, Promise<number>>();
+
+/** The objects the project's refs reach, counted once per set of ref tips (a fresh clone has exactly these). */
+function cloneAbbrev(gitDir: string, project: string, refsText: string): Promise<number> {
+  const key = `${gitDir}\0${project}\0${crypto.createHash("sha256").update(refsText).digest("hex")}`;
+  let p = abbrevs.get(key);
+  if (!p) {
+    p = gitText(gitDir, ["rev-list", "--objects", "--count", `--glob=refs/heads/${project}/*`, `--glob=refs/tags/${project}/*`]).then((n) => abbrevFor(Number(n.trim())));
+    p.catch(() => abbrevs.delete(key));
+    abbrevs.set(key, p);
+  }
+  return p;
+}
+
+/** Write `packed-refs` into the build's in-dir and say where the objects are, when the commit was made and the clone's abbrev. */
 export async function prepareWorkTree(gitref: GitRefView, project: string, commit: string, inDir: string): Promise<WorkTreeSource> {
   const [refs, time] = await Promise.all([gitref.refs(project), gitText(gitref.dir, ["show", "-s", "--format=%ct", commit])]);
-  fs.writeFileSync(path.join(inDir, "packed-refs"), packedRefs(refs));
-  return { objectsDir: path.join(gitref.dir, "objects"), commitEpoch: Number(time.trim()) };
+  const text = packedRefs(refs);
+  fs.writeFileSync(path.join(inDir, "packed-refs"), text);
+  return { objectsDir: path.join(gitref.dir, "objects"), abbrev: await cloneAbbrev(gitref.dir, project, text), commitEpoch: Number(time.trim()) };
 }
 
 /** The shell lines of build.sh that make the work tree in /work/src from /kbs/in/packed-refs and the borrowed objects. */
-export function checkoutScript(commit: string): string {
+export function checkoutScript(commit: string, abbrev: number): string {
   return [
     "mkdir -p /work/src && cd /work/src || exit 1",
     'git -c init.defaultBranch=master init -q . || fail "git init failed in the work dir"',
+    `git config core.abbrev ${abbrev}`,
     `printf '%s\\n' ${GUEST_OBJECTS} > .git/objects/info/alternates`,
     "cp /kbs/in/packed-refs .git/packed-refs || exit 1",
     `git -c advice.detachedHead=false checkout -q --detach ${commit} || fail "could not check out ${commit}"`,
