@@ -16,10 +16,7 @@ export class StepClock {
   private marks: Array<{ step: string; at: number }> = [];
   private partial = "";
 
-  constructor(
-    private readonly queuedAt: number,
-    startedAt: number,
-  ) {
+  constructor(queuedAt: number, startedAt: number) {
     this.marks.push({ step: "queue", at: queuedAt }, { step: "setup", at: startedAt });
   }
 
@@ -44,9 +41,5 @@ export class StepClock {
   /** Each step's duration, up to `end` for the last one. */
   timings(end = Date.now()): StepTiming[] {
     return this.marks.map((m, i) => ({ step: m.step, ms: Math.max(0, (this.marks[i + 1]?.at ?? end) - m.at) }));
-  }
-
-  get sinceQueued(): number {
-    return Date.now() - this.queuedAt;
   }
 }
