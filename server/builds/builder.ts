@@ -139,7 +139,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     }
     if (result.code !== 0 || step !== "done") {
       await log.close();
-      return failure(ctx, build.id, step, result.code, limits.diskMB);
+      return failure(ctx, opts.logId ?? build.id, step, result.code, limits.diskMB);
     }
 
     const paths = parsePairs(readText(path.join(outDir, "paths")));
@@ -249,7 +249,7 @@ async function storeDir(ctx: BuilderContext, dir: string, optional: boolean, pat
   return out;
 }
 
-/** A failed build's record: the step that failed and the last lines of its log, disk-full said plainly. */
+/** A failed build's record: the step that failed and the last lines of its log (`logId`), disk-full said plainly. */
 function failure(ctx: BuilderContext, id: string, step: string, code: number | null, diskMB: number): Finish {
   const tail = ctx.logs.tail(id, 200);
   const last = tail.slice(-20).join("\n");
