@@ -7,8 +7,8 @@ import type { BenchFigure, BenchSuite } from "../bench/types";
 import { startServer, type RunningServer } from "../main";
 import { run } from "../proc";
 import { loadSettings } from "../settings";
-import { addFixtureProject, createBuildFixtureRepo, createKlipperSizedRepo } from "./fixtures";
-import type { BuildView, Manifest } from "./types";
+import { addFixtureProject, createBuildFixtureRepo } from "./fixtures";
+import type { BuildView } from "./types";
 
 /**
  * Build figures through the real server, queue and bwrap sandboxes, on the build fixture
@@ -17,7 +17,7 @@ import type { BuildView, Manifest } from "./types";
  * the sandbox (same run); a one-symbol-change rebuild with a warm ccache against cold;
  * throughput with 1 and 2 workers.
  */
-async function server(workDir: string, name: string, repoDir: string, workers: number, project = "fx"): Promise<RunningServer> {
+export async function server(workDir: string, name: string, repoDir: string, workers: number, project = "fx"): Promise<RunningServer> {
   const env = { KBS_DATA_DIR: path.join(workDir, name), PORT: "0", KBS_UPSTREAMS: "0", KBS_BUILTINS: "0", KBS_POOL_SIZE: "0", KBS_BUILD_WORKERS: String(workers), KBS_LOG_LEVEL: "warn" };
   await addFixtureProject(env, project, repoDir);
   return startServer(loadSettings(env), { withNext: false });
@@ -28,10 +28,10 @@ async function post(base: string, p: string, body: unknown): Promise<{ status: n
   return { status: res.status, json: (await res.json()) as { id: string } };
 }
 
-const config = (blink: number) => `CONFIG_ARCH_HOST=y\nCONFIG_BLINK_PERIOD_MS=${blink}\n`;
+export const config = (blink: number) => `CONFIG_ARCH_HOST=y\nCONFIG_BLINK_PERIOD_MS=${blink}\n`;
 
 /** Save a config and build it; resolves with the finished build. */
-async function build(base: string, rev: string, text: string, project = "fx"): Promise<BuildView> {
+export async function build(base: string, rev: string, text: string, project = "fx"): Promise<BuildView> {
   const cfg = await post(base, "/api/configs", { project, rev, text });
   const req = await post(base, "/api/builds", { project, rev, configId: cfg.json.id });
   if (req.status >= 400) throw new Error(`POST /api/builds: ${req.status} ${JSON.stringify(req.json)}`);
@@ -122,8 +122,6 @@ export const suite: BenchSuite = async (ctx) => {
     await one.close();
   }
 
-  figures.push(...(await klipperSized(ctx, runs)));
-
   const jobs = ctx.quick ? 4 : 8;
   for (const workers of [1, 2]) {
     ctx.log(`builds: throughput with ${workers} worker(s), ${jobs} demo builds`);
@@ -144,47 +142,3 @@ export const suite: BenchSuite = async (ctx) => {
 };
 
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-
-/**
- * The issue's target on a tree of Klipper's shape (thousands of files, tens of MB, generated
- * here): a cold sandboxed build, request to `succeeded` with an empty ccache, against a bare
- * `make` in a `git clone` of the same commit, alternated so load hits both alike. The note says
- * where the sandboxed build's time went (median per step, from the manifests' host-clock timings).
- */
-async function klipperSized(ctx: Parameters<BenchSuite>[0], runs: number): Promise<BenchFigure[]> {
-  ctx.log("builds: a Klipper-sized tree (2,400 files, ~45 MB): cold sandboxed builds against bare make in a git clone");
-  const repo = createKlipperSizedRepo(path.join(ctx.workDir, "klipper-sized"), ctx.quick ? { files: 2000, blobMB: 20 } : {});
-  const clone = path.join(ctx.workDir, "klipper-sized-clone");
-  await run("git", ["clone", "-q", repo, clone]);
-  const s = await server(ctx.workDir, "klipper-sized-data", repo, 1, "big");
-  try {
-    const ccache = path.join(s.kbs.settings.dataDir, "ccache");
-    let blink = 2000;
-    const bare: number[] = [];
-    const steps = new Map<string, number[]>();
-    const cold = await repeat(runs, async () => {
-      fs.rmSync(path.join(clone, "out"), { recursive: true, force: true });
-      fs.writeFileSync(path.join(clone, ".config"), config(blink));
-      bare.push(await timeCommand(["sh", "-c", `make olddefconfig PYTHON=${systemPython} >/dev/null && make -j2 PYTHON=${systemPython} >/dev/null`], { cwd: clone }));
-      fs.rmSync(ccache, { recursive: true, force: true });
-      let done: BuildView | undefined;
-      const ms = await timeMs(async () => void (done = await build(s.url, "v1.0.0", config(blink++), "big")));
-      for (const t of (done!.manifest as Manifest).timings) steps.set(t.step, [...(steps.get(t.step) ?? []), t.ms]);
-      return ms;
-    });
-    const where = [...steps].map(([step, ms]) => `${step} ${Math.round(median(ms))}`).join(", ");
-    return [
-      {
-        name: "builds.cold_build_klipper_sized",
-        unit: "ms",
-        samples: cold,
-        baseline: { name: "bare make (olddefconfig + make -j2) in a git clone of the same commit", samples: bare },
-        target: "ratio <= 1.10",
-        note: `request to succeeded, empty ccache, git work tree checked out in the sandbox; median ms per step: ${where}`,
-      },
-    ];
-  } finally {
-    await s.close();
-  }
-}
