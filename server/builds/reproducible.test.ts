@@ -88,6 +88,9 @@ describe("reproducible builds", () => {
     expect(out).toContain("host name now: kbs");
     expect(out).toMatch(/out\/demo\.elf: OK/);
     expect(out).toMatch(/out\/demo\.bin: OK/);
+    // reproduce.sh leaves its source-path link behind, as it would on a user's machine: remove ours.
+    const link = manifest.pinned.sourcePath!;
+    if (fs.lstatSync(link).isSymbolicLink() && fs.readlinkSync(link).startsWith(dir)) fs.rmSync(link);
   }, 300_000);
 
   it("verify says reproducible for the stamped firmware and names the artifact of a build with randomness", async () => {
