@@ -182,6 +182,18 @@ test("Build leads to a build page that succeeds with a downloadable artifact mat
   await page.screenshot({ path: info.outputPath("build.png"), fullPage: true });
 });
 
+test("Verify rebuilds and shows a reproducible badge on the build page and on the shared config page; the timeline has the host's steps", async ({ page }, info) => {
+  test.setTimeout(600_000);
+  await page.goto(buildUrl);
+  for (const step of ["queue", "sandbox", "checkout", "build", "store"]) await expect(page.locator(`[data-step="${step}"]`)).toBeVisible();
+  await page.getByRole("button", { name: "Verify", exact: true }).click();
+  await expect(page.locator("[data-reproducible]")).toHaveAttribute("data-reproducible", "true", { timeout: 540_000 });
+  await expect(page.locator("[data-reproducible]")).toHaveText("reproducible");
+  await page.screenshot({ path: info.outputPath("build-verified.png"), fullPage: true });
+  await page.goto(shareUrl);
+  await expect(page.locator(`[data-build="${buildUrl.split("/b/")[1]}"] [data-reproducible]`)).toHaveAttribute("data-reproducible", "true");
+});
+
 test("a 390px wide phone renders every page without overlap", async ({ page }, info) => {
   await page.setViewportSize({ width: 390, height: 844 });
   const pages: Array<[string, () => Promise<unknown>]> = [

@@ -84,17 +84,20 @@ describe("a hostile build or session cannot reach past its sandbox through what 
     expect((await fetch(`${base}/api/builds/${b.id}/artifacts/loot`)).status).toBe(404);
   });
 
-  it("refuses a link into the data dir, whose path the sandbox cannot read in its mount table", async () => {
+  it("refuses a link into the data dir; the sandbox's mount table shows its inputs under the staging root and no writable data-dir path", async () => {
     const db = path.join(dataDir, "kbs.sqlite");
     const b = await build("fw", attack(`mkdir -p /kbs/out/artifacts; cat /proc/self/mountinfo > /kbs/out/artifacts/mounts.txt; ln -sf ${db} /kbs/out/artifacts/kbs.sqlite`));
     expect(b.state).toBe("failed");
     expect(b.errorSummary).toMatch(/'artifacts\/kbs.sqlite': it is a symbolic link/);
-    // The same build, without the link: its mount table shows the neutral staging root and no data dir.
+    // The same build, without the link: /kbs/in comes from the neutral staging root; what comes from the data dir
+    // (the git objects the work tree borrows, a compiler cache) is read-only.
     const seen = await build("fw2", attack("mkdir -p /kbs/out/artifacts; cat /proc/self/mountinfo > /kbs/out/artifacts/mounts.txt"));
     expect(seen.state).toBe("succeeded");
-    const mounts = await (await fetch(`${base}/api/builds/${seen.id}/artifacts/mounts.txt`)).text();
-    expect(mounts).toContain(path.join(work, "staging"));
-    expect(mounts).not.toContain(dataDir);
+    const mounts = (await (await fetch(`${base}/api/builds/${seen.id}/artifacts/mounts.txt`)).text()).split("\n").map((l) => l.split(" "));
+    expect(mounts.find((f) => f[4] === "/kbs/in")?.[3]).toContain(path.join(work, "staging"));
+    const fromData = mounts.filter((f) => f[3]?.startsWith(dataDir));
+    expect(fromData.map((f) => f[4])).toEqual(["/kbs/objects"]);
+    for (const f of fromData) expect(f[5]!.split(",")).toContain("ro");
   });
 
   it("refuses a FIFO where the host expects a file, and the server keeps answering throughout", async () => {

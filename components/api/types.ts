@@ -92,6 +92,28 @@ export interface Build {
   pinned?: boolean;
   /** Artifacts were removed by retention; a rebuild makes them again. */
   expired?: boolean;
+  /** The last rebuild-and-compare: true|false, null when never verified or running. */
+  reproducible?: boolean | null;
+  verification?: Verification | null;
+}
+
+export interface Verification {
+  state: "running" | "done" | "failed";
+  reproducible: boolean | null;
+  differences: Array<{ name: string; offset: number | null }>;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** GET /api/builds?config=ID: the latest builds of one config. */
+export interface BuildSummary {
+  id: string;
+  state: BuildState;
+  describe: string;
+  reproducible: boolean | null;
+  verification: Verification | null;
+  finishedAt: string | null;
 }
 
 export const finishedBuildStates: readonly BuildState[] = ["succeeded", "failed", "timed_out", "cancelled"];

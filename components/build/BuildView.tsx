@@ -11,7 +11,8 @@ import { ErrorNote } from "../ui/ErrorNote";
 import { formatBytes, formatDate, formatDuration, shortSha } from "../ui/format";
 import { button, panel } from "../ui/styles";
 import { BuildLog, useBuildLog } from "./BuildLog";
-import { BuildTimeline, stepsFromLog } from "./BuildTimeline";
+import { BuildTimeline, stepsFromLog, stepsFromTimings } from "./BuildTimeline";
+import { ReproducibleBadge } from "./ReproducibleBadge";
 import { FlashGuide } from "./FlashGuide";
 
 const stateLook: Record<BuildState, { label: string; cls: string }> = {
@@ -37,11 +38,11 @@ function summaryParts(summary: string | null | undefined): { head: string; line?
   return { head, line: tail.find((l) => /\berror\b|fatal|failed|not found/i.test(l)) ?? tail[tail.length - 1] };
 }
 
-/** Re-reads the build while it is not finished. */
-function useBuild(initial: Build): { build: Build; error?: string } {
+/** Re-reads the build while it is not finished, or while its verification runs. */
+function useBuild(initial: Build): { build: Build; error?: string; setBuild: (b: Build) => void } {
   const [build, setBuild] = useState(initial);
   const [error, setError] = useState<string>();
-  const finished = finishedBuildStates.includes(build.state);
+  const finished = finishedBuildStates.includes(build.state) && build.verification?.state !== "running";
   useEffect(() => {
     if (finished) return;
     const t = setInterval(() => {
@@ -54,7 +55,7 @@ function useBuild(initial: Build): { build: Build; error?: string } {
     }, 1500);
     return () => clearInterval(t);
   }, [finished, initial.id]);
-  return { build, error };
+  return { build, error, setBuild };
 }
 
 const noSubscribe = () => () => {};
@@ -89,7 +90,7 @@ function Progress({ build, elapsedMs }: { build: Build; elapsedMs?: number }) {
 
 export function BuildView(props: { initial: Build }) {
   const router = useRouter();
-  const { build, error } = useBuild(props.initial);
+  const { build, error, setBuild } = useBuild(props.initial);
   const finished = finishedBuildStates.includes(build.state);
   const log = useBuildLog(build.id, finished);
   const origin = useSyncExternalStore(
@@ -102,7 +103,8 @@ export function BuildView(props: { initial: Build }) {
   const [rebuilding, setRebuilding] = useState(false);
   const manifestMs = (build.manifest as { durationMs?: unknown } | null | undefined)?.durationMs;
   const totalMs = typeof manifestMs === "number" ? manifestMs : build.startedAt && build.finishedAt ? Date.parse(build.finishedAt) - Date.parse(build.startedAt) : undefined;
-  const steps = stepsFromLog(log.text, build.state, build.failedStep, totalMs);
+  const timings = (build.manifest as { timings?: unknown } | null | undefined)?.timings;
+  const steps = Array.isArray(timings) ? stepsFromTimings(timings as Array<{ step: string; ms: number }>, log.text) : stepsFromLog(log.text, build.state, build.failedStep, totalMs);
   const failure = summaryParts(build.errorSummary);
   const look = stateLook[build.state];
   const enc = encodeURIComponent;
@@ -114,6 +116,19 @@ export function BuildView(props: { initial: Build }) {
   useEffect(() => {
     if (pin) void api(`/api/builds/${encodeURIComponent(build.id)}/pin`, { method: "POST", body: {} }).catch(() => undefined);
   }, [pin, build.id]);
+
+  const [verifying, setVerifying] = useState(false);
+  const verify = async () => {
+    setVerifying(true);
+    setActionError(undefined);
+    try {
+      setBuild(await api<Build>(`/api/builds/${enc(build.id)}/verify`, { method: "POST", body: {} }));
+    } catch (e) {
+      setActionError(errorText(e));
+    } finally {
+      setVerifying(false);
+    }
+  };
 
   const rebuild = async () => {
     setRebuilding(true);
@@ -141,6 +156,7 @@ export function BuildView(props: { initial: Build }) {
               {look.label}
             </span>
             {build.cached && <span className="rounded-full border border-slate-700 px-2 py-0.5 text-xs text-slate-400">from cache</span>}
+            <ReproducibleBadge verification={build.verification} />
           </h1>
           <p className="mt-1 text-xs text-slate-400">
             {build.state === "queued" && (
@@ -157,6 +173,17 @@ export function BuildView(props: { initial: Build }) {
           <Link className={button.secondary} href={`/c/${enc(build.configId)}`}>
             Open config
           </Link>
+          {build.state === "succeeded" && !build.expired && (
+            <button
+              type="button"
+              className={button.secondary}
+              disabled={verifying || build.verification?.state === "running"}
+              title="Rebuild on a fresh work tree without ccache and compare every artifact byte for byte"
+              onClick={() => void verify()}
+            >
+              {verifying || build.verification?.state === "running" ? "Verifying…" : "Verify"}
+            </button>
+          )}
           <button type="button" className={button.secondary} disabled={!finished || rebuilding} onClick={() => void rebuild()}>
             {rebuilding ? "Queueing…" : "Rebuild"}
           </button>
@@ -174,6 +201,22 @@ export function BuildView(props: { initial: Build }) {
           {actionNotice}
         </p>
       )}
+      {build.verification?.state === "done" && build.verification.reproducible === false && (
+        <ErrorNote title="Not reproducible: a rebuild without ccache gave different bytes">
+          <ul className="list-inside list-disc font-mono text-xs">
+            {build.verification.differences.map((d) => (
+              <li key={d.name} data-differs={d.name}>
+                {d.name}
+                {d.offset !== null ? ` differs from byte ${d.offset}` : " is missing in one of the two"}
+              </li>
+            ))}
+          </ul>
+          <p className="mt-1 text-xs">
+            The rebuild&apos;s log: <a className="underline" href={`/api/builds/${enc(build.id)}/verify/log`}>verify log</a>.
+          </p>
+        </ErrorNote>
+      )}
+      {build.verification?.state === "failed" && <ErrorNote title="The verify rebuild did not finish">{build.verification.error}</ErrorNote>}
       {(build.state === "failed" || build.state === "timed_out") && (
         <ErrorNote
           title={build.state === "timed_out" ? `The build ran out of time${build.failedStep ? ` in step ${build.failedStep}` : ""}` : `The build failed${build.failedStep ? ` at step ${build.failedStep}` : ""}`}

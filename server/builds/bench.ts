@@ -17,9 +17,9 @@ import type { BuildView } from "./types";
  * the sandbox (same run); a one-symbol-change rebuild with a warm ccache against cold;
  * throughput with 1 and 2 workers.
  */
-async function server(workDir: string, name: string, repoDir: string, workers: number): Promise<RunningServer> {
+export async function server(workDir: string, name: string, repoDir: string, workers: number, project = "fx"): Promise<RunningServer> {
   const env = { KBS_DATA_DIR: path.join(workDir, name), PORT: "0", KBS_UPSTREAMS: "0", KBS_BUILTINS: "0", KBS_POOL_SIZE: "0", KBS_BUILD_WORKERS: String(workers), KBS_LOG_LEVEL: "warn" };
-  await addFixtureProject(env, "fx", repoDir);
+  await addFixtureProject(env, project, repoDir);
   return startServer(loadSettings(env), { withNext: false });
 }
 
@@ -28,12 +28,12 @@ async function post(base: string, p: string, body: unknown): Promise<{ status: n
   return { status: res.status, json: (await res.json()) as { id: string } };
 }
 
-const config = (blink: number) => `CONFIG_ARCH_HOST=y\nCONFIG_BLINK_PERIOD_MS=${blink}\n`;
+export const config = (blink: number) => `CONFIG_ARCH_HOST=y\nCONFIG_BLINK_PERIOD_MS=${blink}\n`;
 
 /** Save a config and build it; resolves with the finished build. */
-async function build(base: string, rev: string, text: string): Promise<BuildView> {
-  const cfg = await post(base, "/api/configs", { project: "fx", rev, text });
-  const req = await post(base, "/api/builds", { project: "fx", rev, configId: cfg.json.id });
+export async function build(base: string, rev: string, text: string, project = "fx"): Promise<BuildView> {
+  const cfg = await post(base, "/api/configs", { project, rev, text });
+  const req = await post(base, "/api/builds", { project, rev, configId: cfg.json.id });
   if (req.status >= 400) throw new Error(`POST /api/builds: ${req.status} ${JSON.stringify(req.json)}`);
   return waitDone(base, req.json.id);
 }
@@ -140,4 +140,5 @@ export const suite: BenchSuite = async (ctx) => {
   }
   return figures;
 };
+
 

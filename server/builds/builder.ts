@@ -4,12 +4,17 @@ import { diskFullMessage, isDiskFull, lowOnSpace } from "../http/disk-full";
 import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
+import { buildIdentity, pinnedForManifest } from "./identity";
 import { InputError, stageInputs } from "./inputs";
+import { imageId } from "./key";
 import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
 import { Staging } from "../sandbox/staging";
 import type { Recipe } from "../projects/recipe";
 import { CCACHE_OUTPUT_DIR, type CompilerCache } from "./ccache";
 import { buildScript, reproducer } from "./script";
+import { StepClock } from "./timings";
+import { toolchainVersions } from "./toolchains";
+import { GUEST_OBJECTS, prepareWorkTree } from "./worktree";
 import type { Finish } from "./store";
 import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
 
@@ -28,6 +33,13 @@ export interface BuilderContext {
   worker: string;
 }
 
+export interface RunOptions {
+  /** A verify rebuild (verify.ts): no ccache at all. */
+  verify?: boolean;
+  /** The log to write (a verify run keeps its own beside the build's). */
+  logId?: string;
+}
+
 /** The limits a build runs under: the recipe's, capped by the operator's settings. */
 export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: number; diskMB: number; memoryMB: number } }) {
   const cap = (v: number, c: number) => (c > 0 ? Math.min(v, c) : v);
@@ -39,39 +51,46 @@ export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: n
 }
 
 /**
- * One attempt of a build, all of it inside a sandbox with no network: the commit's tree
- * (`git archive`, streamed to the sandbox's stdin) is unpacked into the sandbox's
- * size-limited /work, the stored config written, the recipe's olddefconfig and steps
- * run, and the artifacts copied out to the one writable bind. Artifacts of earlier builds
+ * One attempt of a build, all of it inside a sandbox with no network: the commit is
+ * checked out as a git work tree (worktree.ts: gitref's objects borrowed read-only, the
+ * project's refs under their upstream names) in the sandbox's size-limited /work, the
+ * build identity pinned (identity.ts), the stored config written, the recipe's olddefconfig and steps
+ * run, and the artifacts collected under /kbs/out, which comes back as one strictly parsed tar
+ * (RunRequest.collect: nothing of the host is writable from the sandbox). Artifacts of earlier builds
  * the config names (recipe `build.inputs`) are verified and placed in /kbs/in first. The host then stores the
- * outputs by hash and writes manifest.json and reproduce.sh beside them.
+ * outputs by hash and writes manifest.json and reproduce.sh (and a recipe's release manifest) last.
  */
-export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: number, signal: AbortSignal): Promise<Finish> {
+export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: number, signal: AbortSignal, opts: RunOptions = {}): Promise<Finish> {
   const { settings, deps } = ctx;
+  const clock = new StepClock(Date.parse(build.createdAt), Date.now());
   const recipe = deps.projects.require(build.project).recipe;
   const config = deps.configs.require(build.configId);
   const limits = buildLimits(settings, recipe);
   const startedAt = new Date();
-  // kbs's own side of the job (never bound into the sandbox): the outputs, as kbs wrote them from the sandbox's tar.
   const workRoot = path.join(settings.dataDir, "build-work");
   fs.mkdirSync(workRoot, { recursive: true });
+  // kbs's own side of the job (never bound into the sandbox): the outputs, as kbs wrote them from the sandbox's tar.
   const jobDir = fs.mkdtempSync(path.join(workRoot, `${build.id}-${attempt}-`));
   const outDir = path.join(jobDir, "out");
   // What the sandbox sees at /kbs/in, made under the neutral staging root.
   const staged = new Staging(settings.stagingDir).make();
   const inDir = staged.dir;
-  const ccache = ctx.ccache;
-  const ccacheScope = ccache.scope({ recipe: recipe.id, image: build.image, project: build.project, client: build.client });
-  const log = ctx.logs.writer(build.id);
+  const ccacheScope = ctx.ccache.scope({ recipe: recipe.id, image: build.image, project: build.project, client: build.client });
+  const log = ctx.logs.writer(opts.logId ?? build.id);
   const say = (line: string) => log.write(`kbs: ${line}\n`);
-  const steps = new StepTracker();
   try {
     if (attempt > 1) say(`--- attempt ${attempt}: the previous worker stopped without finishing; starting over ---`);
     say(`build ${build.id} on ${ctx.worker}: ${build.project} ${build.describe} (${build.commit}), config ${build.configId}`);
     say(`recipe ${recipe.id} v${recipe.version}, image ${build.image}, -j${ctx.jobs}, limits ${limits.timeoutSec} s, ${limits.memoryMB} MB memory, ${limits.diskMB} MB disk`);
 
     fs.writeFileSync(path.join(inDir, "config"), config.text);
-    const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe };
+    const [tree, toolchains] = await Promise.all([
+      prepareWorkTree(deps.gitref, build.project, build.commit, inDir),
+      toolchainVersions(deps.sandbox, recipe.build.image, imageId(recipe.build.image)).catch(() => ""),
+    ]);
+    fs.writeFileSync(path.join(inDir, "toolchains.txt"), toolchains);
+    const identity = buildIdentity(recipe, build.project, tree);
+    const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe, identity };
     fs.writeFileSync(path.join(inDir, "build.sh"), buildScript(script));
     let inputs: Awaited<ReturnType<typeof stageInputs>>;
     try {
@@ -82,29 +101,31 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       return { state: "failed", failedStep: "inputs", errorSummary: `Input ${e.message}` };
     }
     for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at /kbs/in/${r.path}`);
-    const cache = ccache.forBuild(ccacheScope, inDir);
 
+    const cache = opts.verify ? undefined : ctx.ccache.forBuild(ccacheScope, inDir);
+    if (opts.verify) say("verify: a fresh work tree, ccache off; the outputs are compared with the build's");
+    clock.mark("sandbox");
     const result = await deps.sandbox.run({
       image: recipe.build.image,
       argv: ["/bin/bash", "/kbs/in/build.sh"],
-      // The tree streams from `git archive` straight into tar inside the sandbox: no copy on the host.
-      stdin: deps.gitref.archive(build.commit),
       cwd: "/work",
-      binds: [{ host: inDir, guest: "/kbs/in" }, ...cache.binds],
+      binds: [{ host: inDir, guest: "/kbs/in" }, { host: tree.objectsDir, guest: GUEST_OBJECTS }, ...(cache?.binds ?? [])],
       // Outputs (and the build's new compiler-cache objects) live in the size-limited /work and come back as one strictly parsed tar.
       collect: { into: outDir, maxBytes: limits.diskMB * MB },
       workSizeBytes: limits.diskMB * MB,
       limits: { memoryBytes: limits.memoryMB * MB, fileSizeBytes: limits.diskMB * MB },
-      env: { KBS_IN: "/kbs/in", ...cache.env, CCACHE_BASEDIR: "/work/src", PATH: "/usr/lib/ccache:/usr/bin:/bin" },
+      env: cache ? { KBS_IN: "/kbs/in", ...cache.env, PATH: "/usr/lib/ccache:/usr/bin:/bin" } : { KBS_IN: "/kbs/in", CCACHE_DISABLE: "1", PATH: "/usr/bin:/bin" },
+      hostname: identity.hostname,
       timeoutMs: limits.timeoutSec * 1000,
       signal,
       onOutput: (chunk) => {
+        clock.feed(chunk);
         log.write(chunk);
-        steps.feed(chunk);
       },
     });
+    clock.mark("store");
 
-    const step = steps.current ?? "checkout";
+    const step = clock.current ?? "checkout";
     if (signal.aborted) {
       say(`cancelled during step '${step}'`);
       return { state: "cancelled", failedStep: step, errorSummary: "Cancelled on request." };
@@ -116,7 +137,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     }
     if (result.code !== 0 || step !== "done") {
       await log.close();
-      return failure(ctx, build.id, step, result.code, limits.diskMB);
+      return failure(ctx, opts.logId ?? build.id, step, result.code, limits.diskMB);
     }
     if (!result.collected || "error" in result.collected) {
       const why = result.collected && "error" in result.collected ? result.collected.error : "none came back";
@@ -149,11 +170,13 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       say(msg);
       return { state: "failed", failedStep: "artifacts", errorSummary: msg };
     }
-    const added = await ccache.merge(ccacheScope, path.join(outDir, CCACHE_OUTPUT_DIR)).catch((e: Error) => {
-      say(`compiler cache not kept: ${e.message}`);
-      return 0;
-    });
-    if (added) say(`compiler cache: kept ${(added / MB).toFixed(1)} MB of new objects for this project's later builds from the same client`);
+    if (cache) {
+      const added = await ctx.ccache.merge(ccacheScope, path.join(outDir, CCACHE_OUTPUT_DIR)).catch((e: Error) => {
+        say(`compiler cache not kept: ${e.message}`);
+        return 0;
+      });
+      if (added) say(`compiler cache: kept ${(added / MB).toFixed(1)} MB of new objects for this project's later builds from the same client`);
+    }
     const finishedAt = new Date();
     const manifest: Manifest = {
       schema: 1,
@@ -166,6 +189,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       recipe: { id: recipe.id, version: recipe.version },
       image: { name: recipe.build.image, id: build.image },
       toolchain: parsePairs(await readText(path.join(outDir, "toolchain.txt"))),
+      pinned: pinnedForManifest(identity),
       jobs: ctx.jobs,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
@@ -173,6 +197,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       artifacts: outputs.map(({ name, size, sha256, optional }) => ({ name, size, sha256, optional })),
       ...(inputs.length ? { inputs } : {}),
       ...manifestFields(ctx, recipe.build.manifestFields, outputs),
+      timings: clock.timings(),
     };
     const repro = reproducer({
       ...script,
@@ -202,25 +227,6 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     await log.close();
     staged.remove();
     fs.rmSync(jobDir, { recursive: true, force: true });
-  }
-}
-
-/**
- * The step a build is in, from the `==> [kbs] NAME:` lines build.sh prints as each step
- * starts: known even when the sandbox is killed before it hands anything back.
- */
-class StepTracker {
-  current: string | undefined;
-  private partial = "";
-
-  feed(chunk: Buffer): void {
-    const text = this.partial + chunk.toString("latin1");
-    const lines = text.split("\n");
-    this.partial = (lines.pop() ?? "").slice(-256);
-    for (const line of lines) {
-      const m = /^==> \[kbs\] ([A-Za-z0-9_.-]{1,64}):/.exec(line);
-      if (m) this.current = m[1];
-    }
   }
 }
 
@@ -304,7 +310,7 @@ function releaseManifest(ctx: BuilderContext, spec: Recipe["build"]["releaseMani
   return { name: spec.name, ...ctx.artifacts.putBuffer(JSON.stringify({ ...doc, assets }, null, 2) + "\n") };
 }
 
-/** A failed build's record: the step that failed and the last lines of its log, disk-full said plainly. */
+/** A failed build's record: the step that failed and the last lines of its log (`logId`), disk-full said plainly. */
 function failure(ctx: BuilderContext, id: string, step: string, code: number | null, diskMB: number): Finish {
   const tail = ctx.logs.tail(id, 200);
   const last = tail.slice(-20).join("\n");

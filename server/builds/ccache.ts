@@ -49,7 +49,8 @@ export class CompilerCache {
 
   /** Binds and env for a build in `scope`; `inDir` (bound at /kbs/in) gets kbs's ccache.conf. */
   forBuild(scope: string, inDir: string): { binds: Bind[]; env: Record<string, string> } {
-    fs.writeFileSync(path.join(inDir, CONFIG_NAME), "max_size = 2G\numask = 022\n", { mode: 0o644 });
+    // Settings that cannot change the output: no base_dir (it rewrites paths on the compiler's command line), compilers checked by content.
+    fs.writeFileSync(path.join(inDir, CONFIG_NAME), "max_size = 2G\numask = 022\ncompiler_check = content\n", { mode: 0o644 });
     const shared = fs.existsSync(scope);
     return {
       binds: shared ? [{ host: scope, guest: SHARED_GUEST }] : [],

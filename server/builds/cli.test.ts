@@ -19,7 +19,7 @@ describe("kbs build", () => {
     const configFile = path.join(dir, "arm.config");
     fs.writeFileSync(configFile, "CONFIG_ARCH_ARM=y\n");
     const env = procEnv({ ...process.env, ...buildTestEnv, KBS_DATA_DIR: dataDir });
-    const kbs = (args: string[]) => run(process.execPath, [kbsBin, "build", ...args], { env, timeoutMs: 120_000 });
+    const kbs = (args: string[]) => run(process.execPath, [kbsBin, "build", ...args], { env, timeoutMs: 240_000 });
 
     const out = path.join(dir, "out");
     const first = await kbs(["fx", "v0.3.0", "--config", configFile, "--json", "--out", out]);
@@ -37,11 +37,20 @@ describe("kbs build", () => {
     expect(second.stderr.toString()).toContain("cache hit");
     expect(JSON.parse(second.stdout.toString())).toMatchObject({ id: record.id, cached: true });
 
+    // --verify rebuilds without ccache and compares: the cached build, then a build with randomness (exit 1, naming it).
+    const verified = await kbs(["fx", "v0.3.0", "--config", configFile, "--json", "--verify"]);
+    expect(verified.stderr.toString()).toContain("verify: reproducible");
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout.toString())).toMatchObject({ id: record.id, reproducible: true });
+    const noisy = await kbs(["fx", "random", "--config", configFile, "--verify", "--quiet"]);
+    expect(noisy.stderr.toString()).toMatch(/verify: NOT reproducible: random\.bin differs from byte \d+/);
+    expect(noisy.code).toBe(1);
+
     const missing = await kbs(["fx", "v0.3.0", "--config", path.join(dir, "nope.config")]);
     expect(missing.code).toBe(2);
     expect(missing.stderr.toString()).toMatch(/cannot read the config file/);
     const badRev = await kbs(["fx", "v9", "--config", configFile]);
     expect(badRev.code).toBe(2);
     expect(badRev.stderr.toString()).toMatch(/no revision 'v9'/);
-  }, 180_000);
+  }, 300_000);
 });

@@ -34,7 +34,7 @@ export function buildKey(k: {
   image: string;
   inputs?: Array<{ symbol: string; buildId: string; sha256: string | null }>;
 }): string {
-  const parts: unknown[] = ["kbs-build-1", k.project, k.commit, k.configHash, k.recipe, k.recipeVersion, k.image];
+  const parts: unknown[] = ["kbs-build-2", k.project, k.commit, k.configHash, k.recipe, k.recipeVersion, k.image];
   if (k.inputs?.length) parts.push(k.inputs.map((i) => [i.symbol, i.buildId, i.sha256 ?? "unresolved"]));
   return sha256(JSON.stringify(parts));
 }

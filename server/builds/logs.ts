@@ -90,8 +90,10 @@ export class BuildLogs {
     }
   }
 
+  /** A build's log and its verify run's log. */
   remove(id: string): void {
     fs.rmSync(this.path(id), { force: true });
+    fs.rmSync(this.path(`${id}-verify`), { force: true });
   }
 
   /** Every stored log's build id, size and age (janitor). */

@@ -1,6 +1,8 @@
 import { configRunsCode, runsCodeWarning } from "../configs/runs-code";
 import type { BuildStep, Recipe } from "../projects/recipe";
+import type { BuildIdentity } from "./identity";
 import { toolchainRules } from "./toolchains";
+import { checkoutScript } from "./worktree";
 
 /**
  * The shell scripts of a build, generated from the recipe: `build.sh` runs inside the
@@ -39,9 +41,25 @@ export interface BuildScriptInput {
   jobs: number;
   commit: string;
   describe: string;
+  identity: BuildIdentity;
 }
 
-/** Runs in the sandbox: the tree's tar on stdin, /kbs/in/config; artifacts, step and toolchain.txt go to /kbs/out. */
+/**
+ * The pinned identity as shell (build.sh and reproduce.sh alike): umask, the environment,
+ * and the source path, a link to the work tree `$1` that the steps run in; `cd` keeps the
+ * link's name in $PWD, which is where gcc takes the compile dir of its debug info from.
+ */
+function identityLines(id: BuildIdentity, tree: string): string {
+  return [
+    `umask ${id.umask}`,
+    ...Object.entries(id.env).map(([k, v]) => `export ${k}=${shq(v)}`),
+    `ln -sfn ${tree} ${shq(id.sourcePath)} || fail ${shq(`could not make the source path ${id.sourcePath}`)}`,
+    `cd ${shq(id.sourcePath)} || exit 1`,
+    "export PWD",
+  ].join("\n");
+}
+
+/** Runs in the sandbox: /kbs/in/config and packed-refs, gitref's objects read-only; artifacts, step and toolchain.txt go to /kbs/out. */
 export function buildScript(b: BuildScriptInput): string {
   const { recipe } = b;
   const checks = toolchainRules
@@ -67,17 +85,18 @@ fail() { printf 'kbs: %s\\n' "$1" >&2; exit 3; }
 TOOLS="make"
 need() { command -v "$1" >/dev/null 2>&1 || fail "this config builds for $2, which needs $1; $1 is not installed in the build image '${b.image}'"; TOOLS="$TOOLS $1"; }
 
-step checkout ${shq(`commit ${b.commit} (${b.describe})`)}
-mkdir -p /work/src && cd /work/src || exit 1
-tar -xf - || fail "could not unpack the source tree into the work dir"
+step checkout ${shq(`commit ${b.commit} (${b.describe}): a git work tree with the project's refs`)}
 exec </dev/null
+${checkoutScript(b.commit, b.identity.gitAbbrev)}
+${identityLines(b.identity, "/work/src")}
 cp /kbs/in/config ${shq(recipe.configFile)} || exit 1
 ${stepLines(olddefconfig(recipe))}
 
 step toolchain "the compilers this config needs"
 ${checks}
 [ "$TOOLS" = make ] && command -v gcc >/dev/null 2>&1 && TOOLS="make gcc"
-for t in $TOOLS ccache; do command -v "$t" >/dev/null 2>&1 && printf '%s\\t%s\\n' "$t" "$("$t" --version 2>&1 | head -n1)"; done > "$OUT/toolchain.txt"
+# Versions probed once per image (/kbs/in/toolchains.txt); a tool missing there is asked here.
+for t in $TOOLS ccache; do grep -m1 -P "^\\Q$t\\E\\t" /kbs/in/toolchains.txt 2>/dev/null || { command -v "$t" >/dev/null 2>&1 && printf '%s\\t%s\\n' "$t" "$("$t" --version 2>&1 | head -n1)"; }; done > "$OUT/toolchain.txt"
 cat "$OUT/toolchain.txt"
 ${stepLines(recipe.build.steps)}
 
@@ -124,19 +143,38 @@ export function reproducer(r: ReproducerInput): string {
   const warning = runsCode.length
     ? `# WARNING: ${runsCodeWarning(runsCode)}\n# make runs them on this machine, outside any sandbox.\necho ${shq(`reproduce.sh: WARNING: ${runsCodeWarning(runsCode)}`)} >&2\n`
     : "";
+  const id = r.identity;
+  const pinned = [...Object.entries(id.env).map(([k, v]) => `${k}=${v}`), `host name ${id.hostname}`, `umask ${id.umask}`, `source path ${id.sourcePath}`, `git core.abbrev ${id.gitAbbrev}`];
   return `#!/bin/sh
 # Reproduces kbs build ${r.buildId}: ${r.project} ${r.describe} (commit ${r.commit}),
 # config ${r.configId}, recipe ${r.recipe.id} v${r.recipe.version}, build image '${r.image}'.
 # Needs git, make and the toolchain listed in manifest.json${r.inputs.length ? ", and curl for its inputs" : ""}.
 # Usage: ${r.inputs.length ? "KBS_URL=<kbs server> " : ""}sh reproduce.sh <git clone or URL of ${r.project}> [work dir]
+# It pins the build identity kbs pinned (manifest.json "pinned"):
+${pinned.map((p) => `#   ${p}`).join("\n")}
 ${warning}set -eu
 repo=\${1:?usage: sh reproduce.sh GIT_REPOSITORY [WORK_DIR]}
+fail() { printf 'reproduce.sh: %s\\n' "$1" >&2; exit 3; }
+# The host name is the uts namespace's: re-run in one of our own (as root, or as a user where
+# user namespaces are allowed) with the pinned name.
+if [ "$(uname -n)" != ${shq(id.hostname)} ] && [ -z "\${KBS_REPRO_UTS:-}" ]; then
+  for ns in "unshare --uts" "unshare --user --map-root-user --uts"; do
+    if $ns true 2>/dev/null; then exec env KBS_REPRO_UTS=1 $ns sh -c 'hostname "$0" && exec sh "$@"' ${shq(id.hostname)} "$0" "$@"; fi
+  done
+  echo "reproduce.sh: cannot pin the host name here (no unshare --uts); outputs that embed it will differ" >&2
+fi
 work=\${2:-$(mktemp -d)}
 JOBS=\${JOBS:-$(nproc)}
 step() { printf '\\n==> %s: %s\\n' "$1" "$2"; }
 git clone -q --no-checkout "$repo" "$work"
 cd "$work"
-git checkout -q --detach ${r.commit}${fetchInputs(r.inputs)}
+git checkout -q --detach ${r.commit}
+git config core.abbrev ${id.gitAbbrev}
+work=$(pwd -P)
+[ ! -e ${shq(id.sourcePath)} ] || [ -L ${shq(id.sourcePath)} ] || fail ${shq(`${id.sourcePath} exists and is not a link; remove it (kbs builds run there)`)}
+${identityLines(id, '"$work"')}
+step pinned "the build identity"
+printf '  %s\\n' ${pinned.map((p) => shq(p)).join(" ")} "host name now: $(uname -n)" "source path -> $work"${fetchInputs(r.inputs)}
 ${configHeredoc(r.recipe.configFile, r.configText)}
 ${stepLines([...olddefconfig(r.recipe), ...r.recipe.build.steps])}
 

@@ -10,7 +10,7 @@ import { log } from "../log";
 import { loadRecipes, type Recipe } from "../projects/recipe";
 import type { Settings } from "../settings";
 import { ArtifactStore } from "./artifacts";
-import { runBuild } from "./builder";
+import { buildLimits, runBuild } from "./builder";
 import { CompilerCache } from "./ccache";
 import { DiskReserve } from "../disk-reserve";
 import { removeStaleWorkDirs, runJanitor } from "./janitor";
@@ -22,7 +22,8 @@ import { EmbeddedQueue, workerGone, workerName } from "./queue/embedded";
 import { RedisQueue } from "./queue/redis";
 import type { BuildQueue, Job } from "./queue/types";
 import { BuildStore, type Finish } from "./store";
-import { isFinal, type BuildDeps, type BuildRevision, type BuildRow, type BuildView, type Manifest } from "./types";
+import { isFinal, type BuildDeps, type BuildRevision, type BuildRow, type BuildView, type Manifest, type Verification } from "./types";
+import { compareRebuild } from "./verify";
 
 export interface BuildRequest {
   project: string;
@@ -47,6 +48,7 @@ export class BuildService {
   readonly logs: BuildLogs;
   readonly queue: BuildQueue;
   private running = new Map<string, AbortController>();
+  private verifying = new Map<string, { ac: AbortController; job: Promise<void> }>();
   private pendingKeys = new Map<string, Promise<{ hash: string; inputValues: Record<string, string> }>>();
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
@@ -171,6 +173,8 @@ export class BuildService {
       manifest: b.expired ? null : this.manifest(b),
       pinned: b.pinned,
       expired: b.expired,
+      reproducible: b.verification?.reproducible ?? null,
+      verification: b.verification,
       logUrl: `${base}/log`,
       createdAt: b.createdAt,
       startedAt: b.startedAt,
@@ -201,6 +205,47 @@ export class BuildService {
     const b = this.store.cancel(id)!;
     this.running.get(id)?.abort();
     return b;
+  }
+
+  /**
+   * POST /api/builds/:id/verify: rebuild a succeeded build's key on a fresh work tree without
+   * ccache, in the background, and record whether every artifact came out the same. A verify
+   * already running is joined (one UPDATE decides, across processes). 409 for a build that did
+   * not succeed, 410 for an expired one (its artifacts are gone, nothing to compare with).
+   */
+  verify(id: string): { build: BuildRow; started: boolean } {
+    const b = this.require(id);
+    if (b.expired) throw new HttpError(410, "build_expired", `Build ${b.id} has expired and its files were removed, so there is nothing to compare a rebuild with; request the build again, then verify the new one.`);
+    if (b.state !== "succeeded") {
+      const why = isFinal(b.state)
+        ? `${b.state.replace("_", " ")}${b.failedStep ? ` at step '${b.failedStep}'` : ""}; only a build that succeeded can be verified. Fix the config and build again`
+        : `is still ${b.state}; only a build that succeeded can be verified: verify it once it has`;
+      throw new HttpError(409, "build_not_succeeded", `Build ${b.id} ${why}.`);
+    }
+    const startedAt = new Date().toISOString();
+    const running: Verification = { state: "running", reproducible: null, differences: [], error: null, startedAt, finishedAt: null };
+    // A verification left running by a process that died is taken over once it is older than any build may run.
+    const limit = buildLimits(this.settings, this.deps.projects.require(b.project).recipe).timeoutSec;
+    const started = this.store.startVerification(b.id, running, new Date(Date.now() - 2000 * limit).toISOString());
+    if (started) {
+      const ac = new AbortController();
+      const job = (async () => {
+        const jobs = Math.max(1, Math.floor(os.availableParallelism() / this.workerCount()));
+        const ctx = { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, logs: this.logs, jobs, worker: workerName() };
+        let v: Verification;
+        try {
+          const rebuilt = await runBuild(ctx, b, 1, ac.signal, { verify: true, logId: `${b.id}-verify` });
+          v = compareRebuild(this.artifacts, b.artifacts, rebuilt, startedAt);
+        } catch (e) {
+          v = { ...running, state: "failed", error: `kbs could not run the rebuild: ${(e as Error).message}`, finishedAt: new Date().toISOString() };
+        }
+        this.store.finishVerification(b.id, v);
+        log.info({ build: b.id, reproducible: v.reproducible, differences: v.differences.map((d) => d.name) }, "build verified");
+      })();
+      this.verifying.set(b.id, { ac, job });
+      void job.finally(() => this.verifying.delete(b.id));
+    }
+    return { build: this.store.get(b.id)!, started };
   }
 
   pin(id: string): BuildRow {
@@ -320,6 +365,8 @@ export class BuildService {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     for (const ac of this.running.values()) ac.abort();
+    for (const v of this.verifying.values()) v.ac.abort();
+    await Promise.all([...this.verifying.values()].map((v) => v.job));
     await this.queue.close();
   }
 }

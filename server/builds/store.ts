@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../db";
 import { HttpError } from "../http/errors";
-import type { ArtifactRef, BuildInputRef, BuildRow, BuildState } from "./types";
+import type { ArtifactRef, BuildInputRef, BuildRow, BuildState, Verification } from "./types";
 
 /**
  * The build records, in SQLite for both queue engines (the Redis engine only carries
@@ -49,6 +49,8 @@ const migrations = [
   // keeps the input symbols' values (NULL: cached before inputs existed, so olddefconfig runs again).
   `ALTER TABLE builds ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]';
    ALTER TABLE build_config_keys ADD COLUMN input_values TEXT;`,
+  // Rebuild-and-compare (verify.ts): the last verification as JSON, NULL until one is asked for.
+  `ALTER TABLE builds ADD COLUMN verification TEXT;`,
 ];
 
 interface Row {
@@ -70,6 +72,7 @@ interface Row {
   error_summary: string | null;
   artifacts: string;
   inputs: string;
+  verification: string | null;
   pinned: number;
   expired: number;
   created_at: string;
@@ -96,6 +99,7 @@ const toBuild = (r: Row): BuildRow => ({
   errorSummary: r.error_summary,
   artifacts: JSON.parse(r.artifacts) as ArtifactRef[],
   inputs: JSON.parse(r.inputs) as BuildInputRef[],
+  verification: r.verification ? (JSON.parse(r.verification) as Verification) : null,
   pinned: r.pinned === 1,
   expired: r.expired === 1,
   createdAt: r.created_at,
@@ -231,6 +235,11 @@ export class BuildStore {
     return (this.db.prepare("SELECT state FROM builds WHERE id = ?").get(id) as { state: BuildState } | undefined)?.state;
   }
 
+  /** The latest builds of one config, newest first. */
+  byConfig(configId: string, limit: number): BuildRow[] {
+    return (this.db.prepare("SELECT * FROM builds WHERE config_id = ? ORDER BY seq DESC LIMIT ?").all(configId, limit) as Row[]).map(toBuild);
+  }
+
   /** 1 for the next build to start. */
   position(id: string): number | null {
     const r = this.db
@@ -266,6 +275,26 @@ export class BuildStore {
     const stmt = this.db.prepare("UPDATE builds SET state = 'queued', worker = NULL WHERE id = ? AND state = 'running'");
     for (const id of orphans) stmt.run(id);
     return orphans;
+  }
+
+  /**
+   * Start a verification unless one is running (across processes: one UPDATE decides); one
+   * that started before `staleBefore` is taken over (its process died).
+   * Returns whether this caller started it.
+   */
+  startVerification(id: string, v: Verification, staleBefore: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE builds SET verification = ? WHERE id = ? AND (verification IS NULL OR json_extract(verification, '$.state') != 'running'
+             OR json_extract(verification, '$.startedAt') < ?)`,
+        )
+        .run(JSON.stringify(v), id, staleBefore).changes === 1
+    );
+  }
+
+  finishVerification(id: string, v: Verification): void {
+    this.db.prepare("UPDATE builds SET verification = ? WHERE id = ?").run(JSON.stringify(v), id);
   }
 
   pin(id: string): void {

@@ -1,3 +1,5 @@
+import type { RunRequest, RunResult } from "../sandbox/types";
+
 /**
  * Which compiler a config needs, by the architecture choice symbols it sets
  * (Klipper/Kalico's MACH_*, the demo tree's ARCH_*). A config whose compiler is not
@@ -29,3 +31,28 @@ export const toolchainRules: ToolchainRule[] = [
   { symbol: "ARCH_HOST", compiler: "gcc", what: "host", packaged: true },
 ];
 
+
+/** Every tool whose version a build manifest may list: make, the host compiler, ccache and the rules' compilers. */
+const probedTools = [...new Set(["make", "gcc", "ccache", ...toolchainRules.filter((r) => r.packaged).map((r) => r.compiler)])];
+
+const probes = new Map<string, Promise<string>>();
+
+/**
+ * `tool<TAB>first line of --version` for every tool the image has, probed once per image id
+ * (the image definition's hash) and process, in a sandbox of that image that runs no project
+ * code; build.sh copies the lines of the tools a config needs into toolchain.txt. A failed
+ * probe is not kept: the next build probes again (and build.sh probes what is missing).
+ */
+export function toolchainVersions(sandbox: { run(req: RunRequest): Promise<RunResult> }, image: string, imageId: string): Promise<string> {
+  let p = probes.get(imageId);
+  if (!p) {
+    const script = `for t in ${probedTools.join(" ")}; do command -v "$t" >/dev/null 2>&1 && printf '%s\\t%s\\n' "$t" "$("$t" --version 2>&1 | head -n1)"; done; true`;
+    p = sandbox.run({ image, argv: ["/bin/sh", "-c", script], timeoutMs: 60_000 }).then((r) => {
+      if (r.code !== 0) throw new Error(`toolchain probe exited with ${r.code}: ${r.stderr.toString().trim()}`);
+      return r.stdout.toString();
+    });
+    p.catch(() => probes.delete(imageId));
+    probes.set(imageId, p);
+  }
+  return p;
+}

@@ -1,7 +1,8 @@
-import type { Readable } from "node:stream";
 import type { Recipe } from "../projects/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import type { RevisionPin } from "../revdb/revdb";
+import type { StepTiming } from "./timings";
+import type { GitRefView } from "./worktree";
 
 export const buildStates = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled"] as const;
 export type BuildState = (typeof buildStates)[number];
@@ -35,6 +36,8 @@ export interface Manifest extends RevisionPin {
   image: { name: string; id: string };
   /** First line of `--version` of each tool, captured inside the sandbox. */
   toolchain: Record<string, string>;
+  /** The build identity the build ran with (identity.ts): environment, host and user name, umask, source path. */
+  pinned: Record<string, string>;
   jobs: number;
   startedAt: string;
   finishedAt: string;
@@ -44,6 +47,8 @@ export interface Manifest extends RevisionPin {
   inputs?: Array<{ symbol: string; buildId: string; artifact: string; sha256: string }>;
   /** From recipe `build.manifestFields` (first line of an artifact), e.g. the kernel release. */
   kernelVersion?: string;
+  /** Where the time went, per step (timings.ts). */
+  timings: StepTiming[];
   [field: string]: unknown;
 }
 
@@ -69,8 +74,22 @@ export interface BuildRow {
   inputs: BuildInputRef[];
   pinned: boolean;
   expired: boolean;
+  /** The last rebuild-and-compare (verify.ts); null until one was asked for. */
+  verification: Verification | null;
   createdAt: string;
   startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** A verify run: the same key rebuilt on a fresh work tree without ccache, every artifact compared by sha256. */
+export interface Verification {
+  state: "running" | "done" | "failed";
+  /** null while running, or when the rebuild itself failed (`error` says why). */
+  reproducible: boolean | null;
+  /** Per artifact that differs: its name and the first byte offset where the two differ (the shorter one's length when one is a prefix). */
+  differences: Array<{ name: string; offset: number | null; sha256: string | null; rebuiltSha256: string | null }>;
+  error: string | null;
+  startedAt: string;
   finishedAt: string | null;
 }
 
@@ -93,6 +112,9 @@ export interface BuildView extends RevisionPin {
   manifest: Manifest | null;
   pinned: boolean;
   expired: boolean;
+  /** The verify result (true|false), null when never verified or still running; `verification` has the details. */
+  reproducible: boolean | null;
+  verification: Verification | null;
   logUrl: string;
   createdAt: string;
   startedAt: string | null;
@@ -106,7 +128,7 @@ export interface BuildView extends RevisionPin {
 export interface BuildDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): BuildRevision };
-  gitref: { archive(sha: string): Readable };
+  gitref: GitRefView;
   configs: {
     require(id: string): { id: string; project: string; text: string };
     normalise(text: string): string;

@@ -9,8 +9,9 @@ import { loadSettings } from "../settings";
 import { isFinal } from "../builds/types";
 
 /**
- * `kbs build <project> <rev> --config FILE [--json] [--out DIR]`: the same queue as the
- * portal. Embedded (default): workers run in this process. With KBS_REDIS_URL the build
+ * `kbs build <project> <rev> --config FILE [--json] [--out DIR] [--verify]`: the same queue as the
+ * portal. --verify then rebuilds the same key without ccache on a fresh work tree and compares
+ * every artifact (exit 1 when one differs). Embedded (default): workers run in this process. With KBS_REDIS_URL the build
  * is queued for `kbs worker` processes and this waits for it. The log streams to stderr;
  * --json prints the build record on stdout; --out copies the artifacts into DIR.
  */
@@ -18,11 +19,11 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: "string" }, json: { type: "boolean" }, out: { type: "string" }, quiet: { type: "boolean" } },
+    options: { config: { type: "string" }, json: { type: "boolean" }, out: { type: "string" }, quiet: { type: "boolean" }, verify: { type: "boolean" } },
   });
   const [projectId, rev] = positionals;
   if (!projectId || !rev || !values.config || positionals.length > 2) {
-    throw new CliError("usage: kbs build <project> <rev> --config FILE [--json] [--out DIR]");
+    throw new CliError("usage: kbs build <project> <rev> --config FILE [--json] [--out DIR] [--verify]");
   }
   let text: string;
   try {
@@ -50,7 +51,19 @@ export async function run(argv: string[]): Promise<number> {
     for await (const chunk of kbs.builds.followLog(build.id)) if (!values.quiet && outcome !== "cached") process.stderr.write(chunk);
     while (!isFinal(kbs.builds.get(build.id)!.state)) await sleep(200);
 
-    const done = kbs.builds.get(build.id)!;
+    let done = kbs.builds.get(build.id)!;
+    let reproducible = true;
+    if (values.verify && done.state === "succeeded") {
+      const { started } = kbs.builds.verify(done.id);
+      say(started ? `verify: rebuilding ${done.id} on a fresh work tree without ccache` : `verify: joined the verification of ${done.id} already running`);
+      while (kbs.builds.get(done.id)!.verification?.state === "running") await sleep(250);
+      done = kbs.builds.get(done.id)!;
+      const v = done.verification!;
+      reproducible = v.reproducible === true;
+      if (v.state === "failed") say(`verify: ${v.error}`);
+      else if (v.reproducible) say(`verify: reproducible: every artifact is byte-identical in the rebuild`);
+      else for (const d of v.differences) say(`verify: NOT reproducible: ${d.name} differs${d.offset !== null ? ` from byte ${d.offset}` : ""}`);
+    }
     const view = kbs.builds.view(done, outcome === "cached");
     if (values.out && done.state === "succeeded") {
       fs.mkdirSync(values.out, { recursive: true });
@@ -62,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (values.json) process.stdout.write(JSON.stringify(view, null, 2) + "\n");
     say(done.state === "succeeded" ? `build ${done.id} succeeded` : `build ${done.id} ${done.state}${done.failedStep ? ` at step '${done.failedStep}'` : ""}: ${done.errorSummary ?? ""}`);
-    return done.state === "succeeded" ? 0 : 1;
+    return done.state === "succeeded" && reproducible ? 0 : 1;
   } catch (e) {
     const err = e as { status?: number; message: string };
     if (err.status) {

@@ -137,6 +137,11 @@ describe("kernel defconfigs (recipe linux, fake kernel tree)", () => {
     expect(release).toBe("6.1.2-fake\n");
     expect(manifest.kernelVersion).toBe("6.1.2-fake");
     expect(log).toContain("MODULES (none in this fake tree)");
+    // The recipe pins KBUILD_BUILD_* (TuxMake's reproducible settings), the timestamp from the commit.
+    const stamp = new Date(Number(manifest.pinned.SOURCE_DATE_EPOCH) * 1000).toUTCString().replace("GMT", "+0000");
+    expect(manifest.pinned).toMatchObject({ KBUILD_BUILD_USER: "kbs", KBUILD_BUILD_HOST: "kbs", KBUILD_BUILD_TIMESTAMP: stamp });
+    const image = Buffer.from(await (await fetch(`${base}/api/builds/${done.id}/artifacts/bzImage`)).arrayBuffer()).toString("latin1");
+    expect(image).toContain(`Linux version 6.1.2-fake (kbs@kbs) #1 ${stamp}`);
   }, 360_000);
 
   it("runs the tree's menuconfig for the chosen ARCH in a real session", async () => {

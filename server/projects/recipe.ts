@@ -32,7 +32,7 @@ export const BuildInputSchema = z.object({
 });
 
 /** Manifest fields a recipe may not take over with `manifestFields`. */
-const coreManifestFields = ["schema", "build", "project", "rev", "commit", "describe", "configId", "recipe", "image", "toolchain", "jobs", "startedAt", "finishedAt", "durationMs", "artifacts", "inputs"];
+const coreManifestFields = ["schema", "build", "project", "rev", "commit", "describe", "configId", "recipe", "image", "toolchain", "jobs", "startedAt", "finishedAt", "durationMs", "artifacts", "inputs", "pinned", "timings"];
 
 /** Board presets (Klipper's config/*.cfg): which files are board files and how their headers are read. */
 export const PresetsSchema = z.object({
@@ -107,6 +107,12 @@ export const RecipeSchema = z.object({
      * and sha256 of the stored outputs, so the build cannot vouch for bytes it did not make.
      */
     releaseManifest: z.object({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), from: z.string().min(1) }).optional(),
+    /**
+     * The recipe's own pins of the build identity (server/builds/identity.ts), added to the
+     * ones every build gets: env name -> value, with {epoch}, {date}, {user}, {host}, {project}
+     * filled in (Linux: KBUILD_BUILD_TIMESTAMP "{date}", KBUILD_BUILD_USER "{user}", ...).
+     */
+    identity: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}),
     timeoutSec: z.number().int().positive().default(1800),
     memoryMB: z.number().int().positive().default(4096),
     diskMB: z.number().int().positive().default(4096),

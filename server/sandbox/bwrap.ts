@@ -185,6 +185,7 @@ export class BwrapBackend implements SandboxBackend {
     } else {
       a.push("--unshare-all", "--unshare-user", "--disable-userns");
     }
+    if (req.hostname) a.push("--hostname", req.hostname);
     a.push("--die-with-parent");
     if (job.newSession) a.push("--new-session");
     a.push("--perms", "0755", "--dir", "/etc");

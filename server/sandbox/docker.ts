@@ -127,6 +127,7 @@ export class EngineBackend implements SandboxBackend {
       if (!b.guest.startsWith("/kbs/stub")) checkGuestPath(b.guest);
       f.push("-v", `${b.host}:${b.guest}:${b.writable ? "rw" : "ro"}`);
     }
+    if (req.hostname) f.push("--hostname", req.hostname);
     for (const [k, v] of Object.entries(envOf(req))) f.push("-e", `${k}=${v}`);
     return f;
   }

@@ -39,6 +39,8 @@ export interface SandboxRequest {
   workSizeBytes?: number;
   limits?: Partial<Limits>;
   env?: Record<string, string>;
+  /** The host name inside (its own uts namespace); default: the backend's. Builds pin it (server/builds/identity.ts). */
+  hostname?: string;
 }
 
 export interface RunRequest extends SandboxRequest {

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { serverApi, serverApiOrMissing, ServerApiError } from "../../../components/api/server";
-import { projectArches, type ConfigDiff, type ProjectSummary, type Revision, type StoredConfig } from "../../../components/api/types";
+import { projectArches, type BuildSummary, type ConfigDiff, type ProjectSummary, type Revision, type StoredConfig } from "../../../components/api/types";
 import { ChangedSymbolsTable } from "../../../components/config/ChangedSymbolsTable";
 import { ConfigActions } from "../../../components/config/ConfigActions";
 import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
@@ -9,6 +9,7 @@ import { ConfigText } from "../../../components/config/ConfigText";
 import { RunsCodeWarning } from "../../../components/config/RunsCodeWarning";
 import { KernelDefconfig } from "../../../components/config/KernelDefconfig";
 import { UpgradeNotice } from "../../../components/config/UpgradeNotice";
+import { ReproducibleBadge } from "../../../components/build/ReproducibleBadge";
 import { ErrorNote } from "../../../components/ui/ErrorNote";
 import { formatDate, shortSha } from "../../../components/ui/format";
 import { button, input, panel } from "../../../components/ui/styles";
@@ -40,10 +41,11 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
   const against = firstParam(q.against)?.trim().replace(/^.*\/c\//, "") || undefined;
   const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
   if (!cfg) notFound();
-  const [revision, compared, project] = await Promise.all([
+  const [revision, compared, project, builds] = await Promise.all([
     revisionOf(cfg),
     against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined),
     serverApi<ProjectSummary>(`/api/projects/${enc(cfg.project)}`).catch(() => undefined),
+    serverApi<BuildSummary[]>(`/api/builds?config=${enc(cfg.id)}`).catch(() => []),
   ]);
   const commit = cfg.commit ?? cfg.rev;
   const describe = cfg.describe ?? revision?.describe ?? shortSha(commit);
@@ -82,6 +84,26 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
       <UpgradeNotice configId={cfg.id} project={cfg.project} />
 
       <RunsCodeWarning symbols={cfg.runsCode} />
+
+      {builds.length > 0 && (
+        <section className={panel + " p-3"} aria-labelledby="builds-heading">
+          <h2 id="builds-heading" className="mb-2 text-sm font-semibold">
+            Builds of this config
+          </h2>
+          <ul className="flex flex-col gap-1 text-sm">
+            {builds.map((b) => (
+              <li key={b.id} className="flex flex-wrap items-center gap-2" data-build={b.id}>
+                <a className="font-mono text-emerald-300 hover:underline" href={`/b/${enc(b.id)}`}>
+                  {b.id.slice(0, 12)}
+                </a>
+                <span className="font-mono text-xs text-slate-400">{b.describe}</span>
+                <span className="text-xs text-slate-400">{b.state.replace("_", " ")}</span>
+                <ReproducibleBadge verification={b.verification} />
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
 
       <div className="grid gap-4 lg:grid-cols-2">
         <section className={panel + " p-3"} aria-labelledby="changed-heading">

@@ -12,7 +12,7 @@ const BuildRequestSchema = z.object({
 const contentType = (name: string) =>
   name.endsWith(".json") ? "application/json" : name.endsWith(".sh") ? "text/x-shellscript; charset=utf-8" : "application/octet-stream";
 
-/** DESIGN.md "HTTP API" for builds, plus cancel and pin. */
+/** DESIGN.md "HTTP API" for builds, plus cancel, pin and verify. */
 export function registerBuildRoutes(router: Router, kbs: Kbs): void {
   const builds = kbs.builds;
 
@@ -22,12 +22,29 @@ export function registerBuildRoutes(router: Router, kbs: Kbs): void {
     return new Reply(outcome === "created" ? 201 : 200, build, { Location: `/api/builds/${build.id}` });
   });
 
+  // The latest builds of a config, with their verify results (the shared config page's badges).
+  router.get("/api/builds", ({ url }) => {
+    const { config } = readQuery(url, z.object({ config: z.string().regex(/^[0-9a-f]{8,64}$/, "config must be a config id") }));
+    return builds.store.byConfig(config, 10).map((b) => ({ id: b.id, state: b.state, describe: b.describe, reproducible: b.verification?.reproducible ?? null, verification: b.verification, finishedAt: b.finishedAt }));
+  });
+
   router.get("/api/builds/:id", ({ params }) => builds.view(builds.require(params.id!)));
 
   router.post("/api/builds/:id/cancel", ({ params }) => builds.view(builds.cancel(params.id!)));
   router.delete("/api/builds/:id", ({ params }) => builds.view(builds.cancel(params.id!)));
   // A share link keeps its build: the page behind it pins the build it shows.
   router.post("/api/builds/:id/pin", ({ params }) => builds.view(builds.pin(params.id!)));
+  // Rebuild and compare: 202 with the build (its `verification` running), joined when one runs already.
+  router.post("/api/builds/:id/verify", ({ params }) => {
+    const { build, started } = builds.verify(params.id!);
+    return new Reply(started ? 202 : 200, builds.view(build));
+  });
+  router.get("/api/builds/:id/verify/log", async ({ res, params }) => {
+    const b = builds.require(params.id!);
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" });
+    for await (const chunk of builds.logs.follow(`${b.id}-verify`, () => true)) res.write(chunk);
+    res.end();
+  });
 
   /** The log as text; while the build runs the response stays open and follows it (`?follow=0`: what there is now). */
   router.get("/api/builds/:id/log", async ({ req, res, params, url }) => {
