@@ -31,7 +31,7 @@ interface Route {
   handler: Handler;
 }
 
-/** A small method + path router (`/api/builds/:id/log`) for the JSON API; no framework. */
+/** A small method + path router (`/api/builds/:id/log`; a last `*name` takes the rest of the path) for the JSON API; no framework. */
 export class Router {
   private routes: Route[] = [];
 
@@ -42,9 +42,9 @@ export class Router {
     const keys: string[] = [];
     const regex = new RegExp(
       "^" +
-        pattern.replace(/:([a-zA-Z]+)/g, (_, k: string) => {
-          keys.push(k);
-          return "([^/]+)";
+        pattern.replace(/:([a-zA-Z]+)|\*([a-zA-Z]+)$/g, (_, k: string | undefined, rest: string | undefined) => {
+          keys.push((k ?? rest)!);
+          return k ? "([^/]+)" : "(.+)";
         }) +
         "/?$",
     );
@@ -84,7 +84,11 @@ export class Router {
       const m = route.regex.exec(url.pathname)!;
       const params: Record<string, string> = {};
       route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1]!);
+        try {
+          params[k] = decodeURIComponent(m[i + 1]!);
+        } catch {
+          throw badRequest("bad_url", `The ${k} part of ${url.pathname.slice(0, 200)} is not valid percent-encoding.`);
+        }
       });
       const out = await route.handler({ req, res, params, url });
       if (res.headersSent || res.writableEnded) return;
