@@ -1,9 +1,10 @@
 import crypto from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Db } from "../db";
 import { chooseArch } from "../configs/kconfig-env";
-import type { KconfigTools } from "../configs/kconfig-tools";
+import { helperScript, type KconfigTools } from "../configs/kconfig-tools";
 import type { ConfigStore, StoredConfig } from "../configs/store";
 import { badRequest, HttpError, notFound } from "../http/errors";
 import { log } from "../log";
@@ -17,8 +18,14 @@ import type { ConfigValuesFile, SymbolEntry, SymbolIndexFile, SymbolValue } from
 /** The index builder bound read-only into the sandbox (it never runs on the host). */
 export const indexScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "symbol_index.py");
 
-/** Bumped when symbol_index.py's output changes meaning: old indexes are then rebuilt. */
+/** symbol_index.py's output format (checked on what it prints). */
 const INDEX_FORMAT = 1;
+/** The helpers' own code is part of every variant: a changed helper re-indexes instead of serving what the old one made. */
+const helperCode = crypto
+  .createHash("sha256")
+  .update(fs.readFileSync(indexScript))
+  .update(fs.readFileSync(helperScript))
+  .digest("hex");
 /** Index builds at once: each is a sandbox parsing a whole tree. */
 const BUILD_CONCURRENCY = 2;
 /** History waits for at most this many missing indexes; more are built in the background. */
@@ -116,12 +123,12 @@ export class SymbolService {
     this.store = new SymbolIndexStore(path.join(deps.settings.dataDir, "symbols"), deps.db);
   }
 
-  /** What else than the tree an index depends on: the entry, the environment and the ARCH. */
+  /** What else than the tree an index depends on: the helpers' code, the entry, the environment and the ARCH. */
   variant(recipe: Recipe, arch?: string): string {
     const a = chooseArch(recipe, arch);
     return crypto
       .createHash("sha256")
-      .update(JSON.stringify([INDEX_FORMAT, recipe.entry, recipe.frontend, recipe.kconfigEnv, a ?? null]))
+      .update(JSON.stringify([helperCode, recipe.entry, recipe.frontend, recipe.kconfigEnv, a ?? null]))
       .digest("hex")
       .slice(0, 16);
   }

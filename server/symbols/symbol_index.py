@@ -15,8 +15,10 @@ to extract the bundles.
 """
 
 import argparse
+import io
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,9 +27,35 @@ import kconfig_helper  # noqa: E402
 FORMAT = 1
 
 
+MODULES_ATTR = re.compile(r"^(\s*)modules\s*$", re.M)
+
+
+def accept_modules_attribute(kconfiglib):
+    """Linux 5.13 replaced `option modules` with a bare `modules` line, which Kconfiglib
+    14.1 does not know: read it as the old form (same line, so sites keep their numbers)."""
+    opener = kconfiglib.Kconfig._open
+
+    def _open(self, filename, mode):
+        f = opener(self, filename, mode)
+        if mode != "r":
+            return f
+        with f:
+            return io.StringIO(MODULES_ATTR.sub(r"\1option modules", f.read()))
+
+    kconfiglib.Kconfig._open = _open
+
+
 def parse(kconfiglib, entry):
     """The tree's Kconfig, parsed with its warnings kept (not printed)."""
     return kconfiglib.Kconfig(entry, warn_to_stderr=False)
+
+
+def load_kconfiglib(root):
+    """The tree's own Kconfiglib as it is; the system's, taught the newer syntax of the trees it serves."""
+    k = kconfig_helper.load_kconfiglib(root)
+    if not os.path.isfile(os.path.join(root, "lib", "kconfiglib", "kconfiglib.py")):
+        accept_modules_attribute(k)
+    return k
 
 
 def describe(kconfiglib, kconf):
@@ -145,7 +173,7 @@ def cmd_index(entry):
     root = os.getcwd()
     source = "tree" if os.path.isfile(os.path.join(root, "lib", "kconfiglib", "kconfiglib.py")) else "system"
     try:
-        kconfiglib = kconfig_helper.load_kconfiglib(root)
+        kconfiglib = load_kconfiglib(root)
     except Exception as e:  # the tree's own copy does not even import
         json.dump({"format": FORMAT, "kconfiglib": source, "error": "Kconfiglib did not load: %s" % e}, sys.stdout)
         return
@@ -171,7 +199,7 @@ def cmd_index(entry):
 
 
 def cmd_values(entry, config_path):
-    k = kconfig_helper.load_kconfiglib(os.getcwd())
+    k = load_kconfiglib(os.getcwd())
     kconf = parse(k, entry)
     kconf.load_config(config_path)
     kconf.write_min_config("min.config", header="")

@@ -3,6 +3,8 @@ import { notFound } from "next/navigation";
 import { serverApi, serverApiOrMissing, ServerApiError } from "../../../components/api/server";
 import { projectArches, type ConfigDiff, type ProjectSummary, type Revision, type StoredConfig } from "../../../components/api/types";
 import { ChangedSymbolsTable } from "../../../components/config/ChangedSymbolsTable";
+import { ChosenSymbols } from "../../../components/symbols/ChosenSymbols";
+import { symbolPageHref, type ConfigSymbols } from "../../../components/symbols/types";
 import { ConfigActions } from "../../../components/config/ConfigActions";
 import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
 import { ConfigText } from "../../../components/config/ConfigText";
@@ -38,10 +40,12 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
   const against = firstParam(q.against)?.trim().replace(/^.*\/c\//, "") || undefined;
   const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
   if (!cfg) notFound();
-  const [revision, compared, project] = await Promise.all([
+  const [revision, compared, project, symbols] = await Promise.all([
     revisionOf(cfg),
     against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined),
     serverApi<ProjectSummary>(`/api/projects/${enc(cfg.project)}`).catch(() => undefined),
+    // what the user chose and why the rest differs; without it (a tree Kconfiglib cannot parse) the plain list
+    serverApi<ConfigSymbols>(`/api/configs/${enc(cfg.id)}/symbols`).catch(() => undefined),
   ]);
   const commit = cfg.commit ?? cfg.rev;
   const describe = cfg.describe ?? revision?.describe ?? shortSha(commit);
@@ -83,7 +87,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
           <h2 id="changed-heading" className="mb-2 text-sm font-semibold">
             Changed from the revision&apos;s defaults
           </h2>
-          <ChangedSymbolsTable changed={cfg.changed} />
+          {symbols ? <ChosenSymbols changed={symbols.changed} href={(name) => symbolPageHref(cfg.project, commit, name)} /> : <ChangedSymbolsTable changed={cfg.changed} />}
         </section>
 
         <section className={panel + " p-3"} aria-labelledby="diff-heading">
