@@ -60,8 +60,13 @@ test.describe("without JavaScript", () => {
     await expect(hostOpt).toContainText('not in this config (default -O2)');
     await page.locator("summary", { hasText: "more follow" }).click();
     await page.locator("[data-symbol=ARM_CORTEX_M4] a").click();
-    await expect(page).toHaveURL(/\/x\/demo\/[0-9a-f]{40}\/ARM_CORTEX_M4$/);
-    await expect(page.locator("[data-symbol-card=ARM_CORTEX_M4]")).toContainText("ARM core");
+    await expect(page).toHaveURL(new RegExp(`/x/demo/[0-9a-f]{40}/ARM_CORTEX_M4\\?config=${id}$`));
+    const card = page.locator("[data-symbol-card=ARM_CORTEX_M4]");
+    await expect(card).toContainText("ARM core");
+    await expect(card.locator("[data-symbol-value]")).toContainText("= y — set by the user");
+    // the value follows the links to other symbols
+    await card.locator("[data-symbol-link=ARM_CORTEX_M3]").first().click();
+    await expect(page.locator("[data-symbol-card=ARM_CORTEX_M3] [data-symbol-value]")).toContainText("= n");
   });
 });
 

@@ -12,7 +12,7 @@ import type { ProjectRegistry } from "../projects/registry";
 import type { Recipe } from "../projects/recipe";
 import type { RevDb } from "../revdb/revdb";
 import { LoadedIndex, type SymbolHit } from "./loaded";
-import { changedParts, SymbolIndexStore, type DefinitionPart } from "./store";
+import { changedParts, DIGEST_VERSION, SymbolIndexStore, type DefinitionPart } from "./store";
 import type { ConfigValuesFile, SymbolEntry, SymbolIndexFile, SymbolValue } from "./types";
 
 /** The index builder bound read-only into the sandbox (it never runs on the host). */
@@ -118,17 +118,20 @@ export class SymbolService {
   private histories = new Lru<SymbolHistory>(HISTORY_KEEP);
   private backfills = new Map<string, Promise<void>>();
   private limiter = new Limiter(BUILD_CONCURRENCY);
+  /** Per project, revdb's tree runs as of an index generation. */
+  private trees = new Map<string, { generation: number; runs: ReturnType<RevDb["treeRuns"]>; hashes: string[] }>();
+  private indexedCache = new Map<string, { version: number; indexed: Map<string, string | null> }>();
 
   constructor(private readonly deps: SymbolServiceDeps) {
     this.store = new SymbolIndexStore(path.join(deps.settings.dataDir, "symbols"), deps.db);
   }
 
-  /** What else than the tree an index depends on: the helpers' code, the entry, the environment and the ARCH. */
+  /** What else than the tree an index depends on: the helpers' code, the digest version, the entry, the environment and the ARCH. */
   variant(recipe: Recipe, arch?: string): string {
     const a = chooseArch(recipe, arch);
     return crypto
       .createHash("sha256")
-      .update(JSON.stringify([helperCode, recipe.entry, recipe.frontend, recipe.kconfigEnv, a ?? null]))
+      .update(JSON.stringify([helperCode, DIGEST_VERSION, recipe.entry, recipe.frontend, recipe.kconfigEnv, a ?? null]))
       .digest("hex")
       .slice(0, 16);
   }
@@ -266,6 +269,16 @@ export class SymbolService {
     return p;
   }
 
+  /** Which of a project's trees have an index (and which of those parsed), read again only after an index was stored. */
+  private indexedTrees(project: string, generation: number, variant: string, hashes: string[]): Map<string, string | null> {
+    const key = `${project}\0${generation}\0${variant}`;
+    const hit = this.indexedCache.get(key);
+    if (hit && hit.version === this.store.version) return hit.indexed;
+    const indexed = this.store.indexed(variant, hashes);
+    this.indexedCache.set(key, { version: this.store.version, indexed });
+    return indexed;
+  }
+
   /**
    * A symbol across the project's history, one step per run of commits with the same
    * kconfig tree (revdb's distinct trees in commit order): the first and last revision
@@ -276,19 +289,25 @@ export class SymbolService {
     const { recipe } = this.deps.projects.require(project);
     checkSymbolName(name);
     const variant = this.variant(recipe, arch);
-    const runs = this.deps.revdb.treeRuns(project);
-    const hashes = [...new Set(runs.map((r) => r.hash))];
+    const generation = this.deps.revdb.generation(project);
+    let trees = this.trees.get(project);
+    if (trees?.generation !== generation) {
+      const runs = this.deps.revdb.treeRuns(project);
+      trees = { generation, runs, hashes: [...new Set(runs.map((r) => r.hash))] };
+      this.trees.set(project, trees);
+    }
+    const { runs, hashes } = trees;
     if (!hashes.length) throw notFound("no_revisions", `${project} has no indexed revisions yet; run 'kbs sync ${project}' first.`);
-    let indexed = this.store.indexed(variant, hashes);
+    let indexed = this.indexedTrees(project, generation, variant, hashes);
     const missing = hashes.length - indexed.size;
     if (missing > 0) {
       const running = this.backfill(project, arch);
       if (missing <= HISTORY_INLINE_BUILDS) {
         await running;
-        indexed = this.store.indexed(variant, hashes);
+        indexed = this.indexedTrees(project, generation, variant, hashes);
       }
     }
-    const key = `${project}\0${this.deps.revdb.generation(project)}\0${variant}\0${indexed.size}\0${name}`;
+    const key = `${project}\0${generation}\0${variant}\0${indexed.size}\0${name}`;
     const cached = this.histories.touch(key);
     if (cached) return cached;
 

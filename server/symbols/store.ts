@@ -39,6 +39,9 @@ const schema = {
  * digits per part. Line numbers are left out (a symbol added above moves every
  * other one), and so are selected-by/implied-by (other symbols' definitions).
  */
+/** Bumped when what a digest covers changes (it is part of every index variant, so digests are never mixed). */
+export const DIGEST_VERSION = 2;
+
 export const DEFINITION_PARTS = ["type", "prompts", "help", "files", "dependsOn", "visibleIf", "selects", "implies", "defaults", "ranges", "menu", "choice"] as const;
 export type DefinitionPart = (typeof DEFINITION_PARTS)[number];
 
@@ -55,7 +58,8 @@ export function definitionDigest(e: SymbolEntry): string {
     defaults: e.defaults,
     ranges: e.ranges,
     menu: e.menu,
-    choice: e.choice,
+    // which choice it is in; the other members and the choice's default are other symbols' changes
+    choice: e.choice && { name: e.choice.name, prompt: e.choice.prompt },
   };
   return DEFINITION_PARTS.map((k) => crypto.createHash("sha256").update(JSON.stringify(parts[k] ?? null)).digest("hex").slice(0, 8)).join("");
 }
@@ -73,6 +77,9 @@ export function changedParts(a: string, b: string): DefinitionPart[] {
  * symbol a digest of its definition.
  */
 export class SymbolIndexStore {
+  /** Counts the indexes this process stored: caches over `indexed()` compare it. */
+  version = 0;
+
   constructor(
     readonly dir: string,
     private readonly db: Db,
@@ -113,6 +120,7 @@ export class SymbolIndexStore {
         .prepare("INSERT OR REPLACE INTO symbol_indexes (hash, variant, error, symbols, build_ms, created_at) VALUES (?, ?, ?, ?, ?, ?)")
         .run(hash, variant, index.error ?? null, index.symbols?.length ?? 0, Math.round(buildMs), new Date().toISOString());
     })();
+    this.version++;
   }
 
   /** Of `hashes`, the indexed ones: hash -> its parse error (null when it parsed). */

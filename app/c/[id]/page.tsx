@@ -49,6 +49,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
   ]);
   const commit = cfg.commit ?? cfg.rev;
   const describe = cfg.describe ?? revision?.describe ?? shortSha(commit);
+  const symbolHref = (name: string) => `${symbolPageHref(cfg.project, commit, name)}?config=${enc(cfg.id)}`;
 
   return (
     <main className="mx-auto flex max-w-6xl flex-col gap-4 px-3 py-5 sm:px-6">
@@ -87,7 +88,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
           <h2 id="changed-heading" className="mb-2 text-sm font-semibold">
             Changed from the revision&apos;s defaults
           </h2>
-          {symbols ? <ChosenSymbols changed={symbols.changed} href={(name) => symbolPageHref(cfg.project, commit, name)} /> : <ChangedSymbolsTable changed={cfg.changed} />}
+          {symbols ? <ChosenSymbols changed={symbols.changed} href={symbolHref} /> : <ChangedSymbolsTable changed={cfg.changed} />}
         </section>
 
         <section className={panel + " p-3"} aria-labelledby="diff-heading">
@@ -113,8 +114,8 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
             </form>
           </div>
           {compared?.error && <ErrorNote>{compared.error}</ErrorNote>}
-          {compared?.diff && <ConfigDiffTable rows={diffRows(compared.diff)} fromLabel={`config ${against!.slice(0, 8)}`} toLabel="this config" />}
-          {!against && <ConfigDiffTable rows={defaultsRows(cfg.changed)} fromLabel="default" toLabel="this config" />}
+          {compared?.diff && <ConfigDiffTable rows={diffRows(compared.diff)} fromLabel={`config ${against!.slice(0, 8)}`} toLabel="this config" symbolHref={symbolHref} />}
+          {!against && <ConfigDiffTable rows={defaultsRows(cfg.changed)} fromLabel="default" toLabel="this config" symbolHref={symbolHref} />}
           {against && (
             <a href="?" className="mt-2 inline-block text-xs text-slate-400 underline">
               back to the diff against defaults
