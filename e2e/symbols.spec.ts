@@ -55,7 +55,7 @@ test.describe("without JavaScript", () => {
     const id = await saveConfig("CONFIG_ARCH_ARM=y\nCONFIG_ARM_CORTEX_M4=y\n");
     await page.goto(`${kbs.url}/c/${id}`);
     await expect(page.locator("[data-chosen-summary]")).toHaveText(/^You set 2 options; \d+ symbols differ from the defaults\.$/);
-    await expect(page.getByRole("list", { name: "Chosen symbols" }).locator("[data-symbol]")).toHaveCount(2);
+    await expect(page.getByRole("table", { name: "Changed symbols" }).locator("[data-symbol]")).toHaveCount(2);
     const hostOpt = page.locator("[data-symbol=HOST_OPTIMIZE]");
     await expect(hostOpt).toContainText('not in this config (default -O2)');
     await page.locator("summary", { hasText: "more follow" }).click();

@@ -13,7 +13,7 @@ import { Terminal, type TerminalHandle } from "../terminal/Terminal";
 import type { ConnectionState, ServerMessage } from "../terminal/protocol-client";
 import { ErrorNote } from "../ui/ErrorNote";
 import { formatBytes } from "../ui/format";
-import { button } from "../ui/styles";
+import { button, input } from "../ui/styles";
 
 type AfterSave = "download-config" | "download-defconfig" | "share" | "build" | undefined;
 
@@ -47,6 +47,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
   // What the user chose in the latest save (the minimal form first), and the session's commit for the symbol search.
   const [chosen, setChosen] = useState<ConfigSymbols>();
   const [pin, setPin] = useState<{ project: string; commit: string; configId: string | null }>();
+  const [filter, setFilter] = useState("");
   const [pending, setPending] = useState<{ action: AfterSave } | undefined>();
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
@@ -243,11 +244,14 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
             </div>
           )}
           {chosen && chosen.id === configId ? (
-            <div className="min-h-0 flex-1 overflow-y-auto">
-              <ChosenSymbols changed={chosen.changed} href={(name) => symbolPageHref(chosen.project, chosen.commit, name) + `?config=${chosen.id}`} />
+            <div className="flex min-h-0 flex-1 flex-col gap-2">
+              <input type="search" aria-label="Filter changed symbols" placeholder="Filter symbols…" className={input + " font-mono"} value={filter} onChange={(e) => setFilter(e.target.value)} />
+              <div className="min-h-0 flex-1 overflow-y-auto">
+                <ChosenSymbols changed={chosen.changed} filter={filter} href={(name) => symbolPageHref(chosen.project, chosen.commit, name) + `?config=${chosen.id}`} />
+              </div>
             </div>
           ) : (
-            <ChangedSymbolsList changed={config?.changed} emptyText="Everything is at its default." />
+            <ChangedSymbolsList changed={config?.changed} emptyText="Everything is at its default." filter={filter} onFilter={setFilter} />
           )}
           <h2 className="text-sm font-semibold">Symbols</h2>
           <SymbolSearch project={pin?.project ?? props.project} rev={pin?.commit ?? props.rev} configId={configId ?? pin?.configId ?? undefined} arch={props.arch} />

@@ -9,7 +9,7 @@ import { fixtureGit } from "../bench/fixtures";
  * `createSymbolFixtureRepo`: a `kconfiglib`-recipe repo (src/Kconfig) with a choice, a
  * select chain (USB_CDC -> USB_STACK -> IRQ_CORE) and an imply, a symbol defined in two
  * files (BOARD_RAM_KB, in src/Kconfig and src/board/Kconfig), help text, menus, `if`
- * blocks, a range, a `$(shell,...)` default, a symlink and a binary file. Its history:
+ * blocks, a range, a `$(shell,...)` default that says where it ran, a symlink and a binary file. Its history:
  *
  *   v1   the tree                          LCD_SPI absent
  *   v2   LCD_SPI appears (help "first")
@@ -23,7 +23,8 @@ export interface SymbolFixtureRepo {
   commits: Record<"v1" | "v2" | "v2b" | "v3" | "v4" | "v5", string>;
 }
 
-export const SYMBOL_FIXTURE_KCONFIG = `FIXTURE_NAME := $(shell,echo fixture-from-shell)
+export const SYMBOL_FIXTURE_KCONFIG = `# where the preprocessor's shell runs: /kbs/in exists only inside a kbs sandbox
+FIXTURE_NAME := $(shell,test -d /kbs/in && echo in-sandbox || echo on-host)
 
 mainmenu "Symbol fixture $(FIXTURE_NAME)"
 
