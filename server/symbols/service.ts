@@ -176,7 +176,7 @@ export class SymbolService {
       }
       const ms = performance.now() - t0;
       this.store.put(kconfigHash, variant, file, ms);
-      log.info({ project, kconfigHash, symbols: file.symbols?.length ?? 0, error: file.error, ms: Math.round(ms) }, "symbol index built");
+      log.debug({ project, kconfigHash, symbols: file.symbols?.length ?? 0, error: file.error, ms: Math.round(ms) }, "symbol index built");
       return file;
     });
   }
