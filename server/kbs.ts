@@ -18,6 +18,8 @@ import type { SessionManager } from "./terminal/manager";
 import { attachTerminal } from "./terminal/setup";
 import type { BuildService } from "./builds/service";
 import { attachBuilds } from "./builds/setup";
+import type { SymbolService } from "./symbols/service";
+import { attachSymbols } from "./symbols/setup";
 
 /** A WebSocket (or other) upgrade handler for paths under `prefix`. */
 export interface UpgradeRoute {
@@ -48,6 +50,8 @@ export class Kbs {
   sessions!: SessionManager;
   /** Build queue, workers, artifacts and logs (server/builds). */
   builds!: BuildService;
+  /** Symbol indexes, lookups and history (server/symbols). */
+  symbols!: SymbolService;
   readonly upgrades: UpgradeRoute[] = [];
   private closers: Array<() => Promise<void> | void> = [];
   private starters: Array<() => Promise<void> | void> = [];
@@ -93,5 +97,6 @@ export async function createKbs(settings: Settings): Promise<Kbs> {
   kbs.onClose(() => kbs.sandbox.close());
   attachTerminal(kbs);
   attachBuilds(kbs);
+  attachSymbols(kbs);
   return kbs;
 }

@@ -179,6 +179,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
       const session = await api<CreatedSession>("/api/sessions", { body: { project: current.id, rev: rev.sha, configId, arch: chosenArch } });
       const qs = new URLSearchParams({ project: current.id, rev: rev.describe });
       if (board && configId) qs.set("from", configId);
+      if (chosenArch) qs.set("arch", chosenArch);
       router.push(`/s/${encodeURIComponent(session.id)}?${qs}`);
     } catch (e) {
       setSubmitError(e as Error);

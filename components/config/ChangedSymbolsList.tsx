@@ -4,9 +4,11 @@ import { useMemo, useState } from "react";
 import type { ChangedSymbol } from "../api/types";
 import { input } from "../ui/styles";
 
-/** The symbols that differ from the revision's defaults, filterable by name or value. */
-export function ChangedSymbolsList(props: { changed: ChangedSymbol[] | undefined; emptyText: string }) {
-  const [q, setQ] = useState("");
+/** The symbols that differ from the revision's defaults, filterable by name or value (`filter`/`onFilter` when the parent keeps the filter). */
+export function ChangedSymbolsList(props: { changed: ChangedSymbol[] | undefined; emptyText: string; filter?: string; onFilter?: (q: string) => void }) {
+  const [own, setOwn] = useState("");
+  const q = props.filter ?? own;
+  const setQ = props.onFilter ?? setOwn;
   const shown = useMemo(() => {
     const needle = q.trim().toLowerCase();
     const all = props.changed ?? [];

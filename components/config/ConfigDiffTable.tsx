@@ -21,8 +21,8 @@ export function defaultsRows(changed: ChangedSymbol[]): Row[] {
   return changed.map((c) => ({ symbol: c.symbol, kind: c.default === null || c.default === "" ? "added" : "changed", from: c.default ?? undefined, to: c.value }));
 }
 
-/** A diff as a colored table: green added, red removed, amber changed (from → to). */
-export function ConfigDiffTable(props: { rows: Row[]; fromLabel: string; toLabel: string }) {
+/** A diff as a colored table: green added, red removed, amber changed (from → to); `symbolHref` links the names. */
+export function ConfigDiffTable(props: { rows: Row[]; fromLabel: string; toLabel: string; symbolHref?: (symbol: string) => string }) {
   if (props.rows.length === 0) return <p className="py-3 text-sm text-slate-400">No differences.</p>;
   return (
     <div className="overflow-x-auto">
@@ -41,7 +41,15 @@ export function ConfigDiffTable(props: { rows: Row[]; fromLabel: string; toLabel
               <td className={`py-1 pl-2 ${look[r.kind].text}`} title={r.kind}>
                 {look[r.kind].sign}
               </td>
-              <td className="break-all py-1 pr-3 text-slate-200">{r.symbol}</td>
+              <td className="break-all py-1 pr-3 text-slate-200">
+                {props.symbolHref ? (
+                  <a href={props.symbolHref(r.symbol)} className="hover:text-emerald-300 hover:underline">
+                    {r.symbol}
+                  </a>
+                ) : (
+                  r.symbol
+                )}
+              </td>
               <td className="break-all py-1 pr-3 text-red-300/90">{r.from ?? <span className="text-slate-600">—</span>}</td>
               <td className="break-all py-1 text-emerald-300">{r.to ?? <span className="text-slate-600">—</span>}</td>
             </tr>

@@ -6,12 +6,15 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { api, errorText } from "../api/client";
 import type { Build, StoredConfig } from "../api/types";
 import { ChangedSymbolsList } from "../config/ChangedSymbolsList";
+import { ChosenSymbols } from "../symbols/ChosenSymbols";
+import { SymbolSearch } from "../symbols/SymbolSearch";
+import { symbolPageHref, type ConfigSymbols } from "../symbols/types";
 import { Terminal, type TerminalHandle } from "../terminal/Terminal";
 import type { ConnectionState, ServerMessage } from "../terminal/protocol-client";
 import { ErrorNote } from "../ui/ErrorNote";
 import { PresetPanel } from "./PresetPanel";
 import { formatBytes } from "../ui/format";
-import { button } from "../ui/styles";
+import { button, input } from "../ui/styles";
 
 type AfterSave = "download-config" | "download-defconfig" | "share" | "build" | undefined;
 
@@ -36,18 +39,28 @@ function download(href: string, filename: string) {
  * (so they always act on what the terminal shows), and the changed-symbols panel
  * refreshed on every `saved`.
  */
-export function SessionView(props: { id: string; project?: string; rev?: string; from?: string }) {
+export function SessionView(props: { id: string; project?: string; rev?: string; from?: string; arch?: string }) {
   const router = useRouter();
   const handle = useRef<TerminalHandle | undefined>(undefined);
   const [conn, setConn] = useState<{ state: ConnectionState; detail?: string }>({ state: "connecting" });
   const [config, setConfig] = useState<StoredConfig>();
   const [configId, setConfigId] = useState<string>();
+  // What the user chose in the latest save (the minimal form first), and the session's commit for the symbol search.
+  const [chosen, setChosen] = useState<ConfigSymbols>();
+  const [pin, setPin] = useState<{ project: string; commit: string; configId: string | null }>();
+  const [filter, setFilter] = useState("");
   const [pending, setPending] = useState<{ action: AfterSave } | undefined>();
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [flow, setFlow] = useState("");
   const afterSave = useRef<AfterSave>(undefined);
   const toolbarRef = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    api<{ project: string; commit: string; configId: string | null }>(`/api/sessions/${encodeURIComponent(props.id)}`)
+      .then(setPin)
+      .catch(() => undefined);
+  }, [props.id]);
 
   // Flow indicator: bytes drawn and acknowledged, refreshed while connected.
   useEffect(() => {
@@ -89,6 +102,10 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
       try {
         const cfg = await api<StoredConfig>(`/api/configs/${encodeURIComponent(id)}`);
         setConfig(cfg);
+        // without it (a tree Kconfiglib cannot parse) the panel keeps the plain changed list
+        void api<ConfigSymbols>(`/api/configs/${encodeURIComponent(id)}/symbols${props.arch ? `?arch=${encodeURIComponent(props.arch)}` : ""}`)
+          .then(setChosen)
+          .catch(() => setChosen(undefined));
         await runAfterSave(action, cfg);
       } catch (e) {
         setError(errorText(e));
@@ -96,7 +113,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
         setPending(undefined);
       }
     },
-    [runAfterSave, props.from],
+    [runAfterSave, props.from, props.arch],
   );
 
   const onMessage = useCallback(
@@ -230,7 +247,18 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
               </a>
             </div>
           )}
-          <ChangedSymbolsList changed={config?.changed} emptyText="Everything is at its default." />
+          {chosen && chosen.id === configId ? (
+            <div className="flex min-h-0 flex-1 flex-col gap-2">
+              <input type="search" aria-label="Filter changed symbols" placeholder="Filter symbols…" className={input + " font-mono"} value={filter} onChange={(e) => setFilter(e.target.value)} />
+              <div className="min-h-0 flex-1 overflow-y-auto">
+                <ChosenSymbols changed={chosen.changed} filter={filter} href={(name) => symbolPageHref(chosen.project, chosen.commit, name) + `?config=${chosen.id}`} />
+              </div>
+            </div>
+          ) : (
+            <ChangedSymbolsList changed={config?.changed} emptyText="Everything is at its default." filter={filter} onFilter={setFilter} />
+          )}
+          <h2 className="text-sm font-semibold">Symbols</h2>
+          <SymbolSearch project={pin?.project ?? props.project} rev={pin?.commit ?? props.rev} configId={configId ?? pin?.configId ?? undefined} arch={props.arch} />
           <p className="text-xs text-slate-500">
             kbs keeps every config menuconfig writes: Save here, or <kbd className="rounded border border-slate-700 px-1 font-mono">S</kbd> in menuconfig (or Q, then Y), and this list,
             the downloads, the share link and Build follow at once. <kbd className="rounded border border-slate-700 px-1 font-mono">F6</kbd> moves between menuconfig and the toolbar.

@@ -61,35 +61,57 @@ export class KconfigTools {
 
   private async op(op: Op, project: string, revision: KconfigRevision, text: string, arch?: string): Promise<Buffer> {
     const { recipe } = this.deps.projects.require(project);
-    const bundle = this.deps.bundles.path(revision.kconfigHash);
-    const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
-    const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, await bundleFiles(bundle));
-    if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
-    if (recipe.frontend === "mconf") argv.push("--conf", own?.conf ? "/work/scripts/kconfig/conf" : systemConf);
-    // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
-    const staged = new Staging(this.deps.settings.stagingDir).make();
-    const inDir = staged.dir;
-    let r;
-    try {
-      linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
-      if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
-      fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
-      r = await this.deps.sandbox.run({
-        image: "menuconfig",
-        binds: [{ host: inDir, guest: "/kbs/in" }],
-        argv,
-        cwd: "/work",
-        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, arch) },
-        stdin: text,
-        timeoutMs: 120_000,
-      });
-    } finally {
-      staged.remove();
-    }
+    const r = await this.runHelper(project, revision, {
+      script: helperScript,
+      args: [op, ...(recipe.frontend === "mconf" ? ["--conf", "@conf"] : [])],
+      stdin: text,
+      arch,
+    });
     if (r.code !== 0) {
       const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-5).join(" | ") || `exit code ${r.code}`;
       throw new HttpError(422, "kconfig_failed", `Kconfig ${op} on ${project}'s tree (kconfig ${revision.kconfigHash.slice(0, 12)}) failed: ${why.slice(0, 800)}`);
     }
     return r.stdout;
+  }
+
+  /**
+   * Run a Python helper on a revision's kconfig tree in a one-shot sandbox: the script
+   * (with kconfig_helper.py beside it) and the bundle, plus the tree's own built tools,
+   * go in read-only at /kbs/in; the helper gets `--entry` and `--bundle`s after `args`.
+   * An `@conf` argument becomes the path of the conf program to use (the tree's, else the system's).
+   */
+  async runHelper(
+    project: string,
+    revision: KconfigRevision,
+    opts: { script: string; args: string[]; stdin?: string; arch?: string; maxOutputBytes?: number; timeoutMs?: number },
+  ): Promise<RunResult> {
+    const { recipe } = this.deps.projects.require(project);
+    const bundle = this.deps.bundles.path(revision.kconfigHash);
+    const script = path.basename(opts.script);
+    const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, await bundleFiles(bundle));
+    const conf = own?.conf ? "/work/scripts/kconfig/conf" : systemConf;
+    const argv = ["/usr/bin/python3", `/kbs/in/${script}`, ...opts.args.map((a) => (a === "@conf" ? conf : a)), "--entry", recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
+    if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
+    // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
+    const staged = new Staging(this.deps.settings.stagingDir).make();
+    const inDir = staged.dir;
+    try {
+      linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
+      if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
+      fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
+      if (script !== "kconfig_helper.py") fs.copyFileSync(opts.script, path.join(inDir, script));
+      return await this.deps.sandbox.run({
+        image: "menuconfig",
+        binds: [{ host: inDir, guest: "/kbs/in" }],
+        argv,
+        cwd: "/work",
+        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, opts.arch) },
+        stdin: opts.stdin ?? "",
+        timeoutMs: opts.timeoutMs ?? 120_000,
+        ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),
+      });
+    } finally {
+      staged.remove();
+    }
   }
 }

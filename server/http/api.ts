@@ -9,6 +9,7 @@ import { registerKernelRoutes } from "./routes/kernel";
 import { registerPresetRoutes } from "./routes/presets";
 import { registerUpgradeRoutes } from "./routes/upgrade";
 import { registerPrinterRoutes } from "./routes/printers";
+import { registerSymbolRoutes } from "./routes/symbols";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -30,5 +31,6 @@ export function createApiRouter(kbs: Kbs): Router {
   registerPresetRoutes(router, kbs);
   registerUpgradeRoutes(router, kbs);
   registerPrinterRoutes(router, kbs);
+  registerSymbolRoutes(router, kbs);
   return router;
 }

@@ -32,7 +32,7 @@ interface Route {
   handler: Handler;
 }
 
-/** A small method + path router (`/api/builds/:id/log`) for the JSON API; no framework. */
+/** A small method + path router (`/api/builds/:id/log`; a last `*name` takes the rest of the path) for the JSON API; no framework. */
 export class Router {
   private routes: Route[] = [];
 
@@ -43,9 +43,9 @@ export class Router {
     const keys: string[] = [];
     const regex = new RegExp(
       "^" +
-        pattern.replace(/:([a-zA-Z]+)/g, (_, k: string) => {
-          keys.push(k);
-          return "([^/]+)";
+        pattern.replace(/:([a-zA-Z]+)|\*([a-zA-Z]+)$/g, (_, k: string | undefined, rest: string | undefined) => {
+          keys.push((k ?? rest)!);
+          return k ? "([^/]+)" : "(.+)";
         }) +
         "/?$",
     );

@@ -60,6 +60,27 @@ export class RevDb {
     return this.db.prepare("SELECT DISTINCT kconfig_hash FROM revdb_commits WHERE project = ?").pluck().all(projectId) as string[];
   }
 
+  /**
+   * The project's commits in commit order (parents first, topological), folded into runs
+   * of consecutive commits with the same kconfig tree, each with its first and last
+   * commit: a tree that comes back later (a revert) starts a new run. For symbol history.
+   */
+  treeRuns(projectId: string): Array<{ hash: string; first: { sha: string; describe: string }; last: { sha: string; describe: string } }> {
+    const rows = this.db.prepare("SELECT sha, describe, kconfig_hash FROM revdb_commits WHERE project = ? ORDER BY id").raw().all(projectId) as Array<[string, string, string]>;
+    const runs: Array<{ hash: string; first: { sha: string; describe: string }; last: { sha: string; describe: string } }> = [];
+    for (const [sha, describe, hash] of rows) {
+      const run = runs[runs.length - 1];
+      if (run?.hash === hash) run.last = { sha, describe };
+      else runs.push({ hash, first: { sha, describe }, last: { sha, describe } });
+    }
+    return runs;
+  }
+
+  /** Bumped by every index run of the project: what caches over its revisions key on. */
+  generation(projectId: string): number {
+    return (this.db.prepare("SELECT generation FROM revdb_state WHERE project = ?").pluck().get(projectId) as number | undefined) ?? 0;
+  }
+
   /** The kconfig tree behind a hash (tree files and recipe extras). */
   treeEntries(hash: string): KconfigEntry[] | undefined {
     const json = this.db.prepare("SELECT entries FROM revdb_trees WHERE hash = ?").pluck().get(hash) as string | undefined;

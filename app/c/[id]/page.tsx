@@ -3,6 +3,8 @@ import { notFound } from "next/navigation";
 import { serverApi, serverApiOrMissing, ServerApiError } from "../../../components/api/server";
 import { projectArches, type BuildSummary, type ConfigDiff, type ProjectSummary, type Revision, type StoredConfig } from "../../../components/api/types";
 import { ChangedSymbolsTable } from "../../../components/config/ChangedSymbolsTable";
+import { ChosenSymbols } from "../../../components/symbols/ChosenSymbols";
+import { symbolPageHref, type ConfigSymbols } from "../../../components/symbols/types";
 import { ConfigActions } from "../../../components/config/ConfigActions";
 import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
 import { ConfigText } from "../../../components/config/ConfigText";
@@ -41,14 +43,16 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
   const against = firstParam(q.against)?.trim().replace(/^.*\/c\//, "") || undefined;
   const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
   if (!cfg) notFound();
-  const [revision, compared, project, builds] = await Promise.all([
+  const [revision, compared, project, builds, symbols] = await Promise.all([
     revisionOf(cfg),
     against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined),
     serverApi<ProjectSummary>(`/api/projects/${enc(cfg.project)}`).catch(() => undefined),
     serverApi<BuildSummary[]>(`/api/builds?config=${enc(cfg.id)}`).catch(() => []),
+    serverApi<ConfigSymbols>(`/api/configs/${enc(cfg.id)}/symbols`).catch(() => undefined),
   ]);
   const commit = cfg.commit ?? cfg.rev;
   const describe = cfg.describe ?? revision?.describe ?? shortSha(commit);
+  const symbolHref = (name: string) => `${symbolPageHref(cfg.project, commit, name)}?config=${enc(cfg.id)}`;
 
   return (
     <main className="mx-auto flex max-w-6xl flex-col gap-4 px-3 py-5 sm:px-6">
@@ -110,7 +114,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
           <h2 id="changed-heading" className="mb-2 text-sm font-semibold">
             Changed from the revision&apos;s defaults
           </h2>
-          <ChangedSymbolsTable changed={cfg.changed} />
+          {symbols ? <ChosenSymbols changed={symbols.changed} href={symbolHref} /> : <ChangedSymbolsTable changed={cfg.changed} />}
         </section>
 
         <section className={panel + " p-3"} aria-labelledby="diff-heading">
@@ -136,8 +140,8 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
             </form>
           </div>
           {compared?.error && <ErrorNote>{compared.error}</ErrorNote>}
-          {compared?.diff && <ConfigDiffTable rows={diffRows(compared.diff)} fromLabel={`config ${against!.slice(0, 8)}`} toLabel="this config" />}
-          {!against && <ConfigDiffTable rows={defaultsRows(cfg.changed)} fromLabel="default" toLabel="this config" />}
+          {compared?.diff && <ConfigDiffTable rows={diffRows(compared.diff)} fromLabel={`config ${against!.slice(0, 8)}`} toLabel="this config" symbolHref={symbolHref} />}
+          {!against && <ConfigDiffTable rows={defaultsRows(cfg.changed)} fromLabel="default" toLabel="this config" symbolHref={symbolHref} />}
           {against && (
             <a href="?" className="mt-2 inline-block text-xs text-slate-400 underline">
               back to the diff against defaults
