@@ -14,7 +14,7 @@ import { loadSettings, type Env } from "../settings";
  *   diskfull  the build writes until its work dir is full
  *   strict    `make olddefconfig` fails on any Kconfig warning (a config that fails olddefconfig)
  *   multi     40 more C files compiled one by one (ccache figures)
- *   pru       a Klipper-style MACH_PRU choice, on by default (a compiler Debian does not package)
+ *   pru       an ARCH_PRU choice, on by default (a compiler Debian does not package; the kconfiglib recipe's rule)
  */
 export interface BuildFixture {
   dir: string;
@@ -78,7 +78,7 @@ export function createBuildFixtureRepo(dir: string, opts: { mediumSec?: number }
     );
   });
   branch(dir, "pru", () =>
-    fs.appendFileSync(path.join(dir, "src/Kconfig"), '\nchoice\n    prompt "Micro-controller"\nconfig MACH_PRU\n    bool "Beaglebone PRU"\nconfig MACH_LINUX\n    bool "Linux process"\nendchoice\n'),
+    fs.appendFileSync(path.join(dir, "src/Kconfig"), '\nchoice\n    prompt "Micro-controller"\nconfig ARCH_PRU\n    bool "Beaglebone PRU"\nconfig ARCH_SIM\n    bool "simulator"\nendchoice\n'),
   );
   return { dir, branches: ["broken", "slow", "medium", "diskfull", "strict", "multi", "pru"], slowMarker: SLOW };
 }

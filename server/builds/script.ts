@@ -1,5 +1,4 @@
 import type { BuildStep, Recipe } from "../projects/recipe";
-import { toolchainRules } from "./toolchains";
 
 /**
  * The shell scripts of a build, generated from the recipe: `build.sh` runs inside the
@@ -43,11 +42,13 @@ export interface BuildScriptInput {
 /** Runs in the sandbox: the tree's tar on stdin, /kbs/in/config; artifacts, step and toolchain.txt go to /kbs/out. */
 export function buildScript(b: BuildScriptInput): string {
   const { recipe } = b;
-  const checks = toolchainRules
+  // The recipe's toolchain rules (data): which compiler each choice symbol needs.
+  const set = (symbol: string) => `grep -qx ${shq(`${recipe.symbolPrefix}${symbol}=y`)} ${shq(recipe.configFile)}`;
+  const checks = recipe.build.toolchains
     .map((r) =>
       r.packaged
-        ? `if grep -qx 'CONFIG_${r.symbol}=y' .config; then need ${r.compiler} ${shq(r.what)}; fi`
-        : `if grep -qx 'CONFIG_${r.symbol}=y' .config; then fail ${shq(`this config builds for ${r.what}, which needs ${r.compiler}; Debian does not package ${r.compiler}, so kbs cannot build it`)}; fi`,
+        ? `if ${set(r.symbol)}; then need ${r.compiler} ${shq(r.what)}; fi`
+        : `if ${set(r.symbol)}; then fail ${shq(`this config builds for ${r.what}, which needs ${r.compiler}; Debian does not package ${r.compiler}, so kbs cannot build it`)}; fi`,
     )
     .join("\n");
   const collect = (globs: string[], dir: string) =>

@@ -107,7 +107,7 @@ export interface BuildDeps {
   gitref: { archive(sha: string): Readable };
   configs: {
     require(id: string): { id: string; project: string; text: string };
-    normalise(text: string): string;
+    normalise(text: string, project?: string): string;
   };
   kconfig: { olddefconfig(project: string, revision: BuildRevision, text: string): Promise<string> };
   sandbox: { run(req: RunRequest): Promise<RunResult> };

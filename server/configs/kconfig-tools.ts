@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { HttpError } from "../http/errors";
-import type { Recipe } from "../projects/recipe";
+import { entryIn, type Recipe } from "../projects/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { bundleFiles, linkOrCopy } from "./bundle-files";
 import { kconfigEnv } from "./kconfig-env";
@@ -61,10 +61,12 @@ export class KconfigTools {
   private async op(op: Op, project: string, revision: KconfigRevision, text: string, arch?: string): Promise<Buffer> {
     const { recipe } = this.deps.projects.require(project);
     const bundle = this.deps.bundles.path(revision.kconfigHash);
-    const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
-    const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, await bundleFiles(bundle));
+    const files = await bundleFiles(bundle);
+    const entry = entryIn(recipe, (f) => files.has(f)) ?? recipe.entry[0]!;
+    const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", entry, "--bundle", "/kbs/in/bundle.tar"];
+    const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, files);
     if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
-    if (recipe.frontend === "mconf") argv.push("--conf", own?.conf ? "/work/scripts/kconfig/conf" : systemConf);
+    if (recipe.frontend === "mconf") argv.push("--conf", own?.conf ? `/work/${recipe.kconfigTools.dir}/conf` : systemConf);
     // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
     const tmp = path.join(this.deps.settings.dataDir, "tmp");
     fs.mkdirSync(tmp, { recursive: true });
@@ -76,7 +78,7 @@ export class KconfigTools {
       if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
       fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
       r = await this.deps.sandbox.run({
-        image: "menuconfig",
+        image: recipe.images.kconfig,
         binds: [{ host: inDir, guest: "/kbs/in" }],
         argv,
         cwd: "/work",

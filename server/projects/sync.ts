@@ -186,7 +186,7 @@ export class SyncService {
         await gitref.importTree(tarballFiles(up.path), {
           refs: [ref],
           message: `${up.revName} (source tarball)`,
-          requiredPath: project.recipe.entry,
+          requiredPaths: project.recipe.entry,
           stripTopDir: true,
           whatForErrors: path.basename(up.path),
         });
@@ -194,7 +194,7 @@ export class SyncService {
         await gitref.importTree(dirFiles(up.dir, ["project.json"]), {
           refs: [`refs/heads/${project.id}/main`, ref],
           message: builtinMessage(project),
-          requiredPath: project.recipe.entry,
+          requiredPaths: project.recipe.entry,
           whatForErrors: `the built-in tree ${up.dir}`,
         });
       }
@@ -212,11 +212,11 @@ export class SyncService {
     const branch = (n: string) => refs.find((r) => r.kind === "branch" && r.name === n);
     const head = branch("REMOTE_HEAD") ?? branch("main") ?? branch("master") ?? refs.find((r) => r.kind === "branch") ?? refs[0]!;
     const indexedBefore = this.deps.db.prepare("SELECT 1 FROM revdb_commits WHERE project = ? AND sha = ?").get(project.id, head.commit);
-    if (!indexedBefore && !(await this.deps.gitref.hasPath(head.commit, project.recipe.entry))) {
-      const where = head.name === "REMOTE_HEAD" ? "the default branch" : `${head.kind} ${head.name}`;
-      throw new SyncError(
-        `${project.id}: no ${project.recipe.entry} on ${where} (${head.commit.slice(0, 12)}): the '${project.recipe.id}' recipe expects its top Kconfig file there. Check the URL, or add the project with the recipe that fits the tree.`,
-      );
-    }
+    if (indexedBefore) return;
+    for (const candidate of project.recipe.entry) if (await this.deps.gitref.hasPath(head.commit, candidate)) return;
+    const where = head.name === "REMOTE_HEAD" ? "the default branch" : `${head.kind} ${head.name}`;
+    throw new SyncError(
+      `${project.id}: no ${project.recipe.entry.join(" or ")} on ${where} (${head.commit.slice(0, 12)}): the '${project.recipe.id}' recipe expects its top Kconfig file there. Check the URL, or add the project with the recipe that fits the tree.`,
+    );
   }
 }
