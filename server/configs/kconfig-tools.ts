@@ -66,7 +66,10 @@ export class KconfigTools {
     const argv = ["/usr/bin/python3", "/kbs/in/kconfig_helper.py", op, "--entry", entry, "--bundle", "/kbs/in/bundle.tar"];
     const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, files);
     if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
-    if (recipe.frontend === "mconf") argv.push("--conf", own?.conf ? `/work/${recipe.kconfigTools.dir}/conf` : systemConf);
+    if (own?.conf && recipe.kconfigTools.viaMake) {
+      const save = recipe.defconfigs ?? { savedefconfig: ["make", "-s", "savedefconfig"], output: "defconfig" };
+      argv.push("--make-var", recipe.configVar, "--savedefconfig", JSON.stringify(save.savedefconfig), "--savedefconfig-output", save.output);
+    } else if (recipe.frontend === "mconf") argv.push("--conf", own?.conf ? `/work/${recipe.kconfigTools.dir}/conf` : systemConf);
     // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
     const tmp = path.join(this.deps.settings.dataDir, "tmp");
     fs.mkdirSync(tmp, { recursive: true });

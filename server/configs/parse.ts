@@ -46,7 +46,7 @@ const lineRes = new Map<string, { set: RegExp; notSet: RegExp }>();
 function linePatterns(prefix: string): { set: RegExp; notSet: RegExp } {
   let re = lineRes.get(prefix);
   if (!re) {
-    if (!/^[A-Z][A-Z0-9_]*_$/.test(prefix)) throw new Error(`not a symbol prefix: ${prefix}`);
+    if (!/^([A-Z][A-Z0-9_]*_)?$/.test(prefix)) throw new Error(`not a symbol prefix: ${prefix}`);
     re = { set: new RegExp(`^${prefix}([A-Za-z0-9_]+)=(.*)$`), notSet: new RegExp(`^#\\s*${prefix}([A-Za-z0-9_]+) is not set\\s*$`) };
     lineRes.set(prefix, re);
   }

@@ -111,8 +111,12 @@ export const RecipeSchema = z.strictObject({
   extraFiles: z.record(z.string(), z.string()).default({}),
   /** The top Kconfig file, relative to the tree root: candidates in order, the first the tree has is used. */
   entry: z.array(TreePath).min(1),
-  /** What the tree's .config lines start with (Buildroot: BR2_). */
-  symbolPrefix: z.string().regex(/^[A-Z][A-Z0-9_]*_$/, "upper-case letters, digits and _, ending in _").default("CONFIG_"),
+  /**
+   * What the tree's .config lines put before a symbol's name: CONFIG_ for Linux-style
+   * kconfig; empty for Buildroot, whose symbols carry BR2_ in their own names (its kconfig
+   * is built with an empty CONFIG_). Kconfig runs get it as the CONFIG_ environment variable.
+   */
+  symbolPrefix: z.string().regex(/^([A-Z][A-Z0-9_]*_)?$/, "empty, or upper-case letters, digits and _, ending in _").default("CONFIG_"),
   /** The environment variable the tree's kconfig tools take the config path from (Buildroot: BR2_CONFIG). */
   configVar: EnvName.default("KCONFIG_CONFIG"),
   /** kconfiglib: the tree's own lib/kconfiglib (else the system's); mconf: the tree's scripts/kconfig/mconf (else kconfig-mconf). */
