@@ -109,4 +109,14 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
       term.close();
     }
   }, 120_000);
+
+  it("a Config.in that sources a file missing from the kconfig tree fails the sync naming the path", async () => {
+    const broken = createFakeBuildrootRepo(path.join(tmpDir(), "broken"));
+    fs.appendFileSync(path.join(broken.dir, "package/Config.in"), 'source "package/nosuch/Config.in"\n');
+    execFileSync("git", ["commit", "-qam", "source a package that is not there"], { cwd: broken.dir, env: procEnv({ ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@kbs.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@kbs.invalid" }) });
+    const env = { ...buildTestEnv, KBS_DATA_DIR: path.join(tmpDir(), "data") };
+    await expect(addFixtureProject(env, "broken", broken.dir, "buildroot")).rejects.toThrow(
+      /broken 2026\.05\.1-1-g[0-9a-f]+: package\/Config\.in:\d+ sources package\/nosuch\/Config\.in — not in the kconfig tree/,
+    );
+  }, 120_000);
 });
