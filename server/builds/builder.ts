@@ -4,6 +4,7 @@ import { diskFullMessage, isDiskFull, lowOnSpace } from "../http/disk-full";
 import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
+import { DL_GUEST, runFetch } from "./fetch";
 import { InputError, stageInputs } from "./inputs";
 import { buildScript, reproducer } from "./script";
 import type { Finish } from "./store";
@@ -78,6 +79,19 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     }
     for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at /kbs/in/${r.path}`);
 
+    // A recipe with a fetch stage (Buildroot) gets its sources from the download cache first, in a sandbox of its own.
+    const dlDir = path.join(settings.dataDir, "dl");
+    if (recipe.build.fetch) {
+      fs.mkdirSync(dlDir, { recursive: true });
+      say(`step fetch: the sources this config needs, from the download cache ${dlDir} (no network)`);
+      const run = { stdin: deps.gitref.archive(build.commit), cwd: "/work", workSizeBytes: limits.diskMB * MB, timeoutMs: limits.timeoutSec * 1000, signal, onOutput: (chunk: Buffer) => log.write(chunk) };
+      const failed = await runFetch({ sandbox: deps.sandbox, dataDir: settings.dataDir }, { recipe, dlDir, inDir, outDir, run });
+      if (failed) {
+        say(failed.errorSummary ?? "the fetch stage failed");
+        return failed;
+      }
+    }
+
     const result = await deps.sandbox.run({
       image: recipe.build.image,
       argv: ["/bin/bash", "/kbs/in/build.sh"],
@@ -88,6 +102,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
         { host: inDir, guest: "/kbs/in" },
         { host: outDir, guest: "/kbs/out", writable: true },
         { host: ccacheDir, guest: "/ccache", writable: true },
+        ...(recipe.build.fetch ? [{ host: dlDir, guest: DL_GUEST }] : []),
       ],
       workSizeBytes: limits.diskMB * MB,
       limits: { memoryBytes: limits.memoryMB * MB, fileSizeBytes: limits.diskMB * MB },

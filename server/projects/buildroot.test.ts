@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFixtureProject } from "../builds/fixtures";
 import { startServer, type RunningServer } from "../main";
 import { loadSettings, procEnv } from "../settings";
-import { api, buildTestEnv } from "../../test/helpers/builds";
+import { api, buildTestEnv, waitBuild } from "../../test/helpers/builds";
+import type { BuildView } from "../builds/types";
 import { TerminalClient } from "../../test/helpers/terminal";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createFakeBuildrootRepo, type FakeBuildrootRepo } from "../../test/fixtures/fake-buildroot";
@@ -21,10 +22,11 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
   let repo: FakeBuildrootRepo;
   let base: string;
   let startId: string;
+  let dataDir: string;
 
   beforeAll(async () => {
     const dir = tmpDir();
-    const dataDir = path.join(dir, "data");
+    dataDir = path.join(dir, "data");
     repo = createFakeBuildrootRepo(path.join(dir, "br"));
     const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300" };
     await addFixtureProject(env, "br", repo.dir, "buildroot");
@@ -119,4 +121,36 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
       /broken 2026\.05\.1-1-g[0-9a-f]+: package\/Config\.in:\d+ sources package\/nosuch\/Config\.in — not in the kconfig tree/,
     );
   }, 120_000);
+
+  it("builds from the download cache after a fetch stage of its own; a missing source fails at step fetch naming the files", async () => {
+    const dl = path.join(dataDir, "dl");
+    const first = await api<BuildView>(base, "POST", "/api/builds", { project: "br", rev: "2026.05.1", configId: startId });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const failed = await waitBuild(base, first.body.id, undefined, 300_000);
+    expect(failed).toMatchObject({ state: "failed", failedStep: "fetch" });
+    expect(failed.errorSummary).toContain("2 source file(s) are not in the download cache: hello-1.0.tar.gz, greet-2.1.tar.gz");
+    expect(failed.errorSummary).toContain(`put them in ${dl}/`);
+
+    // The operator provides the sources; the build reads them with no network, and the tree's .hash files check them.
+    for (const name of Object.keys(repo.sources)) fs.copyFileSync(path.join(repo.site, name), path.join(dl, name));
+    const text = (await configText(startId)).replace('BR2_TARGET_GENERIC_HOSTNAME="buildroot"', 'BR2_TARGET_GENERIC_HOSTNAME="cached"');
+    const cfg = (await api<{ id: string }>(base, "POST", "/api/configs", { project: "br", rev: "2026.05.1", text })).body.id;
+    const second = await api<BuildView>(base, "POST", "/api/builds", { project: "br", rev: "2026.05.1", configId: cfg });
+    const done = await waitBuild(base, second.body.id, undefined, 300_000);
+    const log = await (await fetch(`${base}/api/builds/${done.id}/log?follow=0`)).text();
+    expect(done.state, log).toBe("succeeded");
+    expect(log).toContain("step fetch: the sources this config needs, from the download cache");
+    expect(done.artifacts.map((a) => a.name)).toContain("rootfs.tar");
+    const rootfs = Buffer.from(await (await fetch(`${base}/api/builds/${done.id}/artifacts/rootfs.tar`)).arrayBuffer());
+    const listing = execFileSync("tar", ["-tf", "-"], { input: rootfs }).toString();
+    expect(listing).toContain("./usr/share/hello-1.0/README");
+    expect(listing).toContain("./usr/share/greet-2.1/README");
+
+    // A source that does not match the tree's hash fails the fetch step, saying the cache did not check out.
+    fs.writeFileSync(path.join(dl, "greet-2.1.tar.gz"), "tampered");
+    const cfg3 = (await api<{ id: string }>(base, "POST", "/api/configs", { project: "br", rev: "2026.05.1", text: text.replace('"cached"', '"tampered"') })).body.id;
+    const third = await waitBuild(base, (await api<BuildView>(base, "POST", "/api/builds", { project: "br", rev: "2026.05.1", configId: cfg3 })).body.id, undefined, 300_000);
+    expect(third).toMatchObject({ state: "failed", failedStep: "fetch" });
+    expect(third.errorSummary).toMatch(/did not check out/);
+  }, 600_000);
 });

@@ -54,6 +54,16 @@ export const ToolchainRuleSchema = z.strictObject({
   packaged: z.boolean().default(true),
 });
 
+/** A fetch stage before the build (Buildroot's `make source`): sources come from the download cache, data/dl/. */
+export const FetchSchema = z.strictObject({
+  /** Prints the source file names the config needs, one per line (Buildroot: make external-deps). */
+  list: Argv,
+  /** Checks (and, where it may, fetches) them into the download dir (Buildroot: make source, against its .hash files). */
+  argv: Argv,
+  /** The variable naming the download dir, passed to `list`, `argv` and the build's steps as `<dlVar>=/kbs/dl`. */
+  dlVar: EnvName,
+});
+
 /** Defconfig start points and the maintainer's minimal form (DESIGN.md "Who uses it": maintainers). */
 export const DefconfigsSchema = z.strictObject({
   /** Where the tree keeps `<name>_defconfig` files; `{srcarch}` is the variant's arch/<dir>. */
@@ -143,6 +153,8 @@ export const RecipeSchema = z.strictObject({
     artifacts: z.array(z.string()).min(1),
     /** Outputs listed in the manifest as optional (debug packs). */
     optionalArtifacts: z.array(z.string()).default([]),
+    /** A separate fetch stage before the build; the build then sees the download cache read-only at /kbs/dl. */
+    fetch: FetchSchema.optional(),
     /** Compilers a config needs, by the symbols it sets; unlisted symbols need nothing beyond the image. */
     toolchains: z.array(ToolchainRuleSchema).default([]),
     /** Artifacts of earlier builds this build takes, named by config symbols (a VM image on a kernel built here). */
