@@ -4,11 +4,21 @@ import { SettingsError } from "./settings";
 export type Verb = (argv: string[]) => Promise<number>;
 
 /**
+ * A verb module: `run`, and its usage text. `usage` may depend on the argv (a sub-verb's
+ * own usage: `kbs project add --help`). main() prints it for `--help`/`-h` and, with
+ * exit code 2, for any usage error, so no verb handles either itself.
+ */
+export interface VerbModule {
+  run: Verb;
+  usage: string | ((argv: string[]) => string);
+}
+
+/**
  * The verbs of DESIGN.md "The kbs command". Each lives in server/cli/<verb>.ts and is
  * loaded only when called, so `kbs doctor` does not load the build queue.
  * A verb whose part has not landed maps to null and says so.
  */
-const verbs: Record<string, (() => Promise<{ run: Verb }>) | null> = {
+const verbs: Record<string, (() => Promise<VerbModule>) | null> = {
   serve: () => import("./cli/serve"),
   doctor: () => import("./cli/doctor"),
   project: () => import("./cli/project"),
@@ -26,7 +36,7 @@ const usage = `usage: kbs <verb> [options]
 
   serve [--port 3000] [--host 127.0.0.1]   the portal
   project add <id> --recipe R (--url U | --tarball F --rev-name N)
-  project list
+  project list | remove <id> | set-url <id> <url>
   sync [<project>...]                      fetch, index revisions, make kconfig bundles
   revisions <project> [--json] [--limit N] [--q TEXT]
   menuconfig <project> <rev> [--config FILE] [--out FILE]
@@ -53,17 +63,43 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`kbs ${verb}: not implemented yet\n`);
     return 3;
   }
+  let mod: VerbModule | undefined;
+  const verbUsage = (): string => (typeof mod?.usage === "function" ? mod.usage(rest) : (mod?.usage ?? usage));
   try {
-    const mod = await load();
+    mod = await load();
+    if (wantsHelp(rest)) {
+      process.stdout.write(`${verbUsage().trimEnd()}\n`);
+      return 0;
+    }
     return await mod.run(rest);
   } catch (e) {
+    if (e instanceof UsageError || isParseArgsError(e)) {
+      process.stderr.write(`kbs ${verb}: ${(e as Error).message}\n\n${verbUsage().trimEnd()}\n`);
+      return 2;
+    }
     if (e instanceof SettingsError || e instanceof CliError) {
       process.stderr.write(`${e.message}\n`);
       return 2;
     }
-    throw e;
+    // Never a stack trace to a user: the message, and where the details are for a developer.
+    process.stderr.write(`kbs ${verb}: ${(e as Error)?.message ?? String(e)}\n${process.env.KBS_DEBUG ? `${(e as Error)?.stack ?? ""}\n` : "(set KBS_DEBUG=1 for the stack trace)\n"}`);
+    return 1;
   }
 }
 
-/** A usage or input error: printed as is, exit 2. */
+/** `--help`/`-h` among a verb's own options (not after `--`, which passes the rest on: `kbs vm run ... -- QEMU ARGS`). */
+function wantsHelp(argv: string[]): boolean {
+  const own = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+  return own.includes("--help") || own.includes("-h");
+}
+
+/** node:util parseArgs's own errors (an unknown option, a missing option value). */
+function isParseArgsError(e: unknown): boolean {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string" && (e as NodeJS.ErrnoException).code!.startsWith("ERR_PARSE_ARGS_");
+}
+
+/** An input error: printed as is, exit 2. */
 export class CliError extends Error {}
+
+/** Bad usage (a missing argument, one too many): printed with the verb's usage, exit 2. */
+export class UsageError extends Error {}

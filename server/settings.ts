@@ -37,7 +37,7 @@ const SettingsSchema = z.object({
   KBS_MAX_CONNECTIONS_PER_CLIENT: intFrom("KBS_MAX_CONNECTIONS_PER_CLIENT", 64, 1, 100_000),
   /** Set to 0 to skip the built-in projects (tests that want an empty registry). */
   KBS_BUILTINS: z.enum(["0", "1"]).default("1"),
-  /** Set to 0 to not pre-register Klipper and Kalico by URL. */
+  /** Set to 0 to not pre-register the recipes' upstreams (`preregister`) by URL. */
   KBS_UPSTREAMS: z.enum(["0", "1"]).default("1"),
   /** Builds waiting at most; past it POST /api/builds answers 429 with Retry-After. */
   KBS_BUILD_QUEUE_MAX: intFrom("KBS_BUILD_QUEUE_MAX", 200, 1, 1_000_000),

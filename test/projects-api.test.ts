@@ -141,9 +141,10 @@ describe("pre-registered upstreams", () => {
     const server = await startKbs({ dataDir: tmpDir(), withNext: false, env: { KBS_UPSTREAMS: "1", KBS_BUILTINS: "0", KBS_POOL_SIZE: "0" } });
     try {
       const { body } = await getJson(`${server.url}/api/projects`);
+      // The recipes' `preregister` fields, in recipe-file order.
       expect(body.map((p: { id: string; upstream: { url: string } }) => [p.id, p.upstream.url])).toEqual([
-        ["klipper", "https://github.com/Klipper3d/klipper"],
         ["kalico", "https://github.com/KalicoCrew/kalico"],
+        ["klipper", "https://github.com/Klipper3d/klipper"],
       ]);
       // Offline (as here) the sync fails quickly and says why; online it may still be fetching.
       let sync = { state: "never", message: "" };

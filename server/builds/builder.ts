@@ -5,6 +5,7 @@ import type { Settings } from "../settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
 import { buildIdentity, pinnedForManifest } from "./identity";
+import { DL_GUEST, runFetch } from "./fetch";
 import { InputError, stageInputs } from "./inputs";
 import { imageId } from "./key";
 import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
@@ -86,7 +87,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     fs.writeFileSync(path.join(inDir, "config"), config.text);
     const [tree, toolchains] = await Promise.all([
       prepareWorkTree(deps.gitref, build.project, build.commit, inDir),
-      toolchainVersions(deps.sandbox, recipe.build.image, imageId(recipe.build.image)).catch(() => ""),
+      toolchainVersions(deps.sandbox, recipe.build.image, imageId(recipe.build.image), recipe.build.toolchains.filter((r) => r.packaged).map((r) => r.compiler)).catch(() => ""),
     ]);
     fs.writeFileSync(path.join(inDir, "toolchains.txt"), toolchains);
     const identity = buildIdentity(recipe, build.project, tree);
@@ -102,6 +103,18 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     }
     for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at /kbs/in/${r.path}`);
 
+    // A recipe with a fetch stage (Buildroot) gets its sources from the download cache first, in a sandbox of its own.
+    const dlDir = path.join(settings.dataDir, "dl");
+    if (recipe.build.fetch) {
+      fs.mkdirSync(dlDir, { recursive: true });
+      say(`step fetch: the sources this config needs, from the download cache ${dlDir} (no network)`);
+      const run = { stdin: deps.gitref.archive(build.commit), cwd: "/work", workSizeBytes: limits.diskMB * MB, timeoutMs: limits.timeoutSec * 1000, signal, onOutput: (chunk: Buffer) => log.write(chunk) };
+      const failed = await runFetch({ sandbox: deps.sandbox, dataDir: settings.dataDir }, { recipe, dlDir, inDir, outDir: path.join(jobDir, "fetch-out"), run });
+      if (failed) {
+        say(failed.errorSummary ?? "the fetch stage failed");
+        return failed;
+      }
+    }
     const cache = opts.verify ? undefined : ctx.ccache.forBuild(ccacheScope, inDir);
     if (opts.verify) say("verify: a fresh work tree, ccache off; the outputs are compared with the build's");
     clock.mark("sandbox");
@@ -109,7 +122,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       image: recipe.build.image,
       argv: ["/bin/bash", "/kbs/in/build.sh"],
       cwd: "/work",
-      binds: [{ host: inDir, guest: "/kbs/in" }, { host: tree.objectsDir, guest: GUEST_OBJECTS }, ...(cache?.binds ?? [])],
+      binds: [{ host: inDir, guest: "/kbs/in" }, { host: tree.objectsDir, guest: GUEST_OBJECTS }, ...(cache?.binds ?? []), ...(recipe.build.fetch ? [{ host: dlDir, guest: DL_GUEST }] : [])],
       // Outputs (and the build's new compiler-cache objects) live in the size-limited /work and come back as one strictly parsed tar.
       collect: { into: outDir, maxBytes: limits.diskMB * MB },
       workSizeBytes: limits.diskMB * MB,

@@ -15,7 +15,7 @@ import { loadSettings, type Env } from "../settings";
  *   diskfull  the build writes until its work dir is full
  *   strict    `make olddefconfig` fails on any Kconfig warning (a config that fails olddefconfig)
  *   multi     40 more C files compiled one by one (ccache figures)
- *   pru       a Klipper-style MACH_PRU choice, on by default (a compiler Debian does not package)
+ *   pru       an ARCH_PRU choice, on by default (a compiler Debian does not package; the kconfiglib recipe's rule)
  *   stamped   the firmware embeds its version the way Klipper's build does (VERSION_SCRIPT): `git describe`
  *             in a clean git work tree, else `?` or the dirty describe plus the build's date and host
  *             name; out/ and .config are ignored, as in Klipper's .gitignore
@@ -142,7 +142,7 @@ export function createBuildFixtureRepo(dir: string, opts: { mediumSec?: number }
   });
   branch(dir, "multi", () => addGeneratedSources(dir));
   branch(dir, "pru", () =>
-    fs.appendFileSync(path.join(dir, "src/Kconfig"), '\nchoice\n    prompt "Micro-controller"\nconfig MACH_PRU\n    bool "Beaglebone PRU"\nconfig MACH_LINUX\n    bool "Linux process"\nendchoice\n'),
+    fs.appendFileSync(path.join(dir, "src/Kconfig"), '\nchoice\n    prompt "Micro-controller"\nconfig ARCH_PRU\n    bool "Beaglebone PRU"\nconfig ARCH_SIM\n    bool "simulator"\nendchoice\n'),
   );
   branch(dir, "stamped", () => stampVersion(dir));
   branch(dir, "random", () => {

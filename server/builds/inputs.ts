@@ -16,7 +16,7 @@ import type { BuildInputRef, BuildRow } from "./types";
 /** The non-empty values of the recipe's input symbols in a config (as olddefconfig left it). */
 export function inputValues(recipe: Recipe, configText: string): Record<string, string> {
   if (!recipe.build.inputs.length) return {};
-  const { entries } = parseConfig(configText);
+  const { entries } = parseConfig(configText, recipe.symbolPrefix);
   const out: Record<string, string> = {};
   for (const i of recipe.build.inputs) {
     const v = entries.get(i.symbol)?.trim();
@@ -71,7 +71,7 @@ export async function stageInputs(
   const staged = [];
   for (const ref of inputs) {
     const fail = (why: string) =>
-      new InputError(`${ref.symbol}=${ref.buildId}: ${why}. Set CONFIG_${ref.symbol} to the id of a succeeded build that has '${ref.artifact}', or leave it empty.`);
+      new InputError(`${ref.symbol}=${ref.buildId}: ${why}. Set ${recipe.symbolPrefix}${ref.symbol} to the id of a succeeded build that has '${ref.artifact}', or leave it empty.`);
     if (ref.problem || !ref.sha256) throw fail(ref.problem ?? "unresolved");
     const input = recipe.build.inputs.find((i) => i.symbol === ref.symbol);
     if (!input) throw fail(`the recipe ${recipe.id} v${recipe.version} takes no input ${ref.symbol}`);

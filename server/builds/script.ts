@@ -1,7 +1,6 @@
 import { configRunsCode, runsCodeWarning } from "../configs/runs-code";
 import type { BuildStep, Recipe } from "../projects/recipe";
 import type { BuildIdentity } from "./identity";
-import { toolchainRules } from "./toolchains";
 import { checkoutScript } from "./worktree";
 
 /**
@@ -62,11 +61,13 @@ function identityLines(id: BuildIdentity, tree: string): string {
 /** Runs in the sandbox: /kbs/in/config and packed-refs, gitref's objects read-only; artifacts, step and toolchain.txt go to /kbs/out. */
 export function buildScript(b: BuildScriptInput): string {
   const { recipe } = b;
-  const checks = toolchainRules
+  // The recipe's toolchain rules (data): which compiler each choice symbol needs.
+  const set = (symbol: string) => `grep -qx ${shq(`${recipe.symbolPrefix}${symbol}=y`)} ${shq(recipe.configFile)}`;
+  const checks = recipe.build.toolchains
     .map((r) =>
       r.packaged
-        ? `if grep -qx 'CONFIG_${r.symbol}=y' .config; then need ${r.compiler} ${shq(r.what)}; fi`
-        : `if grep -qx 'CONFIG_${r.symbol}=y' .config; then fail ${shq(`this config builds for ${r.what}, which needs ${r.compiler}; Debian does not package ${r.compiler}, so kbs cannot build it`)}; fi`,
+        ? `if ${set(r.symbol)}; then need ${r.compiler} ${shq(r.what)}; fi`
+        : `if ${set(r.symbol)}; then fail ${shq(`this config builds for ${r.what}, which needs ${r.compiler}; Debian does not package ${r.compiler}, so kbs cannot build it`)}; fi`,
     )
     .join("\n");
   const collect = (globs: string[], dir: string) =>

@@ -119,13 +119,13 @@ export class BuildService {
       p = (async () => {
         try {
           const text = await this.deps.kconfig.olddefconfig(project, revision, config.text);
-          const done = { hash: sha256(this.deps.configs.normalise(text)), inputValues: inputValues(r, text) };
+          const done = { hash: sha256(this.deps.configs.normalise(text, project)), inputValues: inputValues(r, text) };
           this.store.saveConfigHash(config.id, revision.sha, recipe, done.hash, done.inputValues);
           return done;
         } catch (e) {
           // The build runs olddefconfig again and fails at that step with the whole log.
           log.info({ err: e, config: config.id }, "olddefconfig failed at request time; keying the build on the stored config");
-          return { hash: sha256(`unresolved\n${this.deps.configs.normalise(config.text)}`), inputValues: inputValues(r, config.text) };
+          return { hash: sha256(`unresolved\n${this.deps.configs.normalise(config.text, project)}`), inputValues: inputValues(r, config.text) };
         } finally {
           this.pendingKeys.delete(k);
         }

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { Recipe } from "../projects/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import type { RevisionPin } from "../revdb/revdb";
@@ -128,10 +129,10 @@ export interface BuildView extends RevisionPin {
 export interface BuildDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): BuildRevision };
-  gitref: GitRefView;
+  gitref: GitRefView & { archive(commit: string): Readable };
   configs: {
     require(id: string): { id: string; project: string; text: string };
-    normalise(text: string): string;
+    normalise(text: string, project?: string): string;
   };
   kconfig: { olddefconfig(project: string, revision: BuildRevision, text: string): Promise<string> };
   sandbox: { run(req: RunRequest): Promise<RunResult> };

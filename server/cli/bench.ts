@@ -10,7 +10,7 @@ import { killAllGroups } from "../proc";
 import { processTree } from "../bench/proctree";
 import { suites } from "../bench/suites";
 
-const help = `usage: kbs bench [--json] [--out FILE] [--quick] [--only SUITE,...] [--project ID] [--kernel-build] [--full]
+export const usage = `usage: kbs bench [--json] [--out FILE] [--quick] [--only SUITE,...] [--project ID] [--kernel-build] [--full]
 
 Builds its own fixtures in a temporary directory, runs every benchmark suite and
 prints a table: min/median/p95 per figure, the baseline measured in the same run,
@@ -40,9 +40,7 @@ function killDescendants(): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseArgs({
       args: argv,
       options: {
         json: { type: "boolean", default: false },
@@ -52,18 +50,10 @@ export async function run(argv: string[]): Promise<number> {
         project: { type: "string" },
         "kernel-build": { type: "boolean", default: false },
         full: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: false,
     });
-  } catch (e) {
-    throw new CliError(`kbs bench: ${(e as Error).message}\n\n${help}`);
-  }
   const o = parsed.values;
-  if (o.help) {
-    process.stdout.write(help);
-    return 0;
-  }
   const only = (o.only ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const unknown = only.filter((n) => !suites.some((s) => s.name === n));
   if (unknown.length) throw new CliError(`kbs bench: unknown suite(s) ${unknown.join(", ")}; suites are: ${suites.map((s) => s.name).join(", ")}`);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CliError } from "../cli";
+import { CliError, UsageError } from "../cli";
 import { createKbs } from "../kbs";
 import { killAllGroups } from "../proc";
 import { loadSettings } from "../settings";
@@ -15,6 +15,8 @@ import { isFinal } from "../builds/types";
  * is queued for `kbs worker` processes and this waits for it. The log streams to stderr;
  * --json prints the build record on stdout; --out copies the artifacts into DIR.
  */
+export const usage = "usage: kbs build <project> <rev> --config FILE [--json] [--out DIR] [--quiet] [--verify]";
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -23,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const [projectId, rev] = positionals;
   if (!projectId || !rev || !values.config || positionals.length > 2) {
-    throw new CliError("usage: kbs build <project> <rev> --config FILE [--json] [--out DIR] [--verify]");
+    throw new UsageError(!projectId || !rev ? "give a project and a revision" : !values.config ? "--config FILE is required" : "too many arguments");
   }
   let text: string;
   try {

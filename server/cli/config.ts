@@ -1,20 +1,16 @@
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
+import { UsageError } from "../cli";
 import { upgradeConfig } from "../configs/upgrade";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../settings";
 
-const usage = "usage: kbs config upgrade <config-id> <rev> [--json]";
+export const usage = "usage: kbs config upgrade <config-id> <rev> [--json]";
 
 /** `kbs config upgrade <config-id> <rev>`: the config brought to another revision, with what changed. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
-  if (values.help) {
-    process.stdout.write(usage + "\n");
-    return 0;
-  }
-  if (positionals[0] !== "upgrade" || positionals.length !== 3) throw new CliError(usage);
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" } } });
+  if (positionals[0] !== "upgrade" || positionals.length !== 3) throw new UsageError(positionals[0] !== "upgrade" ? "the only sub-verb is upgrade" : "give a config id and a revision");
   const [, id, rev] = positionals as [string, string, string];
   const kbs = await createKbs(loadSettings());
   try {

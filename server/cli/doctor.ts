@@ -1,9 +1,13 @@
+import { parseArgs } from "node:util";
 import { formatChecks, runChecks } from "../doctor";
 import { loadSettings } from "../settings";
 import "../sandbox/doctor";
 import "../gitref/doctor";
 
-export async function run(_argv: string[]): Promise<number> {
+export const usage = "usage: kbs doctor   what this machine can run, and how to fix what it cannot";
+
+export async function run(argv: string[]): Promise<number> {
+  parseArgs({ args: argv, options: {} });
   const settings = loadSettings();
   const results = await runChecks({ env: process.env, dataDir: settings.dataDir });
   process.stdout.write(formatChecks(results) + "\n");

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
+import { CliError, UsageError } from "../cli";
 import { ConfigInputError } from "../configs/parse";
 import { writeFileAtomic } from "../fs-atomic";
 import { HttpError } from "../http/errors";
@@ -9,7 +9,7 @@ import { loadSettings } from "../settings";
 import type { ServerMessage } from "../terminal/protocol";
 import type { TerminalClient } from "../terminal/session";
 
-const usage = "usage: kbs menuconfig <project> <rev> [--config FILE] [--out FILE]";
+export const usage = "usage: kbs menuconfig <project> <rev> [--config FILE] [--out FILE] [--arch ARCH]";
 
 /**
  * `kbs menuconfig`: the same session the browser gets (a sandbox on the revision's
@@ -19,14 +19,10 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: "string" }, out: { type: "string" }, arch: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { config: { type: "string" }, out: { type: "string" }, arch: { type: "string" } },
   });
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
   const [project, rev] = positionals;
-  if (!project || !rev || positionals.length > 2) throw new CliError(usage);
+  if (!project || !rev || positionals.length > 2) throw new UsageError(!project || !rev ? "give a project and a revision" : "too many arguments");
 
   const kbs = await createKbs(loadSettings());
   try {

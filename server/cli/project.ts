@@ -1,13 +1,25 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
+import { CliError, UsageError } from "../cli";
 import { HttpError } from "../http/errors";
 import { createKbs, type Kbs } from "../kbs";
 import type { Upstream } from "../projects/registry";
+import { removeProject } from "../projects/remove";
 import { loadSettings } from "../settings";
 
-const usage = "usage: kbs project add <id> --recipe R (--url U | --tarball F --rev-name N) [--name NAME]\n       kbs project list [--json]";
+const subUsage: Record<string, string> = {
+  add: "kbs project add <id> --recipe R (--url U | --tarball F --rev-name N) [--name NAME]",
+  list: "kbs project list [--json]",
+  remove: "kbs project remove <id>   its mirror refs, index and kconfig bundles (saved configs and builds stay readable)",
+  "set-url": "kbs project set-url <id> <url>   fetch from another git URL or path (a local mirror) from the next sync on",
+};
+
+/** The sub-verb's usage when one is named, else all of them. */
+export function usage(argv: string[]): string {
+  const sub = Object.hasOwn(subUsage, argv[0] ?? "") ? subUsage[argv[0]!] : undefined;
+  return sub ? `usage: ${sub}` : `usage: ${Object.values(subUsage).join("\n       ")}`;
+}
 
 /** A local path given as --url becomes absolute, so the upstream does not depend on where kbs ran. */
 function normaliseUrl(url: string): string {
@@ -22,8 +34,8 @@ async function add(kbs: Kbs, argv: string[]): Promise<number> {
     options: { recipe: { type: "string" }, url: { type: "string" }, tarball: { type: "string" }, "rev-name": { type: "string" }, name: { type: "string" } },
   });
   const [id, ...extra] = positionals;
-  if (!id || extra.length || !values.recipe) throw new CliError(usage);
-  if (!!values.url === !!values.tarball) throw new CliError(`kbs project add: give exactly one of --url or --tarball\n${usage}`);
+  if (!id || extra.length || !values.recipe) throw new UsageError(!id ? "give a project id" : extra.length ? "too many arguments" : "--recipe is required");
+  if (!!values.url === !!values.tarball) throw new UsageError("give exactly one of --url or --tarball");
   if (values.tarball && !values["rev-name"]) throw new CliError("kbs project add: --tarball needs --rev-name (the tag the tarball's tree gets, e.g. v6.1)");
   let upstream: Upstream;
   if (values.url) {
@@ -73,12 +85,41 @@ function list(kbs: Kbs, argv: string[]): number {
   return 0;
 }
 
+async function remove(kbs: Kbs, argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? "too many arguments" : "give a project id");
+  const r = await removeProject(kbs, positionals[0]!);
+  process.stdout.write(
+    `removed ${positionals[0]}: ${r.refs} ref(s), ${r.revisions} indexed revision(s), ${r.bundles} kconfig bundle(s) no other project had; saved configs and builds stay readable${r.configsKept ? ` (${r.configsKept} config(s) got their minimal form now)` : ""}\n`,
+  );
+  return 0;
+}
+
+async function setUrl(kbs: Kbs, argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length !== 2) throw new UsageError(positionals.length > 2 ? "too many arguments" : "give a project id and a URL");
+  const [id, given] = positionals as [string, string];
+  kbs.projects.require(id);
+  const url = normaliseUrl(given);
+  try {
+    await kbs.gitref.probe(url);
+  } catch (e) {
+    throw new CliError(`kbs project set-url: ${(e as Error).message}`);
+  }
+  kbs.projects.setUrl(id, url);
+  process.stdout.write(`${id} now fetches from ${url}; run: kbs sync ${id}\n`);
+  return 0;
+}
+
+const subVerbs: Record<string, (kbs: Kbs, argv: string[]) => number | Promise<number>> = { add, list, remove, "set-url": setUrl };
+
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== "add" && sub !== "list") throw new CliError(usage);
+  const handler = sub && Object.hasOwn(subVerbs, sub) ? subVerbs[sub] : undefined;
+  if (!handler) throw new UsageError(sub ? `unknown sub-verb '${sub}'` : "give a sub-verb");
   const kbs = await createKbs(loadSettings());
   try {
-    return sub === "add" ? await add(kbs, rest) : list(kbs, rest);
+    return await handler(kbs, rest);
   } catch (e) {
     if (e instanceof HttpError) throw new CliError(`kbs project ${sub}: ${e.message}`);
     throw e;

@@ -1,16 +1,16 @@
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
+import { CliError, UsageError } from "../cli";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../settings";
 
-const usage = "usage: kbs revisions <project> [--json] [--limit N] [--q TEXT]";
+export const usage = "usage: kbs revisions <project> [--json] [--limit N] [--q TEXT]";
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, limit: { type: "string" }, q: { type: "string" } } });
-  if (positionals.length !== 1) throw new CliError(usage);
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? "give one project" : "give a project");
   const limit = values.limit === undefined ? undefined : Number(values.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new CliError(`kbs revisions: --limit must be a whole number of at least 1\n${usage}`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError("--limit must be a whole number of at least 1");
   const kbs = await createKbs(loadSettings());
   try {
     const project = kbs.projects.require(positionals[0]!);

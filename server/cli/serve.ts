@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 import { loadSettings } from "../settings";
 import { serveForever } from "../main";
 
+export const usage = "usage: kbs serve [--port 3000] [--host 127.0.0.1] [--no-next]";
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,

@@ -32,6 +32,8 @@ function progressPrinter(id: string, tty: boolean): { update(p: SyncProgress): v
   };
 }
 
+export const usage = "usage: kbs sync [<project>...]   fetch into gitref, index revisions, make kconfig bundles (all projects when none is named)";
+
 export async function run(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   const kbs = await createKbs(loadSettings());

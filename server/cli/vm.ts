@@ -3,13 +3,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
+import { CliError, UsageError } from "../cli";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../settings";
 import { AssetMismatchError, fetchVerified, httpSource, storeSource, type AssetSource } from "../vm/assets";
 import { qemuArgv } from "../vm/boot";
 
-const usage = `usage: kbs vm run <build-id> [--data-dir DIR | --url URL] [--keep DIR] [--append ARGS] [-- QEMU ARGS...]
+export const usage = `usage: kbs vm run <build-id> [--data-dir DIR | --url URL] [--keep DIR] [--append ARGS] [-- QEMU ARGS...]
 
   Finds a VM image build (in the data dir's artifact store, or on the kbs server at URL),
   verifies every asset's sha256 against its vm-manifest.json, and boots it in QEMU (TCG)
@@ -20,7 +20,7 @@ const usage = `usage: kbs vm run <build-id> [--data-dir DIR | --url URL] [--keep
 /** `kbs vm run`: boot a VM image build here. */
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== "run") throw new CliError(usage);
+  if (sub !== "run") throw new UsageError(sub ? `unknown sub-verb '${sub}'` : "give a sub-verb");
   const dashes = rest.indexOf("--");
   const own = dashes < 0 ? rest : rest.slice(0, dashes);
   const extra = dashes < 0 ? [] : rest.slice(dashes + 1);
@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
     options: { "data-dir": { type: "string" }, url: { type: "string" }, keep: { type: "string" }, append: { type: "string" } },
   });
   const [buildId] = positionals;
-  if (!buildId || positionals.length > 1) throw new CliError(usage);
+  if (!buildId || positionals.length > 1) throw new UsageError(buildId ? "too many arguments" : "give a build id");
   if (values.url && values["data-dir"]) throw new CliError("kbs vm run: give --data-dir or --url, not both");
 
   const dir = values.keep ? path.resolve(values.keep) : fs.mkdtempSync(path.join(os.tmpdir(), "kbs-vm-"));

@@ -11,6 +11,8 @@ import { CliError } from "../cli";
  * same data dir as the server (gitref, configs, artifacts, logs): same machine, or a
  * shared filesystem.
  */
+export const usage = "usage: kbs worker [--redis URL] [--workers N]";
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { redis: { type: "string" }, workers: { type: "string" } } });
   const env = { ...process.env };

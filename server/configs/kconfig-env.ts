@@ -18,7 +18,8 @@ export function chooseArch(recipe: Recipe, arch?: string): string | undefined {
 
 /** Environment for every Kconfig run on a tree at /work: the recipe's kconfigEnv, plus ARCH/SRCARCH when it has arches. */
 export function kconfigEnv(recipe: Recipe, arch?: string): Record<string, string> {
-  const env: Record<string, string> = { srctree: "/work", ...recipe.kconfigEnv };
+  // CONFIG_ is the prefix Kconfiglib and the kconfig tools write before symbol names.
+  const env: Record<string, string> = { srctree: "/work", CONFIG_: recipe.symbolPrefix, ...recipe.kconfigEnv };
   const a = chooseArch(recipe, arch);
   if (a) {
     env.ARCH = a;

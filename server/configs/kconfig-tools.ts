@@ -2,11 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { HttpError } from "../http/errors";
-import type { Recipe } from "../projects/recipe";
+import { entryIn, type Recipe } from "../projects/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { bundleFiles, linkOrCopy } from "./bundle-files";
 import { kconfigEnv } from "./kconfig-env";
-import { TreeBinaryCache } from "./tree-binaries";
+import { TreeBinaryCache, type TreeBinaries } from "./tree-binaries";
 import { Staging } from "../sandbox/staging";
 
 export { linkOrCopy } from "./bundle-files";
@@ -63,7 +63,13 @@ export class KconfigTools {
     const { recipe } = this.deps.projects.require(project);
     const r = await this.runHelper(project, revision, {
       script: helperScript,
-      args: [op, ...(recipe.frontend === "mconf" ? ["--conf", "@conf"] : [])],
+      args: (own) => {
+        if (own?.conf && recipe.kconfigTools.viaMake) {
+          const save = recipe.defconfigs ?? { savedefconfig: ["make", "-s", "savedefconfig"], output: "defconfig" };
+          return [op, "--make-var", recipe.configVar, "--savedefconfig", JSON.stringify(save.savedefconfig), "--savedefconfig-output", save.output];
+        }
+        return [op, ...(recipe.frontend === "mconf" ? ["--conf", own?.conf ? `/work/${recipe.kconfigTools.dir}/conf` : systemConf] : [])];
+      },
       stdin: text,
       arch,
     });
@@ -83,14 +89,17 @@ export class KconfigTools {
   async runHelper(
     project: string,
     revision: KconfigRevision,
-    opts: { script: string; args: string[]; stdin?: string; arch?: string; maxOutputBytes?: number; timeoutMs?: number },
+    opts: { script: string; args: string[] | ((own: TreeBinaries | undefined) => string[]); stdin?: string; arch?: string; maxOutputBytes?: number; timeoutMs?: number },
   ): Promise<RunResult> {
     const { recipe } = this.deps.projects.require(project);
     const bundle = this.deps.bundles.path(revision.kconfigHash);
     const script = path.basename(opts.script);
-    const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, await bundleFiles(bundle));
-    const conf = own?.conf ? "/work/scripts/kconfig/conf" : systemConf;
-    const argv = ["/usr/bin/python3", `/kbs/in/${script}`, ...opts.args.map((a) => (a === "@conf" ? conf : a)), "--entry", recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
+    const files = await bundleFiles(bundle);
+    const entry = entryIn(recipe, (f) => files.has(f)) ?? recipe.entry[0]!;
+    const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, files);
+    const conf = own?.conf ? `/work/${recipe.kconfigTools.dir}/conf` : systemConf;
+    const args = typeof opts.args === "function" ? opts.args(own) : opts.args.map((a) => (a === "@conf" ? conf : a));
+    const argv = ["/usr/bin/python3", `/kbs/in/${script}`, ...args, "--entry", entry, "--bundle", "/kbs/in/bundle.tar"];
     if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
     // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
     const staged = new Staging(this.deps.settings.stagingDir).make();
@@ -101,7 +110,7 @@ export class KconfigTools {
       fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
       if (script !== "kconfig_helper.py") fs.copyFileSync(opts.script, path.join(inDir, script));
       return await this.deps.sandbox.run({
-        image: "menuconfig",
+        image: recipe.images.kconfig,
         binds: [{ host: inDir, guest: "/kbs/in" }],
         argv,
         cwd: "/work",

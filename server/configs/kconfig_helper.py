@@ -10,6 +10,10 @@ reads a .config on stdin and prints the result of one operation on stdout:
 
 With --conf PATH (the mconf frontend), olddefconfig and savedefconfig run that
 Kconfig `conf` program instead of Kconfiglib, so they match the tree's own tools.
+With --make-var VAR (a tree whose Makefile sets its tools' environment: Buildroot),
+they are the tree's own `make olddefconfig VAR=<config>` and the recipe's savedefconfig
+command (--savedefconfig ARGV-JSON, writing --savedefconfig-output); `changed` runs
+`make olddefconfig` first too, for the files the Makefile generates for Kconfig.
 Kconfiglib comes from the tree's lib/kconfiglib when it has one, else the system.
 """
 
@@ -59,12 +63,19 @@ def run_conf(conf, mode, entry, config_path):
         return f.read()
 
 
+def run_make(argv, var, config_path):
+    subprocess.run(argv + ["%s=%s" % (var, config_path)], check=True, stdout=sys.stderr)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("op", choices=["olddefconfig", "savedefconfig", "changed"])
     p.add_argument("--entry", required=True)
     p.add_argument("--bundle", action="append", required=True, help="tars extracted in order (the tree, then its built tools)")
     p.add_argument("--conf")
+    p.add_argument("--make-var")
+    p.add_argument("--savedefconfig", help="JSON argv of the tree's savedefconfig (with --make-var)")
+    p.add_argument("--savedefconfig-output")
     a = p.parse_args()
 
     root = os.getcwd()
@@ -75,7 +86,18 @@ def main():
         f.write(sys.stdin.read())
     os.environ.setdefault("srctree", root)
 
-    if a.conf and a.op != "changed":
+    if a.make_var:
+        run_make(["make", "-s", "olddefconfig"], a.make_var, config_path)
+        if a.op == "olddefconfig":
+            with open(config_path) as f:
+                sys.stdout.write(f.read())
+            return
+        if a.op == "savedefconfig":
+            run_make(json.loads(a.savedefconfig), a.make_var, config_path)
+            with open(a.savedefconfig_output) as f:
+                sys.stdout.write(f.read())
+            return
+    elif a.conf and a.op != "changed":
         sys.stdout.write(run_conf(a.conf, a.op, a.entry, config_path))
         return
 

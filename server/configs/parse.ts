@@ -1,7 +1,8 @@
 /**
  * `.config` parsing and the canonical form every stored config is kept in.
  *
- * A `.config` is a list of `CONFIG_X=value` and `# CONFIG_X is not set` lines, with
+ * A `.config` is a list of `CONFIG_X=value` and `# CONFIG_X is not set` lines (the
+ * prefix is the recipe's `symbolPrefix`: Buildroot writes `BR2_X`), with
  * comments and blank lines around them. Values stay text: nothing here (or anywhere
  * in kbs) interprets a string value, so shell metacharacters are kept as written.
  */
@@ -37,8 +38,20 @@ export class ConfigInputError extends Error {
   }
 }
 
-const SET = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/;
-const NOT_SET = /^#\s*CONFIG_([A-Za-z0-9_]+) is not set\s*$/;
+/** The default symbol prefix (a recipe's `symbolPrefix`). */
+export const DEFAULT_PREFIX = "CONFIG_";
+
+const lineRes = new Map<string, { set: RegExp; notSet: RegExp }>();
+/** The set / not-set line patterns for a prefix (upper-case letters, digits and _, as the recipe schema allows). */
+function linePatterns(prefix: string): { set: RegExp; notSet: RegExp } {
+  let re = lineRes.get(prefix);
+  if (!re) {
+    if (!/^([A-Z][A-Z0-9_]*_)?$/.test(prefix)) throw new Error(`not a symbol prefix: ${prefix}`);
+    re = { set: new RegExp(`^${prefix}([A-Za-z0-9_]+)=(.*)$`), notSet: new RegExp(`^#\\s*${prefix}([A-Za-z0-9_]+) is not set\\s*$`) };
+    lineRes.set(prefix, re);
+  }
+  return re;
+}
 const NUMBER = /^(-?[0-9]+|0[xX][0-9a-fA-F]+)$/;
 const QUOTED = /^"((?:[^"\\]|\\.)*)"$/;
 const MAX_REPORTED = 20;
@@ -66,8 +79,9 @@ export function decodeConfig(input: Buffer | string): string {
   return text;
 }
 
-export function parseConfig(input: Buffer | string): ParsedConfig {
+export function parseConfig(input: Buffer | string, prefix = DEFAULT_PREFIX): ParsedConfig {
   const text = decodeConfig(input);
+  const { set: SET, notSet: NOT_SET } = linePatterns(prefix);
   const entries = new Map<string, string>();
   const quoted = new Set<string>();
   const errors: ConfigProblem[] = [];
@@ -97,7 +111,7 @@ export function parseConfig(input: Buffer | string): ParsedConfig {
       } else if (v === "y" || v === "m" || v === "n" || NUMBER.test(v)) {
         value = v;
       } else {
-        errors.push({ line: n, message: `CONFIG_${symbol}: the value must be y, m, n, a number or a "double-quoted string", not ${JSON.stringify(v.slice(0, 40))}` });
+        errors.push({ line: n, message: `${prefix}${symbol}: the value must be y, m, n, a number or a "double-quoted string", not ${JSON.stringify(v.slice(0, 40))}` });
         return;
       }
     } else if (trimmed === "" || trimmed.startsWith("#")) {
@@ -107,7 +121,7 @@ export function parseConfig(input: Buffer | string): ParsedConfig {
       return;
     }
     const before = firstSeen.get(symbol);
-    if (before !== undefined) warnings.push({ line: n, message: `CONFIG_${symbol} is set again (first on line ${before}); the last value wins` });
+    if (before !== undefined) warnings.push({ line: n, message: `${prefix}${symbol} is set again (first on line ${before}); the last value wins` });
     else firstSeen.set(symbol, n);
     entries.set(symbol, value);
     if (isQuoted) quoted.add(symbol);
@@ -117,8 +131,8 @@ export function parseConfig(input: Buffer | string): ParsedConfig {
 }
 
 /** Parse and refuse a config with any bad line, naming the lines (first 20). */
-export function parseConfigStrict(input: Buffer | string): ParsedConfig {
-  const parsed = parseConfig(input);
+export function parseConfigStrict(input: Buffer | string, prefix = DEFAULT_PREFIX): ParsedConfig {
+  const parsed = parseConfig(input, prefix);
   if (parsed.errors.length) {
     const shown = parsed.errors.slice(0, MAX_REPORTED).map((e) => `line ${e.line}: ${e.message}`);
     const more = parsed.errors.length > MAX_REPORTED ? `; and ${parsed.errors.length - MAX_REPORTED} more` : "";
@@ -130,17 +144,17 @@ export function parseConfigStrict(input: Buffer | string): ParsedConfig {
 const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
 /** One line of the canonical form. */
-export function configLine(symbol: string, value: string, isQuoted: boolean): string {
-  if (!isQuoted && value === "n") return `# CONFIG_${symbol} is not set`;
-  return `CONFIG_${symbol}=${isQuoted ? quote(value) : value}`;
+export function configLine(symbol: string, value: string, isQuoted: boolean, prefix = DEFAULT_PREFIX): string {
+  if (!isQuoted && value === "n") return `# ${prefix}${symbol} is not set`;
+  return `${prefix}${symbol}=${isQuoted ? quote(value) : value}`;
 }
 
 /** The canonical form: one line per symbol, sorted by name, `n` as "is not set", LF endings, no comments. */
-export function formatConfig(parsed: Pick<ParsedConfig, "entries" | "quoted">): string {
+export function formatConfig(parsed: Pick<ParsedConfig, "entries" | "quoted">, prefix = DEFAULT_PREFIX): string {
   const symbols = [...parsed.entries.keys()].sort();
-  return symbols.map((s) => configLine(s, parsed.entries.get(s)!, parsed.quoted.has(s)) + "\n").join("");
+  return symbols.map((s) => configLine(s, parsed.entries.get(s)!, parsed.quoted.has(s), prefix) + "\n").join("");
 }
 
-export function normaliseConfig(input: Buffer | string): string {
-  return formatConfig(parseConfigStrict(input));
+export function normaliseConfig(input: Buffer | string, prefix = DEFAULT_PREFIX): string {
+  return formatConfig(parseConfigStrict(input, prefix), prefix);
 }

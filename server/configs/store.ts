@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../db";
 import { notFound } from "../http/errors";
-import { formatConfig, parseConfig, parseConfigStrict, type ParsedConfig } from "./parse";
+import { DEFAULT_PREFIX, formatConfig, parseConfig, parseConfigStrict, type ParsedConfig } from "./parse";
 import type { RevisionPin } from "../revdb/revdb";
 
 /** What the store needs from revdb: a commit's describe string and kconfig hash. */
@@ -68,26 +68,30 @@ export class ConfigStore {
   constructor(
     private readonly db: Db,
     private readonly revisions: RevisionLookup,
+    /** The project's symbol prefix (its recipe's `symbolPrefix`): what its config lines start with. */
+    private readonly prefixOf: (project: string) => string = () => DEFAULT_PREFIX,
   ) {
     migrate(db, schema);
   }
 
-  parse(text: Buffer | string): ParsedConfig {
-    return parseConfig(text);
+  parse(text: Buffer | string, project?: string): ParsedConfig {
+    return parseConfig(text, project ? this.prefixOf(project) : DEFAULT_PREFIX);
   }
 
-  normalise(text: Buffer | string): string {
-    return formatConfig(parseConfigStrict(text));
+  normalise(text: Buffer | string, project?: string): string {
+    const prefix = project ? this.prefixOf(project) : DEFAULT_PREFIX;
+    return formatConfig(parseConfigStrict(text, prefix), prefix);
   }
 
   /** Store a config for a project at a revision (any rev revdb resolves; a commit sha is one). */
   put(input: { project: string; commit?: string; rev?: string; text: Buffer | string }): { id: string; created: boolean; warnings: string[] } {
-    const parsed = parseConfigStrict(input.text);
+    const prefix = this.prefixOf(input.project);
+    const parsed = parseConfigStrict(input.text, prefix);
     const warnings = parsed.warnings.map((w) => `line ${w.line}: ${w.message}`);
     const rev = input.rev ?? input.commit;
     if (!rev) throw new Error("ConfigStore.put needs a commit or a rev");
     const revision = this.revisions.resolve(input.project, input.commit ?? rev);
-    const text = formatConfig(parsed);
+    const text = formatConfig(parsed, prefix);
     const id = configId(input.project, revision.sha, text);
     const res = this.db
       .prepare(
@@ -117,6 +121,17 @@ export class ConfigStore {
     const c = this.get(id);
     if (!c) throw notFound("unknown_config", `No saved config '${id.slice(0, 80)}'. Config ids are the 64-hex-digit ids that POST /api/configs and session saves return.`);
     return c;
+  }
+
+  /** A project's saved configs whose derived forms are not stored yet (made before `kbs project remove`, so they stay readable). */
+  underived(project: string): StoredConfig[] {
+    const ids = this.db.prepare("SELECT c.id FROM configs c LEFT JOIN config_derived d ON d.id = c.id WHERE c.project = ? AND d.id IS NULL").pluck().all(project) as string[];
+    return ids.map((id) => this.require(id));
+  }
+
+  /** Whether any saved config was made on this kconfig tree (its bundle then stays). */
+  usesKconfigHash(hash: string): boolean {
+    return !!this.db.prepare("SELECT 1 FROM configs WHERE kconfig_hash = ? LIMIT 1").get(hash);
   }
 
   derived(id: string): DerivedConfig | undefined {

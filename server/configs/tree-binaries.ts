@@ -12,7 +12,7 @@ import { Staging } from "../sandbox/staging";
 export interface TreeBinaries {
   /** A tar of the built files at their tree paths, to extract into /work after the bundle. */
   tar: string;
-  /** scripts/kconfig/mconf and scripts/kconfig/conf (mconf trees). */
+  /** <kconfigTools.dir>/mconf and conf (mconf trees). */
   mconf: boolean;
   conf: boolean;
   /** lib/kconfiglib/__pycache__ (trees that ship Kconfiglib): saves compiling it at every session. */
@@ -40,8 +40,8 @@ tar -xf /kbs/in/bundle.tar -C /work || exit 90
 cd /work
 LINES=5 COLUMNS=20 timeout 240 make -s menuconfig </dev/null >/kbs/out/build.log 2>&1
 timeout 60 make -s olddefconfig </dev/null >>/kbs/out/build.log 2>&1
-mkdir -p /kbs/out/tree/scripts/kconfig
-for f in mconf conf; do [ -x scripts/kconfig/$f ] && cp scripts/kconfig/$f /kbs/out/tree/scripts/kconfig/$f; done
+mkdir -p "/kbs/out/tree/$KBS_TOOLS_DIR"
+for f in mconf conf; do [ -x "$KBS_TOOLS_DIR/$f" ] && cp "$KBS_TOOLS_DIR/$f" "/kbs/out/tree/$KBS_TOOLS_DIR/$f"; done
 exit 0
 `,
   pyc: `
@@ -56,7 +56,7 @@ exit 0
 };
 
 function kindOf(recipe: Recipe, files: Set<string>): Kind | undefined {
-  if (recipe.frontend === "mconf" && files.has("scripts/kconfig/Makefile") && files.has("Makefile")) return "mconf";
+  if (recipe.frontend === "mconf" && files.has(`${recipe.kconfigTools.sources}/Makefile`) && files.has("Makefile")) return "mconf";
   if (recipe.frontend === "kconfiglib" && files.has("lib/kconfiglib/kconfiglib.py")) return "pyc";
   return undefined;
 }
@@ -97,18 +97,18 @@ export class TreeBinaryCache {
       const outDir = path.join(work, "out");
       linkOrCopy(bundle, path.join(staged.dir, "bundle.tar"));
       const r = await this.deps.sandbox.run({
-        image: "menuconfig",
+        image: recipe.images.kconfig,
         binds: [{ host: staged.dir, guest: "/kbs/in" }],
         argv: ["/bin/sh", "-c", BUILD_SCRIPTS[kind]],
         cwd: "/work",
-        env: kconfigEnv(recipe),
+        env: { ...kconfigEnv(recipe), KBS_TOOLS_DIR: recipe.kconfigTools.dir },
         timeoutMs: 300_000,
         collect: { into: outDir, maxBytes: 256 * 2 ** 20, maxFiles: 10_000 },
       });
       const tree = path.join(outDir, "tree");
       const built = {
-        mconf: fs.existsSync(path.join(tree, "scripts/kconfig/mconf")),
-        conf: fs.existsSync(path.join(tree, "scripts/kconfig/conf")),
+        mconf: fs.existsSync(path.join(tree, recipe.kconfigTools.dir, "mconf")),
+        conf: fs.existsSync(path.join(tree, recipe.kconfigTools.dir, "conf")),
         pyc: fs.existsSync(path.join(tree, "lib/kconfiglib/__pycache__")),
       };
       fs.mkdirSync(dir, { recursive: true });

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { HttpError } from "../http/errors";
-import type { Recipe } from "../projects/recipe";
+import { entryIn, type Recipe } from "../projects/recipe";
 import { Staging } from "../sandbox/staging";
 import type { RunResult } from "../sandbox/types";
 import { bundleFiles } from "./bundle-files";
@@ -24,8 +24,10 @@ export async function runTreeScript(
   req: { script: string; args: string[]; recipe: Recipe; kconfigHash: string; what: string; files?: Record<string, Buffer | string>; stdin?: string; timeoutMs?: number; maxOutputBytes?: number },
 ): Promise<RunResult> {
   const bundle = deps.bundles.path(req.kconfigHash);
-  const own = await deps.kconfig.treeBinaries.get(req.recipe, req.kconfigHash, bundle, await bundleFiles(bundle));
-  const argv = ["/usr/bin/python3", `/kbs/in/${path.basename(req.script)}`, ...req.args, "--entry", req.recipe.entry, "--bundle", "/kbs/in/bundle.tar"];
+  const files = await bundleFiles(bundle);
+  const own = await deps.kconfig.treeBinaries.get(req.recipe, req.kconfigHash, bundle, files);
+  const entry = entryIn(req.recipe, (f) => files.has(f)) ?? req.recipe.entry[0]!;
+  const argv = ["/usr/bin/python3", `/kbs/in/${path.basename(req.script)}`, ...req.args, "--entry", entry, "--bundle", "/kbs/in/bundle.tar"];
   if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
   const staged = new Staging(deps.settings.stagingDir).make();
   const inDir = staged.dir;
@@ -40,7 +42,7 @@ export async function runTreeScript(
     fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
     fs.copyFileSync(req.script, path.join(inDir, path.basename(req.script)));
     r = await deps.sandbox.run({
-      image: "menuconfig",
+      image: req.recipe.images.kconfig,
       binds: [{ host: inDir, guest: "/kbs/in" }],
       argv,
       cwd: "/work",

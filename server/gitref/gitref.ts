@@ -148,6 +148,15 @@ export class GitRef {
     if (refs.length) await git(this.dir, ["update-ref", "-z", "--stdin"], { input: refs.map((r) => `delete ${r}\0\0`).join("") });
   }
 
+  /** Delete every ref under the project's prefix (`kbs project remove`); objects other projects share stay, the rest go at the next gc. */
+  async removeRefs(projectId: string): Promise<number> {
+    await this.init();
+    const out = await gitText(this.dir, ["for-each-ref", "--format=%(refname)", `refs/heads/${projectId}/`, `refs/tags/${projectId}/`]);
+    const refs = out.split("\n").filter(Boolean);
+    await this.deleteRefs(refs);
+    return refs.length;
+  }
+
   /** The project's branches and tags (valid names only), tags peeled to commits. */
   async refs(projectId: string): Promise<ProjectRef[]> {
     await this.init();
@@ -191,10 +200,10 @@ export class GitRef {
 
   /**
    * Store files as a parentless commit with a fixed author and date (so the same files
-   * give the same sha) and point `refs` at it atomically. Without `requiredPath` among the
-   * files no commit is made; on any failure no ref changes.
+   * give the same sha) and point `refs` at it atomically. Without one of `requiredPaths`
+   * (the recipe's entry candidates) among the files no commit is made; on any failure no ref changes.
    */
-  async importTree(files: AsyncIterable<TreeFile>, opts: { refs: string[]; message: string; requiredPath?: string; whatForErrors: string; stripTopDir?: boolean }): Promise<string> {
+  async importTree(files: AsyncIterable<TreeFile>, opts: { refs: string[]; message: string; requiredPaths?: string[]; whatForErrors: string; stripTopDir?: boolean }): Promise<string> {
     await this.init();
     const tmpRef = `refs/kbs-import/${process.pid}-${Date.now()}`;
     try {
@@ -203,8 +212,10 @@ export class GitRef {
         message: opts.message,
         stripTopDir: opts.stripTopDir,
         checkPaths: (paths) => {
-          if (opts.requiredPath && !paths.has(opts.requiredPath)) {
-            throw new ImportError(`${opts.whatForErrors} has no ${opts.requiredPath}: it is not a source tree for this recipe (expected the entry Kconfig file at ${opts.requiredPath})`);
+          const wanted = opts.requiredPaths ?? [];
+          if (wanted.length && !wanted.some((p) => paths.has(p))) {
+            const names = wanted.join(" or ");
+            throw new ImportError(`${opts.whatForErrors} has no ${names}: it is not a source tree for this recipe (expected the entry Kconfig file at ${names})`);
           }
         },
       });

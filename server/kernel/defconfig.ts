@@ -7,9 +7,10 @@ import { formatPatch, unifiedDiff, type Author } from "./patch";
 import { treeMake, type TreeMakeDeps } from "./tree-make";
 
 /**
- * The maintainer flow for kernel defconfigs: a saved config's minimal form
- * (the tree's own `make savedefconfig`, in a sandbox) against the revision's `arch/<arch>/configs/`
- * file, as a unified diff or as a `git format-patch` patch replacing that file.
+ * The maintainer flow for defconfigs (the recipe's `defconfigs`): a saved config's minimal
+ * form (the tree's own savedefconfig, in a sandbox) against the revision's defconfig file
+ * (`arch/<arch>/configs/` for Linux, `configs/` for Buildroot), as a unified diff or as a
+ * `git format-patch` patch replacing that file.
  */
 export interface DefconfigDeps extends TreeMakeDeps {
   projects: { require(id: string): { recipe: Recipe } };
@@ -19,35 +20,43 @@ export interface DefconfigDeps extends TreeMakeDeps {
 const configIdPattern = /^[0-9a-f]{64}$/;
 const defconfigName = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$/;
 
-/** `x86_64` -> arch/x86/configs/x86_64_defconfig; `defconfig` -> arch/<a>/configs/defconfig. */
-export function defconfigPath(recipe: Recipe, arch: string, name: string): string {
+/** The recipe's defconfig dir for a variant: `arch/{srcarch}/configs` -> arch/x86/configs. */
+export function defconfigDir(recipe: Recipe, arch?: string): string {
+  const dir = recipe.defconfigs?.dir ?? "";
+  return arch ? dir.replaceAll("{srcarch}", srcArch(recipe, arch)) : dir;
+}
+
+/** `x86_64` -> <dir>/x86_64_defconfig; `defconfig` (or any `*_defconfig`) as is. */
+export function defconfigPath(recipe: Recipe, arch: string | undefined, name: string): string {
   if (!defconfigName.test(name)) {
     throw new HttpError(400, "bad_defconfig_name", `'${name.slice(0, 40)}' is not a defconfig name: use letters, digits, _ . + - (e.g. x86_64 or defconfig).`);
   }
   const file = name === "defconfig" || name.endsWith("_defconfig") ? name : `${name}_defconfig`;
-  return `arch/${srcArch(recipe, arch)}/configs/${file}`;
+  return `${defconfigDir(recipe, arch)}/${file}`;
 }
 
 export interface MinimalForm {
   recipe: Recipe;
   config: { id: string; project: string; commit: string; describe: string; kconfigHash: string };
-  arch: string;
+  arch?: string;
   text: string;
 }
 
 export class KernelDefconfigs {
   constructor(private readonly deps: DefconfigDeps) {}
 
-  /** The config's `make savedefconfig` form (the tree's own conf), for the ARCH it was made for (or the one asked). */
+  /** The config's savedefconfig form (the tree's own conf), for the variant it was made for (or the one asked). */
   async minimal(configId: string, arch?: string): Promise<MinimalForm> {
     const config = this.deps.configs.require(configId);
     const { recipe } = this.deps.projects.require(config.project);
-    if (!recipe.arches.length) {
-      throw new HttpError(400, "not_a_kernel", `Project '${config.project}' (recipe ${recipe.id}) has no arch/<arch>/configs defconfigs; this works on Linux-like projects only.`);
+    if (!recipe.defconfigs) {
+      throw new HttpError(400, "no_defconfigs", `Project '${config.project}' (recipe ${recipe.id}) keeps no defconfig files; there is nothing to diff or patch against.`);
     }
-    const a = configArch(recipe, parseConfig(config.text).entries, arch);
-    const text = await treeMake(this.deps, { recipe, project: config.project, describe: config.describe, kconfigHash: config.kconfigHash, arch: a, target: "savedefconfig", config: config.text, output: "defconfig" });
-    return { recipe, config, arch: a, text };
+    if (arch && !recipe.arches.length) throw new HttpError(400, "bad_arch", `Recipe '${recipe.id}' has no variants; leave arch out.`);
+    const a = recipe.arches.length ? configArch(recipe, parseConfig(config.text, recipe.symbolPrefix).entries, arch) : undefined;
+    const { savedefconfig, output } = recipe.defconfigs;
+    const text = await treeMake(this.deps, { recipe, project: config.project, describe: config.describe, kconfigHash: config.kconfigHash, arch: a, argv: savedefconfig, config: config.text, output });
+    return { recipe, config, ...(a ? { arch: a } : {}), text };
   }
 
   /** The text of arch/<arch>/configs/<name>_defconfig at the config's revision (404 lists what there is). */
@@ -55,7 +64,7 @@ export class KernelDefconfigs {
     const file = defconfigPath(form.recipe, form.arch, name);
     const text = await readBundleFile(this.deps.bundles.path(form.config.kconfigHash), file);
     if (text === undefined) {
-      throw notFound("unknown_defconfig", `${form.config.project} ${form.config.describe} has no ${file} (ARCH=${form.arch}); pass ?arch= for another architecture or another name.`);
+      throw notFound("unknown_defconfig", `${form.config.project} ${form.config.describe} has no ${file}${form.arch ? ` (ARCH=${form.arch}); pass ?arch= for another architecture or another name` : "; check the name"}.`);
     }
     return { file, text };
   }
@@ -71,18 +80,20 @@ export class KernelDefconfigs {
     return unifiedDiff(base.text, form.text, `a/${base.file}`, `b/${base.file}`);
   }
 
-  /** A `git format-patch` patch replacing arch/<arch>/configs/<name>_defconfig with this config's minimal form ("" when equal). */
+  /** A `git format-patch` patch replacing <defconfig dir>/<name>_defconfig with this config's minimal form ("" when equal). */
   async patch(configId: string, name: string, opts: { arch?: string; author?: Author } = {}): Promise<{ file: string; patch: string }> {
     const form = await this.minimal(configId, opts.arch);
     const base = await this.defconfigText(form, name);
     const c = form.config;
+    const file = base.file.split("/").pop()!;
+    const subject = form.recipe.defconfigs!.patchSubject.replaceAll("{srcarch}", form.arch ? srcArch(form.recipe, form.arch) : "").replaceAll("{file}", file);
     const patch = await formatPatch({
       file: base.file,
       oldText: base.text,
       newText: form.text,
-      subject: `${srcArch(form.recipe, form.arch)}: configs: update ${base.file.split("/").pop()}`,
+      subject,
       body: [
-        `Regenerate ${base.file} with make savedefconfig (ARCH=${form.arch})`,
+        `Regenerate ${base.file} with ${form.recipe.defconfigs!.savedefconfig.join(" ")}${form.arch ? ` (ARCH=${form.arch})` : ""}`,
         `from kbs config ${c.id}`,
         `(${c.project} ${c.describe}, commit ${c.commit}).`,
       ].join("\n"),

@@ -2,14 +2,16 @@ import { HttpError } from "../http/errors";
 import type { Recipe } from "../projects/recipe";
 import { archesInTree, srcArch } from "./arch";
 import { bundleFiles } from "../configs/bundle-files";
+import { defconfigDir } from "./defconfig";
 import { treeMake, type TreeMakeDeps } from "./tree-make";
 
 /**
- * Starting points for a kernel config: the tree's own `make <target>` (defconfig,
- * tinyconfig, or a named *_defconfig) for an ARCH, run in a sandbox on the
- * revision's kconfig bundle — the tree's Makefile builds its own conf and runs its
- * own merge_config.sh, so the result is what `make ARCH=... defconfig` gives on
- * the full tree. The resulting .config is stored like any saved config.
+ * Starting points for a config from the recipe's `defconfigs`: the tree's own
+ * `make <target>` (a recipe target such as defconfig or tinyconfig, or any
+ * `<name>_defconfig` in the recipe's defconfig dir), for a variant (ARCH) when the
+ * recipe has them, run in a sandbox on the revision's kconfig bundle — the tree's
+ * Makefile builds its own conf, so the result is what the same make gives on the
+ * full tree. The resulting config is stored like any saved config.
  */
 export interface StartDeps extends TreeMakeDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
@@ -17,7 +19,7 @@ export interface StartDeps extends TreeMakeDeps {
   configs: { put(input: { project: string; commit: string; rev: string; text: string }): { id: string; created: boolean } };
 }
 
-const targetPattern = /^(defconfig|tinyconfig|[A-Za-z0-9][A-Za-z0-9_.+-]{0,80}_defconfig)$/;
+const defconfigTarget = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,80}_defconfig$/;
 
 export async function kernelArches(deps: Pick<StartDeps, "projects" | "revdb" | "bundles">, project: string, rev: string): Promise<string[]> {
   const { recipe } = deps.projects.require(project);
@@ -28,27 +30,36 @@ export async function kernelArches(deps: Pick<StartDeps, "projects" | "revdb" | 
 export async function startConfig(
   deps: StartDeps,
   req: { project: string; rev: string; arch?: string; start: string },
-): Promise<{ id: string; created: boolean; arch: string }> {
+): Promise<{ id: string; created: boolean; arch?: string }> {
   const { recipe } = deps.projects.require(req.project);
-  if (!recipe.arches.length) {
-    throw new HttpError(400, "not_a_kernel", `Project '${req.project}' (recipe ${recipe.id}) has no ARCH choice; start it from an empty or uploaded config instead.`);
+  const defconfigs = recipe.defconfigs;
+  if (!defconfigs) {
+    throw new HttpError(400, "no_defconfigs", `Project '${req.project}' (recipe ${recipe.id}) has no defconfig start points; start it from an empty or uploaded config instead.`);
   }
-  if (!targetPattern.test(req.start)) {
-    throw new HttpError(400, "bad_start", `'${req.start.slice(0, 40)}' is not a starting point: use defconfig, tinyconfig or a <name>_defconfig of the tree.`);
+  if (!defconfigs.targets.includes(req.start) && !defconfigTarget.test(req.start)) {
+    const targets = [...defconfigs.targets, "<name>_defconfig"].join(", ");
+    throw new HttpError(400, "bad_start", `'${req.start.slice(0, 40)}' is not a starting point: use ${targets} (a file in ${defconfigs.dir}).`);
   }
+  if (req.arch && !recipe.arches.length) throw new HttpError(400, "bad_arch", `Recipe '${recipe.id}' has no variants; leave variant/arch out.`);
   const revision = deps.revdb.resolve(req.project, req.rev);
   const bundle = deps.bundles.path(revision.kconfigHash);
   const files = await bundleFiles(bundle);
-  const arches = archesInTree(recipe, files);
-  const arch = req.arch ?? arches[0] ?? recipe.arches[0]!;
-  if (!arches.includes(arch)) {
-    throw new HttpError(400, "bad_arch", `${req.project} ${revision.describe} has no arch/${srcArch(recipe, arch)}; its architectures: ${arches.join(", ") || "none"}.`);
+  let arch: string | undefined;
+  if (recipe.arches.length) {
+    const arches = archesInTree(recipe, files);
+    arch = req.arch ?? arches[0] ?? recipe.arches[0]!;
+    if (!arches.includes(arch)) {
+      throw new HttpError(400, "bad_arch", `${req.project} ${revision.describe} has no arch/${srcArch(recipe, arch)}; its architectures: ${arches.join(", ") || "none"}.`);
+    }
   }
-  if (req.start.endsWith("_defconfig") && !files.has(`arch/${srcArch(recipe, arch)}/configs/${req.start}`)) {
-    const have = [...files].filter((f) => f.startsWith(`arch/${srcArch(recipe, arch)}/configs/`)).map((f) => f.split("/").pop());
-    throw new HttpError(404, "unknown_defconfig", `${req.project} ${revision.describe} has no arch/${srcArch(recipe, arch)}/configs/${req.start}; it has: ${have.join(", ") || "none"}.`);
+  if (!defconfigs.targets.includes(req.start)) {
+    const dir = defconfigDir(recipe, arch);
+    if (!files.has(`${dir}/${req.start}`)) {
+      const have = [...files].filter((f) => f.startsWith(`${dir}/`) && f.endsWith("_defconfig")).map((f) => f.slice(dir.length + 1));
+      throw new HttpError(404, "unknown_defconfig", `${req.project} ${revision.describe} has no ${dir}/${req.start}; it has: ${have.slice(0, 50).join(", ") || "none"}${have.length > 50 ? `, … (${have.length} in all)` : ""}.`);
+    }
   }
-  const text = await treeMake(deps, { recipe, project: req.project, describe: revision.describe, kconfigHash: revision.kconfigHash, arch, target: req.start, output: ".config" });
+  const text = await treeMake(deps, { recipe, project: req.project, describe: revision.describe, kconfigHash: revision.kconfigHash, arch, argv: ["make", "-s", req.start], output: recipe.configFile });
   const out = deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text });
-  return { ...out, arch };
+  return { ...out, ...(arch ? { arch } : {}) };
 }

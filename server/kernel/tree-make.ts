@@ -4,14 +4,16 @@ import { linkOrCopy } from "../configs/kconfig-tools";
 import { HttpError } from "../http/errors";
 import type { Recipe } from "../projects/recipe";
 import { Staging } from "../sandbox/staging";
+import { shq } from "../builds/script";
 import type { RunRequest, RunResult } from "../sandbox/types";
 
 /**
- * `make ARCH=<arch> <target>` of a kernel tree's own Makefile, in a sandbox on the
- * revision's kconfig bundle: the tree builds its own scripts/kconfig/conf and runs
- * its own scripts (merge_config.sh, the Kconfig preprocessor's compiler probes),
- * so the result is what the same make gives on the full tree. Used for the starting
- * points (defconfig, tinyconfig) and the minimal form (savedefconfig).
+ * A tree's own `make <target>` (with ARCH=<arch> for recipes with arches), in a sandbox on
+ * the revision's kconfig bundle: the tree builds its own kconfig tools and runs its own
+ * scripts (merge_config.sh, the Kconfig preprocessor's compiler probes, Buildroot's
+ * br2-external), so the result is what the same make gives on the full tree. Used for the
+ * starting points (defconfig, tinyconfig, <name>_defconfig) and the minimal form (the
+ * recipe's `defconfigs.savedefconfig`).
  */
 export interface TreeMakeDeps {
   settings: { stagingDir: string };
@@ -19,12 +21,9 @@ export interface TreeMakeDeps {
   sandbox: { run(req: RunRequest): Promise<RunResult> };
 }
 
-/** The sandbox image with the kernel's host tools (gcc, make, flex, bison) for building conf. */
-const IMAGE = "build-kernel";
-
 export async function treeMake(
   deps: TreeMakeDeps,
-  job: { recipe: Recipe; project: string; describe: string; kconfigHash: string; arch: string; target: string; config?: string; output: ".config" | "defconfig" },
+  job: { recipe: Recipe; project: string; describe: string; kconfigHash: string; arch?: string; argv: string[]; config?: string; output: string },
 ): Promise<string> {
   const bundle = deps.bundles.path(job.kconfigHash);
   // The bundle goes in as a dir of its own, readable by the sandbox's uid (as the Kconfig tools do).
@@ -32,19 +31,20 @@ export async function treeMake(
   const inDir = staged.dir;
   const script = [
     "tar -xf /kbs/in/bundle.tar",
-    job.config !== undefined ? "cat > .config" : ":",
-    'make -s "$KBS_TARGET" >&2',
-    `cat ${job.output}`,
+    job.config !== undefined ? `cat > ${shq(job.recipe.configFile)}` : ":",
+    `${job.argv.map(shq).join(" ")} >&2`,
+    `cat ${shq(job.output)}`,
   ].join(" && ");
   let r: RunResult;
   try {
     linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
     r = await deps.sandbox.run({
-      image: IMAGE,
+      // The recipe's image for `make` on the kconfig tree: the tree's host tools (gcc, make, flex, bison) build its conf.
+      image: job.recipe.images.make,
       binds: [{ host: inDir, guest: "/kbs/in" }],
       argv: ["/bin/sh", "-c", script],
       cwd: "/work",
-      env: { ...kconfigEnv(job.recipe, job.arch), KBS_TARGET: job.target },
+      env: kconfigEnv(job.recipe, job.arch),
       stdin: job.config,
       timeoutMs: 300_000,
     });
@@ -53,7 +53,7 @@ export async function treeMake(
   }
   if (r.code !== 0) {
     const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-6).join(" | ") || `exit code ${r.code}`;
-    throw new HttpError(422, "kconfig_failed", `make ARCH=${job.arch} ${job.target} on ${job.project} ${job.describe} failed: ${why.slice(0, 800)}`);
+    throw new HttpError(422, "kconfig_failed", `${job.argv.join(" ")}${job.arch ? ` (ARCH=${job.arch})` : ""} on ${job.project} ${job.describe} failed: ${why.slice(0, 800)}`);
   }
   return r.stdout.toString("utf8");
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { log } from "../log";
+import { loadRecipes } from "./recipe";
 import { ProjectIdSchema, type ProjectRegistry } from "./registry";
 import { builtinSourceHash, SyncBusyError, type SyncService } from "./sync";
 
@@ -20,11 +21,10 @@ export interface Builtin extends z.infer<typeof BuiltinSchema> {
   dir: string;
 }
 
-/** The upstreams kbs pre-registers by URL (synced in the background by `kbs serve`). */
-export const preregisteredUpstreams = [
-  { id: "klipper", name: "Klipper", recipe: "klipper", url: "https://github.com/Klipper3d/klipper" },
-  { id: "kalico", name: "Kalico", recipe: "kalico", url: "https://github.com/KalicoCrew/kalico" },
-];
+/** The upstreams kbs pre-registers by URL (synced in the background by `kbs serve`): each recipe's `preregister`. */
+export function preregisteredUpstreams(): Array<{ id: string; name: string; recipe: string; url: string }> {
+  return [...loadRecipes().values()].flatMap((r) => (r.preregister ? [{ ...r.preregister, recipe: r.id }] : []));
+}
 
 export function discoverBuiltins(root = builtinRoot): Builtin[] {
   const out: Builtin[] = [];
@@ -65,8 +65,12 @@ export async function ensureBuiltins(projects: ProjectRegistry, sync: SyncServic
   }
 }
 
-/** Pre-register Klipper and Kalico by URL (once; a user's later changes stay). */
+/** Pre-register the recipes' upstreams by URL (once; a user's later changes, a removal included, stay). Returns the ids registered. */
 export function registerUpstreams(projects: ProjectRegistry): string[] {
-  for (const u of preregisteredUpstreams) projects.ensure({ id: u.id, name: u.name, recipe: u.recipe, upstream: { kind: "git", url: u.url } }, { update: false });
-  return preregisteredUpstreams.map((u) => u.id);
+  const ids: string[] = [];
+  for (const u of preregisteredUpstreams()) {
+    projects.ensure({ id: u.id, name: u.name, recipe: u.recipe, upstream: { kind: "git", url: u.url } }, { update: false });
+    if (projects.get(u.id)) ids.push(u.id);
+  }
+  return ids;
 }

@@ -86,6 +86,8 @@ export class ProjectRegistry {
            host TEXT NOT NULL,
            started_at INTEGER NOT NULL
          );`,
+        // Ids an operator removed: a pre-registered upstream stays removed across restarts.
+        `CREATE TABLE projects_removed (id TEXT PRIMARY KEY, removed_at INTEGER NOT NULL);`,
       ],
     });
   }
@@ -142,20 +144,38 @@ export class ProjectRegistry {
     this.db
       .prepare("INSERT INTO projects (id, name, recipe, upstream, created_at) VALUES (?, ?, ?, ?, ?)")
       .run(p.id, p.name ?? p.id, p.recipe, JSON.stringify(p.upstream), Date.now());
+    this.db.prepare("DELETE FROM projects_removed WHERE id = ?").run(p.id);
     return this.require(p.id);
   }
 
-  /** Register or update a project kbs ships (built-ins, pre-registered upstreams); keeps its sync state. */
+  /**
+   * Register or update a project kbs ships (built-ins, pre-registered upstreams); keeps its sync state.
+   * `update: false` (pre-registered upstreams) also leaves alone an id the operator removed.
+   */
   ensure(p: { id: string; name: string; recipe: string; upstream: Upstream }, opts: { update: boolean }): void {
     const existing = this.db.prepare("SELECT id FROM projects WHERE id = ?").get(p.id);
+    if (!existing && !opts.update && this.db.prepare("SELECT 1 FROM projects_removed WHERE id = ?").get(p.id)) return;
     if (!existing) this.add(p);
     else if (opts.update) this.db.prepare("UPDATE projects SET name = ?, recipe = ?, upstream = ? WHERE id = ?").run(p.name, p.recipe, JSON.stringify(p.upstream), p.id);
   }
 
-  /** Forget a project (a failed `project add`); its mirror refs and index rows stay until re-added. */
-  remove(id: string): void {
+  /**
+   * Forget a project: a failed `project add`, or (`removed: true`) `kbs project remove`, which
+   * also keeps a pre-registered id from coming back at the next start. The mirror refs and
+   * index rows are removeProject's (projects/remove.ts).
+   */
+  remove(id: string, opts: { removed?: boolean } = {}): void {
     this.db.prepare("DELETE FROM projects WHERE id = ?").run(id);
     this.db.prepare("DELETE FROM project_sync_locks WHERE project = ?").run(id);
+    if (opts.removed) this.db.prepare("INSERT INTO projects_removed (id, removed_at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET removed_at = excluded.removed_at").run(id, Date.now());
+  }
+
+  /** Point a git project at another URL (a local mirror); the next sync fetches from there and prunes what it lacks. */
+  setUrl(id: string, url: string): Project {
+    const p = this.require(id);
+    if (p.upstream.kind !== "git") throw badRequest("not_a_git_project", `Project '${id}' comes from ${p.upstream.kind === "tarball" ? "a source tarball" : "kbs itself (built-in)"}, not a git URL; only git projects can change their URL.`);
+    this.db.prepare("UPDATE projects SET upstream = ? WHERE id = ?").run(JSON.stringify({ kind: "git", url } satisfies Upstream), id);
+    return this.require(id);
   }
 
   setSync(id: string, s: { state?: SyncState; message?: string | null; lastTried?: number; lastOk?: number; progress?: SyncStatus["progress"] | null }): void {

@@ -5,6 +5,7 @@ import type { Kbs } from "../kbs";
 import { KconfigBundleStore } from "../revdb/bundles";
 import { RevDb } from "../revdb/revdb";
 import { ensureBuiltins, registerUpstreams } from "./builtins";
+import { loadRecipes } from "./recipe";
 import { ProjectRegistry } from "./registry";
 import { SyncService } from "./sync";
 
@@ -18,6 +19,8 @@ export interface ProjectParts {
 
 /** The registry, the mirror, the index, the bundle store and the sync service over one data dir. */
 export function createProjectParts(dataDir: string, db: Db): ProjectParts {
+  // Every recipe file is checked now: a broken one stops start-up naming the file and the field.
+  loadRecipes();
   const revdb = new RevDb(db);
   const projects = new ProjectRegistry(db, (id) => revdb.count(id));
   const gitref = new GitRef(path.join(dataDir, "gitref.git"));

@@ -64,17 +64,29 @@ describe("sync: bad input", () => {
     parts.db.close();
   });
 
-  it("a repo with no Kconfig at the recipe's entry path fails with the path and the fix", async () => {
+  it("a tree with its top Kconfig at the root syncs with the kconfiglib recipe; one with none of the entry candidates fails naming them", async () => {
     const dir = path.join(tmpDir(), "plain");
     fs.mkdirSync(dir);
     git(process.cwd(), ["init", "-q", "-b", "main", dir]);
-    fs.writeFileSync(path.join(dir, "Kconfig"), "config A\n    bool\n");
+    fs.writeFileSync(path.join(dir, "Kconfig"), 'mainmenu "plain"\nconfig A\n    bool "a"\n');
     git(dir, ["add", "."]);
     git(dir, ["commit", "-qm", "top-level Kconfig only"]);
     const parts = openProjectParts(tmpDir());
     parts.projects.add({ id: "plain", recipe: "kconfiglib", upstream: { kind: "git", url: dir } });
-    expect(await syncError(parts, "plain")).toMatch(/plain: no src\/Kconfig on the default branch \([0-9a-f]{12}\): the 'kconfiglib' recipe expects its top Kconfig file there/);
-    expect(parts.revdb.count("plain")).toBe(0);
+    expect(await syncError(parts, "plain")).toBeUndefined();
+    expect(parts.revdb.count("plain")).toBe(1);
+    const rev = parts.revdb.resolve("plain", "main");
+    expect(parts.revdb.treeEntries(rev.kconfigHash)!.map((e) => e.path)).toEqual(["Kconfig"]);
+
+    const none = path.join(tmpDir(), "none");
+    fs.mkdirSync(none);
+    git(process.cwd(), ["init", "-q", "-b", "main", none]);
+    fs.writeFileSync(path.join(none, "README"), "no Kconfig here\n");
+    git(none, ["add", "."]);
+    git(none, ["commit", "-qm", "no Kconfig"]);
+    parts.projects.add({ id: "none", recipe: "kconfiglib", upstream: { kind: "git", url: none } });
+    expect(await syncError(parts, "none")).toMatch(/none: no Kconfig or src\/Kconfig or Config.in on the default branch \([0-9a-f]{12}\): the 'kconfiglib' recipe expects its top Kconfig file there/);
+    expect(parts.revdb.count("none")).toBe(0);
     parts.db.close();
   });
 });
@@ -117,7 +129,7 @@ describe("sync: tarballs", () => {
     parts.projects.add({ id: "junk", recipe: "kconfiglib", upstream: { kind: "tarball", path: junk, revName: "v1" } });
     expect(await syncError(parts, "junk")).toMatch(/junk.tar is not a source tarball: not a tar archive/);
     parts.projects.add({ id: "nok", recipe: "kconfiglib", upstream: { kind: "tarball", path: makeTarball(dir, { withKconfig: false }), revName: "v1" } });
-    expect(await syncError(parts, "nok")).toMatch(/nokconfig.tar.xz has no src\/Kconfig: it is not a source tree for this recipe/);
+    expect(await syncError(parts, "nok")).toMatch(/nokconfig.tar.xz has no Kconfig or src\/Kconfig or Config.in: it is not a source tree for this recipe/);
     expect(git(parts.gitref.dir, ["for-each-ref", "--format=%(refname)"])).toBe("");
     parts.db.close();
   });

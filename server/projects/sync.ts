@@ -12,6 +12,8 @@ import { counter, histogram } from "../metrics";
 import type { KconfigBundleStore } from "../revdb/bundles";
 import { indexProject } from "../revdb/indexer";
 import type { RevDb } from "../revdb/revdb";
+import { missingSources } from "./kconfig-sources";
+import { entryIn } from "./recipe";
 import { lockHolderAlive, type Project, type ProjectRegistry } from "./registry";
 
 export interface SyncProgress {
@@ -145,6 +147,7 @@ export class SyncService {
       });
       await bundles.build(missing, project.recipe.extraFiles, (done) => progress({ phase: "bundles", done, total: missing.length }));
       const bundlesWritten = missing.length;
+      this.checkSources(project, refs);
       const message = `${indexed.totalCommits} revisions, ${hashes.length} distinct kconfig trees${skippedRefs.length ? `; skipped ${skippedRefs.length} ref(s) with unusable names` : ""}`;
       projects.setSync(id, { state: "ok", lastOk: Date.now(), message, progress: null });
       syncsTotal.inc({ project: id, result: "ok" });
@@ -186,7 +189,7 @@ export class SyncService {
         await gitref.importTree(tarballFiles(up.path), {
           refs: [ref],
           message: `${up.revName} (source tarball)`,
-          requiredPath: project.recipe.entry,
+          requiredPaths: project.recipe.entry,
           stripTopDir: true,
           whatForErrors: path.basename(up.path),
         });
@@ -194,7 +197,7 @@ export class SyncService {
         await gitref.importTree(dirFiles(up.dir, ["project.json"]), {
           refs: [`refs/heads/${project.id}/main`, ref],
           message: builtinMessage(project),
-          requiredPath: project.recipe.entry,
+          requiredPaths: project.recipe.entry,
           whatForErrors: `the built-in tree ${up.dir}`,
         });
       }
@@ -206,17 +209,38 @@ export class SyncService {
     return { skippedRefs: [] };
   }
 
+  /** The head revision's kconfig tree must have every file its Kconfig files source: else name the first few. */
+  private checkSources(project: Project, refs: ProjectRef[]): void {
+    const head = headRef(refs);
+    if (!head) return;
+    const rev = this.deps.revdb.resolve(project.id, head.commit);
+    const files = new Set((this.deps.revdb.treeEntries(rev.kconfigHash) ?? []).map((e) => e.path));
+    const entry = entryIn(project.recipe, (f) => files.has(f));
+    if (!entry) return;
+    const missing = missingSources(this.deps.bundles.path(rev.kconfigHash), entry);
+    if (!missing.length) return;
+    const shown = missing.slice(0, 5).map((m) => `${m.from}:${m.line} sources ${m.path}`);
+    throw new SyncError(
+      `${project.id} ${rev.describe}: ${shown.join("; ")}${missing.length > 5 ? `; and ${missing.length - 5} more` : ""} — not in the kconfig tree. The '${project.recipe.id}' recipe's kconfigPaths do not cover ${missing.length === 1 ? "it" : "them"} (or the tree is broken at this revision).`,
+    );
+  }
+
   /** A tree without the recipe's entry Kconfig is the wrong project or the wrong recipe: say so before indexing. */
   private async checkEntry(project: Project, refs: ProjectRef[]): Promise<void> {
     if (!refs.length) throw new SyncError(`${project.id}: the upstream has no branches or tags to index`);
-    const branch = (n: string) => refs.find((r) => r.kind === "branch" && r.name === n);
-    const head = branch("REMOTE_HEAD") ?? branch("main") ?? branch("master") ?? refs.find((r) => r.kind === "branch") ?? refs[0]!;
+    const head = headRef(refs)!;
     const indexedBefore = this.deps.db.prepare("SELECT 1 FROM revdb_commits WHERE project = ? AND sha = ?").get(project.id, head.commit);
-    if (!indexedBefore && !(await this.deps.gitref.hasPath(head.commit, project.recipe.entry))) {
-      const where = head.name === "REMOTE_HEAD" ? "the default branch" : `${head.kind} ${head.name}`;
-      throw new SyncError(
-        `${project.id}: no ${project.recipe.entry} on ${where} (${head.commit.slice(0, 12)}): the '${project.recipe.id}' recipe expects its top Kconfig file there. Check the URL, or add the project with the recipe that fits the tree.`,
-      );
-    }
+    if (indexedBefore) return;
+    for (const candidate of project.recipe.entry) if (await this.deps.gitref.hasPath(head.commit, candidate)) return;
+    const where = head.name === "REMOTE_HEAD" ? "the default branch" : `${head.kind} ${head.name}`;
+    throw new SyncError(
+      `${project.id}: no ${project.recipe.entry.join(" or ")} on ${where} (${head.commit.slice(0, 12)}): the '${project.recipe.id}' recipe expects its top Kconfig file there. Check the URL, or add the project with the recipe that fits the tree.`,
+    );
   }
+}
+
+/** The ref whose tree stands for the project: the remote's default branch, else main/master, else any branch, else the first ref. */
+function headRef(refs: ProjectRef[]): ProjectRef | undefined {
+  const branch = (n: string) => refs.find((r) => r.kind === "branch" && r.name === n);
+  return branch("REMOTE_HEAD") ?? branch("main") ?? branch("master") ?? refs.find((r) => r.kind === "branch") ?? refs[0];
 }

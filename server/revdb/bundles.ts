@@ -76,6 +76,12 @@ export class KconfigBundleStore {
     return file;
   }
 
+  /** Delete a bundle (its project was removed and no other has it); missing is fine. */
+  remove(hash: string): void {
+    fs.rmSync(this.file(hash), { force: true });
+    this.verified.delete(hash);
+  }
+
   /** Safely extract a verified bundle into `destDir`. */
   async extract(hash: string, destDir: string): Promise<void> {
     extractEntries(parseTar(fs.readFileSync(this.path(hash))), destDir);

@@ -81,6 +81,22 @@ export class RevDb {
     return (this.db.prepare("SELECT generation FROM revdb_state WHERE project = ?").pluck().get(projectId) as number | undefined) ?? 0;
   }
 
+  /**
+   * Forget a project's index (`kbs project remove`). Returns the kconfig hashes no other
+   * project has any more: their bundles may go, unless something else still needs them.
+   */
+  removeProject(projectId: string): string[] {
+    const orphans = this.db
+      .prepare("SELECT DISTINCT kconfig_hash FROM revdb_commits c WHERE project = ? AND NOT EXISTS (SELECT 1 FROM revdb_commits o WHERE o.project != c.project AND o.kconfig_hash = c.kconfig_hash)")
+      .pluck()
+      .all(projectId) as string[];
+    this.db.transaction(() => {
+      for (const t of ["revdb_commits", "revdb_refs", "revdb_state"]) this.db.prepare(`DELETE FROM ${t} WHERE project = ?`).run(projectId);
+    })();
+    this.listCache.delete(projectId);
+    return orphans;
+  }
+
   /** The kconfig tree behind a hash (tree files and recipe extras). */
   treeEntries(hash: string): KconfigEntry[] | undefined {
     const json = this.db.prepare("SELECT entries FROM revdb_trees WHERE hash = ?").pluck().get(hash) as string | undefined;

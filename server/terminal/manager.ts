@@ -87,6 +87,8 @@ interface LaunchSpec {
   kconfigHash: string;
   bundle: string;
   tools: string | undefined;
+  /** The recipe's menuconfig image. */
+  image: string;
   frontend: Frontend;
   job: Omit<LaunchJob, "cols" | "rows">;
 }
@@ -207,20 +209,20 @@ export class SessionManager {
     const bundle = this.deps.bundles.path(kconfigHash);
     const files = await bundleFiles(bundle);
     const own = await this.deps.kconfig.treeBinaries.get(recipe, kconfigHash, bundle, files);
-    const frontend = chooseFrontend(recipe, files, own?.mconf);
+    const frontend = chooseFrontend(recipe, files, own?.mconf, "/kbs/out/.config");
     const job: LaunchSpec["job"] = {
       extract: own ? [`/kbs/in/${IN_BUNDLE}`, `/kbs/in/${IN_TOOLS}`] : [`/kbs/in/${IN_BUNDLE}`],
       copy: withConfig ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
       cwd: "/work",
       argv: frontend.argv,
-      env: { ...kconfigEnv(recipe, arch), KCONFIG_CONFIG: "/kbs/out/.config", srctree: "/work" },
+      env: { ...kconfigEnv(recipe, arch), KCONFIG_CONFIG: "/kbs/out/.config", [recipe.configVar]: "/kbs/out/.config", srctree: "/work" },
     };
-    return { key: JSON.stringify([projectId, kconfigHash, job]), kconfigHash, bundle, tools: own?.tar, frontend, job };
+    return { key: JSON.stringify([projectId, kconfigHash, recipe.images.menuconfig, job]), kconfigHash, bundle, tools: own?.tar, image: recipe.images.menuconfig, frontend, job };
   }
 
   /** A sandbox from the pool with the tree's bundle (and built tools, and the starting config) in its /kbs/in. */
   private async sandboxFor(spec: LaunchSpec, startText: string | undefined): Promise<WarmSandbox> {
-    const sandbox = await this.deps.sandbox.claim({ image: "menuconfig" });
+    const sandbox = await this.deps.sandbox.claim({ image: spec.image });
     try {
       linkOrCopy(spec.bundle, path.join(sandbox.inDir, IN_BUNDLE));
       if (spec.tools) linkOrCopy(spec.tools, path.join(sandbox.inDir, IN_TOOLS));

@@ -1,4 +1,5 @@
 import { KconfigTools } from "../configs/kconfig-tools";
+import { DEFAULT_PREFIX } from "../configs/parse";
 import { ConfigStore } from "../configs/store";
 import type { Kbs } from "../kbs";
 import { SessionManager } from "./manager";
@@ -6,7 +7,7 @@ import { sessionUpgradeRoute } from "./ws";
 
 /** Attach the config store, the Kconfig tools and menuconfig sessions (with their WebSocket route) to kbs. */
 export function attachTerminal(kbs: Kbs): void {
-  kbs.configs = new ConfigStore(kbs.db, kbs.revdb);
+  kbs.configs = new ConfigStore(kbs.db, kbs.revdb, (project) => kbs.projects.get(project)?.recipe.symbolPrefix ?? DEFAULT_PREFIX);
   kbs.kconfig = new KconfigTools(kbs);
   kbs.sessions = new SessionManager(kbs);
   const ws = sessionUpgradeRoute(kbs.sessions, (origin) => kbs.hosts.allowsOrigin(origin));

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DerivedConfigs } from "../../configs/derived";
 import { diffConfigs } from "../../configs/diff";
-import { ConfigInputError, MAX_CONFIG_BYTES, parseConfig } from "../../configs/parse";
+import { ConfigInputError, MAX_CONFIG_BYTES } from "../../configs/parse";
 import { storedConfigRunsCode } from "../../configs/runs-code";
 import type { Kbs } from "../../kbs";
 import { HttpError } from "../errors";
@@ -85,6 +85,6 @@ export function registerConfigRoutes(router: Router, kbs: Kbs): void {
   router.get("/api/configs/:a/diff/:b", ({ params }) => {
     const a = kbs.configs.require(params.a!);
     const b = kbs.configs.require(params.b!);
-    return { a: a.id, b: b.id, ...diffConfigs(parseConfig(a.text), parseConfig(b.text)) };
+    return { a: a.id, b: b.id, ...diffConfigs(kbs.configs.parse(a.text, a.project), kbs.configs.parse(b.text, b.project)) };
   });
 }

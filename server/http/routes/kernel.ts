@@ -6,11 +6,13 @@ import { HttpError } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
 
 /**
- * Linux specifics (DESIGN.md "Who uses it": maintainers editing defconfigs):
+ * Defconfig starts and the maintainer flow (DESIGN.md "Who uses it": maintainers editing
+ * defconfigs), driven by the recipe's `defconfigs` for every project:
  *   GET  /api/kernel/arches?project=&rev=                     {arches, default}: the ARCH values the tree has
- *   POST /api/kernel/start {project, rev, arch?, start}       201 {id, arch}: a config from make defconfig/tinyconfig/<name>_defconfig
- *   GET  /api/configs/:id/defconfig-diff?against=&arch=       unified diff: against (a defconfig name, or a config id) -> this config's savedefconfig
- *   GET  /api/configs/:id/defconfig-patch?name=&arch=         git format-patch replacing arch/<arch>/configs/<name>_defconfig
+ *   POST /api/configs/start {project, rev, start, variant?}   201 {id, variant?}: a config from make <target>/<name>_defconfig
+ *   POST /api/kernel/start {project, rev, arch?, start}       the same (the first name; arch is the variant)
+ *   GET  /api/configs/:id/defconfig-diff?against=&arch=       unified diff: against (a defconfig name, or a config id) -> this config's savedefconfig (empty when equal)
+ *   GET  /api/configs/:id/defconfig-patch?name=&arch=         git format-patch replacing <defconfigs.dir>/<name>_defconfig
  */
 const ArchesQuery = z.object({ project: z.string().min(1).max(100), rev: z.string().min(1).max(300) });
 const StartBody = z.object({
@@ -18,6 +20,12 @@ const StartBody = z.object({
   rev: z.string().min(1).max(300),
   arch: z.string().min(1).max(40).optional(),
   start: z.string().min(1).max(100),
+});
+const ConfigStartBody = z.object({
+  project: z.string().min(1).max(100),
+  rev: z.string().min(1).max(300),
+  start: z.string().min(1).max(100),
+  variant: z.string().min(1).max(40).optional(),
 });
 const DiffQuery = z.object({ against: z.string().min(1).max(100), arch: z.string().min(1).max(40).optional() });
 const PatchQuery = z.object({ name: z.string().min(1).max(100), arch: z.string().min(1).max(40).optional() });
@@ -34,6 +42,12 @@ export function registerKernelRoutes(router: Router, kbs: Kbs): void {
     const q = readQuery(url, ArchesQuery);
     const arches = await kernelArches(kbs, q.project, q.rev);
     return { arches, default: arches[0] ?? null };
+  });
+
+  router.post("/api/configs/start", async ({ req }) => {
+    const { variant, ...body } = await readJson(req, ConfigStartBody, 16 * 1024);
+    const out = await startConfig(kbs, { ...body, arch: variant });
+    return new Reply(out.created ? 201 : 200, { id: out.id, ...(out.arch ? { variant: out.arch } : {}) });
   });
 
   router.post("/api/kernel/start", async ({ req }) => {

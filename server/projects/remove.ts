@@ -1,0 +1,33 @@
+import { DerivedConfigs } from "../configs/derived";
+import { HttpError } from "../http/errors";
+import { log } from "../log";
+import type { Kbs } from "../kbs";
+
+export interface RemovedProject {
+  refs: number;
+  revisions: number;
+  bundles: number;
+  /** saved configs whose minimal form and changed list were computed now, so they stay readable */
+  configsKept: number;
+}
+
+/**
+ * `kbs project remove`: the project's gitref refs, its revdb rows and the kconfig bundles no
+ * other project (and no saved config) has. Saved configs and builds stay readable: a
+ * config's derived forms are computed first, while the tree is still there.
+ */
+export async function removeProject(kbs: Pick<Kbs, "projects" | "gitref" | "revdb" | "bundles" | "configs" | "kconfig">, id: string): Promise<RemovedProject> {
+  const project = kbs.projects.require(id);
+  if (project.sync.state === "syncing") throw new HttpError(409, "sync_running", `Project '${id}' is syncing; wait for it to finish, then remove it.`);
+  const derived = new DerivedConfigs(kbs.configs, kbs.kconfig);
+  const underived = kbs.configs.underived(id);
+  for (const c of underived) {
+    await derived.get(c).catch((e: unknown) => log.warn({ config: c.id, err: (e as Error).message }, "a saved config's minimal form could not be computed before its project was removed"));
+  }
+  const revisions = project.revisionCount;
+  const orphans = kbs.revdb.removeProject(id).filter((h) => !kbs.configs.usesKconfigHash(h));
+  for (const h of orphans) kbs.bundles.remove(h);
+  const refs = await kbs.gitref.removeRefs(id);
+  kbs.projects.remove(id, { removed: true });
+  return { refs, revisions, bundles: orphans.length, configsKept: underived.length };
+}
