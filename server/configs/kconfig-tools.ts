@@ -80,7 +80,7 @@ export class KconfigTools {
         binds: [{ host: inDir, guest: "/kbs/in" }],
         argv,
         cwd: "/work",
-        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, arch) },
+        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, arch), ...own?.env },
         stdin: text,
         timeoutMs: 120_000,
       });

@@ -14,7 +14,7 @@ import { treeMake, type TreeMakeDeps } from "./tree-make";
 export interface StartDeps extends TreeMakeDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): { sha: string; describe: string; kconfigHash: string } };
-  configs: { put(input: { project: string; commit: string; rev: string; text: string }): { id: string; created: boolean } };
+  configs: { put(input: { project: string; commit: string; rev: string; text: string; written?: boolean }): { id: string; created: boolean } };
 }
 
 const targetPattern = /^(defconfig|tinyconfig|[A-Za-z0-9][A-Za-z0-9_.+-]{0,80}_defconfig)$/;
@@ -49,6 +49,6 @@ export async function startConfig(
     throw new HttpError(404, "unknown_defconfig", `${req.project} ${revision.describe} has no arch/${srcArch(recipe, arch)}/configs/${req.start}; it has: ${have.join(", ") || "none"}.`);
   }
   const text = await treeMake(deps, { recipe, project: req.project, describe: revision.describe, kconfigHash: revision.kconfigHash, arch, target: req.start, output: ".config" });
-  const out = deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text });
+  const out = deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text, written: true });
   return { ...out, arch };
 }

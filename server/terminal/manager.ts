@@ -138,10 +138,11 @@ export class SessionManager {
       refused.inc({ limit: "total" });
       throw new HttpError(503, "too_many_sessions", `The server is at its limit of ${limits.max} menuconfig sessions. Try again in a few minutes.`, { "Retry-After": "60" });
     }
-    const mine = [...this.clients.values()].filter((c) => c === req.clientAddress).length + (this.starting.get(req.clientAddress) ?? 0);
+    const mineIds = [...this.clients].filter(([, c]) => c === req.clientAddress).map(([id]) => id);
+    const mine = mineIds.length + (this.starting.get(req.clientAddress) ?? 0);
     if (mine >= limits.perClient) {
       refused.inc({ limit: "per_client" });
-      throw new HttpError(429, "too_many_sessions", `You already have ${mine} menuconfig sessions open (the limit is ${limits.perClient} per address). Close one (its saved config is kept) and try again.`, { "Retry-After": "30" });
+      throw this.perClientRefusal(mine, mineIds);
     }
     const project = this.deps.projects.require(req.project);
     const revision = this.deps.revdb.resolve(req.project, req.rev);
@@ -159,7 +160,8 @@ export class SessionManager {
       id,
       startText,
       store: async (text) => {
-        const { id: configId } = this.deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text });
+        // What menuconfig wrote (or the tree's olddefconfig): kept as written, served for downloads and /c/:id.
+        const { id: configId } = this.deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text, written: true });
         this.deps.db.prepare("UPDATE sessions SET config_id = ? WHERE id = ?").run(configId, id);
         return configId;
       },
@@ -194,6 +196,44 @@ export class SessionManager {
     return { id, wsPath: `/ws/sessions/${id}`, kconfigHash: revision.kconfigHash };
   }
 
+  /**
+   * The per-address limit's refusal: how many of the address's sessions are lingering
+   * (no page connected, waiting out the grace period) and when the first of them frees.
+   */
+  private perClientRefusal(mine: number, ids: string[]): HttpError {
+    const limit = this.deps.settings.sessions.perClient;
+    const frees = ids.flatMap((id) => this.live.get(id)?.lingersUntil ?? []).sort((a, b) => a - b);
+    const head = `You already have ${mine} menuconfig sessions open (the limit is ${limit} per address).`;
+    if (!frees.length) return new HttpError(429, "too_many_sessions", `${head} Close one (its saved config is kept) and try again.`, { "Retry-After": "30" });
+    const secs = Math.max(1, Math.ceil((frees[0]! - Date.now()) / 1000));
+    const lingering = frees.length === 1 ? "1 of them has" : `${frees.length} of them have`;
+    return new HttpError(
+      429,
+      "too_many_sessions",
+      `${head} ${lingering} no page connected and waits for a reconnect; the first ends in ${secs} s. Try again then, or close a session you still have open (its saved config is kept).`,
+      { "Retry-After": String(secs) },
+    );
+  }
+
+  /**
+   * The user ends a session (DELETE /api/sessions/:id): the latest config is stored, then
+   * the session ends. Ending an ended session is a no-op; the record is returned either way.
+   */
+  async end(id: string): Promise<SessionRecord> {
+    const rec = this.record(id);
+    if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
+    const live = this.live.get(id);
+    if (!live) return rec;
+    await live.close();
+    return this.record(id)!;
+  }
+
+  /** The session's page is going away (its pagehide beacon): a dropped socket now waits only briefly. */
+  pageLeft(id: string): void {
+    if (!this.record(id)) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
+    this.live.get(id)?.pageLeft();
+  }
+
   /** Begin priming sessions for the trees sessions are started for (kbs serve only). */
   startPriming(): void {
     this.primer.start();
@@ -213,7 +253,8 @@ export class SessionManager {
       copy: withConfig ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
       cwd: "/work",
       argv: frontend.argv,
-      env: { ...kconfigEnv(recipe, arch), KCONFIG_CONFIG: "/kbs/out/.config", srctree: "/work" },
+      // The tree's probed environment (KERNELVERSION, CC_VERSION_TEXT) as its Makefile sets it for a local menuconfig.
+      env: { ...kconfigEnv(recipe, arch), ...own?.env, KCONFIG_CONFIG: "/kbs/out/.config", srctree: "/work" },
     };
     return { key: JSON.stringify([projectId, kconfigHash, job]), kconfigHash, bundle, tools: own?.tar, frontend, job };
   }

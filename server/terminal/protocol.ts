@@ -42,6 +42,7 @@ export type ErrorCode =
   | "sandbox_failed"
   | "save_failed"
   | "disk_full"
+  | "session_closed"
   | "server_shutdown";
 
 /** Parse one text frame; `undefined` with a reason when it is not a valid client message. */
