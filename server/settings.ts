@@ -49,6 +49,10 @@ const SettingsSchema = z.object({
   KBS_SESSIONS_MAX: intFrom("KBS_SESSIONS_MAX", 50, 1, 100_000),
   /** Trees kept with a primed menuconfig session (the most recently used); 0 disables priming. */
   KBS_PRIMED_TREES: intFrom("KBS_PRIMED_TREES", 8, 0, 1000),
+  /** Memory all primed sessions may hold together (MB, measured per tree): busy trees get more than one within it. */
+  KBS_PRIMED_MEMORY_MB: intFrom("KBS_PRIMED_MEMORY_MB", 1024, 1, 1_000_000),
+  /** After a sync, the tree's own Kconfig tools are built for this many of its newest kconfig trees (tags and branch heads). */
+  KBS_PREBUILD_TREES: intFrom("KBS_PREBUILD_TREES", 3, 0, 100),
 });
 
 export type Settings = {
@@ -64,7 +68,7 @@ export type Settings = {
   builtins: boolean;
   upstreams: boolean;
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
-  sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number };
+  sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number; primedMemoryMB: number; prebuildTrees: number };
 };
 
 export class SettingsError extends Error {}
@@ -103,6 +107,8 @@ export function loadSettings(env: Env = process.env): Settings {
       perClient: s.KBS_SESSIONS_PER_CLIENT,
       max: s.KBS_SESSIONS_MAX,
       primedTrees: s.KBS_PRIMED_TREES,
+      primedMemoryMB: s.KBS_PRIMED_MEMORY_MB,
+      prebuildTrees: s.KBS_PREBUILD_TREES,
     },
   };
 }

@@ -106,7 +106,7 @@ export class SessionManager {
 
   constructor(private readonly deps: SessionDeps) {
     const limits = deps.settings.sessions;
-    this.primer = new Primer({ trees: limits.primedTrees, idleMs: limits.idleSec * 1000, delayMs: PRIME_DELAY_MS });
+    this.primer = new Primer({ trees: limits.primedTrees, memoryMB: limits.primedMemoryMB, idleMs: limits.idleSec * 1000, delayMs: PRIME_DELAY_MS });
     // Sessions live in the process that serves them: CLI verbs open the same db while the server runs,
     // so rows without an end are not touched here; a session not live in this process reads as ended.
     migrate(deps.db, schema);
@@ -168,20 +168,20 @@ export class SessionManager {
       complete: (text) => this.deps.kconfig.olddefconfig(req.project, revision, text, { arch: req.arch }),
       onEnd: (reason) => this.ended(id, reason),
     };
-    // A session from a stored config starts from it; one from the tree's defaults can be a primed one.
-    let session = startText === undefined ? this.primer.take(spec.key) : undefined;
-    if (session) session.handOver(owner);
-    else {
-      this.starting.set(req.clientAddress, (this.starting.get(req.clientAddress) ?? 0) + 1);
-      let sandbox: WarmSandbox;
-      try {
-        sandbox = await this.sandboxFor(spec, startText);
-      } finally {
-        const n = (this.starting.get(req.clientAddress) ?? 1) - 1;
-        if (n > 0) this.starting.set(req.clientAddress, n);
-        else this.starting.delete(req.clientAddress);
-      }
-      session = new Session(this.sessionOptions(spec, sandbox), owner);
+    // A session from a stored config starts from it; one from the tree's defaults can be a primed one
+    // (ready, or launching: then this start waits for it, as it is ahead of a fresh one).
+    this.starting.set(req.clientAddress, (this.starting.get(req.clientAddress) ?? 0) + 1);
+    let session: Session;
+    try {
+      const primed = startText === undefined ? await this.primer.take(spec.key, req.project) : undefined;
+      if (primed) {
+        primed.handOver(owner);
+        session = primed;
+      } else session = new Session(this.sessionOptions(spec, await this.sandboxFor(spec, startText)), owner);
+    } finally {
+      const n = (this.starting.get(req.clientAddress) ?? 1) - 1;
+      if (n > 0) this.starting.set(req.clientAddress, n);
+      else this.starting.delete(req.clientAddress);
     }
     if (startText === undefined) this.primer.used(spec.key, req.project, (hooks) => this.prime(spec, hooks));
 

@@ -180,6 +180,11 @@ export class Session {
     return this.opts.sandbox.id;
   }
 
+  /** The sandbox's process (its tree holds the session's memory). */
+  get sandboxPid(): number {
+    return this.opts.sandbox.pid;
+  }
+
   /** Whether the tree's own menuconfig runs, or the system's. */
   get frontendSource(): "tree" | "system" {
     return this.opts.frontend.source;
