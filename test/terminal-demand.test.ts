@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKbs, type KbsProcess } from "./helpers/server";
 import path from "node:path";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
-import { kbsCli, metric, newSession } from "./helpers/sessions";
+import { kbsCli, kbsCliAsync, metric, newSession } from "./helpers/sessions";
 import { tmpDir } from "./helpers/tmp";
 
 /**
@@ -27,7 +27,7 @@ async function server(env: Record<string, string>): Promise<KbsProcess> {
   const dataDir = tmpDir();
   const repo = createFakeFirmwareRepo(path.join(tmpDir(), "fw"), { ownKconfiglib: true });
   kbsCli(dataDir, ["project", "add", "fw", "--recipe", "klipper", "--url", repo.dir]);
-  kbsCli(dataDir, ["sync", "fw"]);
+  await kbsCliAsync(dataDir, ["sync", "fw"]);
   return startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "2", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0", KBS_SESSIONS_PER_CLIENT: "20", ...env } });
 }
 

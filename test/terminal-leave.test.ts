@@ -48,7 +48,7 @@ describe("sessions end when the user leaves", () => {
 
   beforeAll(async () => {
     const dataDir = tmpDir();
-    addSessionProjects(dataDir, tmpDir());
+    await addSessionProjects(dataDir, tmpDir());
     // A long grace period: anything that ends quickly here was ended on purpose.
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0", KBS_SESSION_GRACE_SEC: "600", KBS_SESSIONS_PER_CLIENT: "2" } });
     url = kbs.url;

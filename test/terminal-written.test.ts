@@ -21,16 +21,25 @@ describe("configs as the tree writes them", () => {
   let kbs: KbsProcess;
   let url: string;
   let work: string;
+  let dataDir: string;
 
   beforeAll(async () => {
-    const dataDir = tmpDir();
+    dataDir = tmpDir();
     work = tmpDir();
-    addSessionProjects(dataDir, work);
+    await addSessionProjects(dataDir, work);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0" } });
     url = kbs.url;
   });
   afterAll(async () => {
     await kbs?.stop();
+  });
+
+  it("`kbs sync` built the tree's own mconf for its newest tags, before any session", async () => {
+    for (const rev of ["v6.1.1", "v6.1.2"]) {
+      const { kconfigHash } = (await (await fetch(`${url}/api/projects/kern/revisions/${rev}`)).json()) as { kconfigHash: string };
+      const tools = JSON.parse(fs.readFileSync(path.join(dataDir, "kconfig-bin", kconfigHash, "tools.json"), "utf8")) as { mconf: boolean; env: Record<string, string> };
+      expect(tools).toMatchObject({ mconf: true, env: { KERNELVERSION: rev.slice(1) } });
+    }
   });
 
   it("a kernel session's saved config round-trips through a local `make olddefconfig` of the same tree unchanged", { timeout: 180_000 }, async () => {

@@ -22,7 +22,7 @@ describe("terminal sessions and the config store", () => {
   beforeAll(async () => {
     dataDir = tmpDir();
     const work = tmpDir();
-    addSessionProjects(dataDir, work);
+    await addSessionProjects(dataDir, work);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_ALLOWED_ORIGINS: "https://portal.example" } });
     url = kbs.url;
   });
