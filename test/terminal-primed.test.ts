@@ -43,7 +43,8 @@ describe("primed menuconfig sessions", () => {
     fw = await addSessionProjects(dataDir, work);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0" } });
     url = kbs.url;
-  });
+    // Syncing three projects builds the kernel tree's tools (its newest tags): slow on a loaded machine.
+  }, 300_000);
   afterAll(async () => {
     await kbs?.stop();
   });

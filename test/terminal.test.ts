@@ -25,7 +25,8 @@ describe("terminal sessions and the config store", () => {
     await addSessionProjects(dataDir, work);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_ALLOWED_ORIGINS: "https://portal.example" } });
     url = kbs.url;
-  });
+    // Syncing three projects builds the kernel tree's tools (its newest tags): slow on a loaded machine.
+  }, 300_000);
   afterAll(async () => {
     await kbs?.stop();
   });
