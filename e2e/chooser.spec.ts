@@ -67,6 +67,27 @@ test("a pasted .config that is not one is refused inline, before any session sta
   expect(new URL(page.url()).pathname).toBe("/");
 });
 
+test("typing into the .config box while the deep link resolves stays there: the chooser does not take the focus", async ({ page }) => {
+  // The projects (and so the deep link) arrive only after the user started typing.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await page.route("**/api/projects", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(kbs.url + "/?project=fw&rev=v0.3.0");
+  const box = chooser(page).getByRole("textbox", { name: "Existing .config (optional)" });
+  await box.click();
+  await page.keyboard.type("hello world");
+  release();
+  await expect(chooser(page)).toContainText("Fixture firmware @ v0.3.0");
+  await page.keyboard.type("\nCONFIG_X\n");
+  await expect(box).toHaveValue("hello world\nCONFIG_X\n");
+  await expect(chooser(page).getByRole("combobox", { name: "Search revisions" })).toHaveValue("v0.3.0");
+  await chooser(page).getByRole("button", { name: "Confirm" }).click();
+  await expect(page.locator("#config-error")).toContainText("line 1");
+});
+
 test("wrong links explain themselves: unknown session, config and build", async ({ page }, info) => {
   await page.goto(kbs.url + "/s/not-a-session");
   await expect(page.getByRole("alert").filter({ hasText: "This session has ended" })).toContainText("No such session", { timeout: 30_000 });

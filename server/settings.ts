@@ -61,6 +61,10 @@ const SettingsSchema = z.object({
   KBS_PRIMED_TREES: intFrom("KBS_PRIMED_TREES", 8, 0, 1000),
   /** Where the host dirs handed to sandboxes are made (default /run/kbs as root, else <data dir>/staging). */
   KBS_STAGING_DIR: z.string().min(1).optional(),
+  /** Memory all primed sessions may hold together (MB, measured per tree): busy trees get more than one within it. */
+  KBS_PRIMED_MEMORY_MB: intFrom("KBS_PRIMED_MEMORY_MB", 1024, 1, 1_000_000),
+  /** After a sync, the tree's own Kconfig tools are built for this many of its newest kconfig trees (tags and branch heads). */
+  KBS_PREBUILD_TREES: intFrom("KBS_PREBUILD_TREES", 3, 0, 100),
 });
 
 export type Settings = {
@@ -78,7 +82,7 @@ export type Settings = {
   builtins: boolean;
   upstreams: boolean;
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
-  sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number };
+  sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number; primedMemoryMB: number; prebuildTrees: number };
   stagingDir: string;
 };
 
@@ -133,6 +137,8 @@ export function loadSettings(env: Env = process.env): Settings {
       perClient: s.KBS_SESSIONS_PER_CLIENT,
       max: s.KBS_SESSIONS_MAX,
       primedTrees: s.KBS_PRIMED_TREES,
+      primedMemoryMB: s.KBS_PRIMED_MEMORY_MB,
+      prebuildTrees: s.KBS_PREBUILD_TREES,
     },
     stagingDir: s.KBS_STAGING_DIR ? path.resolve(s.KBS_STAGING_DIR) : defaultStagingRoot(dataDir),
   };

@@ -40,10 +40,11 @@ describe("primed menuconfig sessions", () => {
   beforeAll(async () => {
     const dataDir = tmpDir();
     const work = tmpDir();
-    fw = addSessionProjects(dataDir, work);
+    fw = await addSessionProjects(dataDir, work);
     kbs = await startKbs({ dataDir, withNext: false, env: { KBS_POOL_SIZE: "1", KBS_BUILTINS: "0", KBS_BUILD_WORKERS: "0" } });
     url = kbs.url;
-  });
+    // Syncing three projects builds the kernel tree's tools (its newest tags): slow on a loaded machine.
+  }, 300_000);
   afterAll(async () => {
     await kbs?.stop();
   });

@@ -49,7 +49,10 @@ export interface StoredConfig {
   commit?: string;
   describe?: string;
   kconfigHash?: string;
+  /** The canonical form (sorted, no comments): what the id covers. */
   text: string;
+  /** The .config as the tree's own tools write it (Kconfig order, menu comments). */
+  written?: string;
   defconfig: string;
   changed: ChangedSymbol[];
   /** Symbols whose values run commands when the config is built. */

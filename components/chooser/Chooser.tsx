@@ -104,12 +104,14 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
   const confirmRef = useRef<HTMLButtonElement>(null);
 
   // First focus: the revision search when a deep link named the project, else the project list.
+  // Only while the user has not put the focus anywhere themselves: the projects load after the
+  // page is usable, and a paste into the .config box must not land in the search instead.
   const focused = useRef(false);
   useEffect(() => {
     if (focused.current || !projects) return;
     focused.current = true;
-    if (props.initialProject && projects.some((p) => p.id === props.initialProject)) setTimeout(() => searchRef.current?.focus(), 0);
-    else projectListRef.current?.focus();
+    if (props.initialProject && projects.some((p) => p.id === props.initialProject)) setTimeout(() => focusUnlessBusy(searchRef.current, dialogRef.current), 0);
+    else focusUnlessBusy(projectListRef.current, dialogRef.current);
   }, [projects, props.initialProject]);
 
   // A deep link's project must exist, or say which ones do.
@@ -125,7 +127,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
   // A deep link that names a revision lands on Confirm: Enter opens it.
   const deepMatchSha = deepMatch?.sha;
   useEffect(() => {
-    if (deepMatchSha) confirmRef.current?.focus();
+    if (deepMatchSha) focusUnlessBusy(confirmRef.current, dialogRef.current, searchRef.current);
   }, [deepMatchSha]);
 
   const selectProject = (id: string) => {
@@ -344,6 +346,15 @@ function SubmitError({ error }: { error: Error }) {
       {error.message} {hint}
     </ErrorNote>
   );
+}
+
+/**
+ * Move the focus to `el` unless the user is using another control: only from nowhere (the
+ * page or the dialog itself) or from `ours`, a control the chooser focused itself.
+ */
+function focusUnlessBusy(el: HTMLElement | null, dialog: HTMLElement | null, ours?: HTMLElement | null) {
+  const now = document.activeElement;
+  if (!now || now === document.body || now === dialog || now === ours) el?.focus();
 }
 
 /** Keep Tab inside the dialog. */

@@ -127,6 +127,32 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
     [onSaved],
   );
 
+  // Leaving the page (a closed tab, another site) ends the session instead of leaving it
+  // to wait out the grace period; the server waits a few seconds in case it is a reload.
+  // sendBeacon can only POST, and the API wants JSON.
+  useEffect(() => {
+    const left = () => navigator.sendBeacon(`/api/sessions/${encodeURIComponent(props.id)}/leave`, new Blob(["{}"], { type: "application/json" }));
+    window.addEventListener("pagehide", left);
+    return () => window.removeEventListener("pagehide", left);
+  }, [props.id]);
+
+  const [closing, setClosing] = useState(false);
+  const closeSession = async () => {
+    setError(undefined);
+    setNotice(undefined);
+    setClosing(true);
+    try {
+      const rec = await api<{ configId: string | null }>(`/api/sessions/${encodeURIComponent(props.id)}`, { method: "DELETE", body: {} });
+      if (rec.configId) setConfigId(rec.configId);
+      // The socket's session_closed message says the same; this covers a socket already gone.
+      setConn({ state: "ended", detail: `This session was closed.${rec.configId ? " Its last saved config is kept." : ""} Start a new session to go on.` });
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setClosing(false);
+    }
+  };
+
   const save = (action: AfterSave) => {
     setError(undefined);
     setNotice(undefined);
@@ -183,6 +209,9 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
         </button>
         <button type="button" className={button.secondary} disabled={busy || ended} onClick={() => save("build")}>
           {pending?.action === "build" ? "Starting build…" : "Build"}
+        </button>
+        <button type="button" className={button.ghost} disabled={busy || ended || closing} onClick={() => void closeSession()} title="End this session now (its latest config is saved first) and free its place">
+          {closing ? "Closing…" : "Close"}
         </button>
       </div>
 

@@ -103,7 +103,7 @@ export class ProtocolClient {
     this.ws?.close(4000, "dropped by the client");
   }
 
-  /** Stop for good (page left): no reconnect. */
+  /** Stop for good (page left): no reconnect; the normal close (1000) ends the session on the server. */
   close(): void {
     this.ended = true;
     clearTimeout(this.retryTimer);
@@ -207,7 +207,7 @@ export class ProtocolClient {
 }
 
 /** Errors after which reconnecting cannot help (server/terminal/protocol.ts ErrorCode). */
-const fatalErrors = new Set(["unknown_session", "replaced", "idle_timeout", "max_lifetime", "sandbox_failed", "server_shutdown", "init_required"]);
+const fatalErrors = new Set(["unknown_session", "replaced", "idle_timeout", "max_lifetime", "sandbox_failed", "session_closed", "server_shutdown", "init_required"]);
 const isFatal = (code: string) => fatalErrors.has(code);
 
 /** ws(s):// URL for a server path on the page's origin. */

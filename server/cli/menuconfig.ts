@@ -50,7 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     process.stderr.write(`kbs menuconfig: saved config ${saved}\n`);
     if (values.out) {
-      writeFileAtomic(values.out, kbs.configs.require(saved).text);
+      const c = kbs.configs.require(saved);
+      writeFileAtomic(values.out, c.written ?? c.text);
       process.stderr.write(`kbs menuconfig: wrote ${values.out}\n`);
     }
     return outcome.code;

@@ -9,6 +9,7 @@ import type { ConfigStore, DerivedConfig, StoredConfig } from "./store";
  */
 export class DerivedConfigs {
   private inflight = new Map<string, Promise<DerivedConfig>>();
+  private writing = new Map<string, Promise<string>>();
 
   constructor(
     private readonly store: ConfigStore,
@@ -22,6 +23,31 @@ export class DerivedConfigs {
     if (!p) {
       p = this.compute(config).finally(() => this.inflight.delete(config.id));
       this.inflight.set(config.id, p);
+    }
+    return p;
+  }
+
+  /**
+   * The config as the tree's own tools write it: kept from when it was written (a session
+   * save, the tree's make), else, for an upload, the tree's olddefconfig of it, computed
+   * once and kept. A tree whose olddefconfig fails gets the canonical form.
+   */
+  written(config: StoredConfig): Promise<string> {
+    if (config.written !== undefined) return Promise.resolve(config.written);
+    let p = this.writing.get(config.id);
+    if (!p) {
+      p = this.tools
+        .olddefconfig(config.project, { kconfigHash: config.kconfigHash }, config.text)
+        .then((text) => {
+          this.store.setWritten(config.id, text);
+          return text;
+        })
+        .catch((e: unknown) => {
+          log.warn({ err: e, config: config.id }, "the tree's olddefconfig failed; serving the canonical form");
+          return config.text;
+        })
+        .finally(() => this.writing.delete(config.id));
+      this.writing.set(config.id, p);
     }
     return p;
   }

@@ -114,7 +114,8 @@ export class KconfigTools {
         binds: [{ host: inDir, guest: "/kbs/in" }],
         argv,
         cwd: "/work",
-        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, opts.arch) },
+        // The tree's probed environment (recipe kconfigEnvProbe: the kernel's version, the compiler's) as a local make has it.
+        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, opts.arch), ...own?.env },
         stdin: opts.stdin ?? "",
         timeoutMs: opts.timeoutMs ?? 120_000,
         ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),

@@ -105,7 +105,8 @@ def main():
     kconf = kconfiglib.Kconfig(a.entry, warn_to_stderr=True)
     kconf.load_config(config_path)
     if a.op == "olddefconfig":
-        kconf.write_config("out.config", header="")
+        # The header the tree's own olddefconfig writes (Kconfiglib's default), so the output is that file.
+        kconf.write_config("out.config")
         with open("out.config") as f:
             sys.stdout.write(f.read())
     elif a.op == "savedefconfig":

@@ -13,8 +13,14 @@ export interface RevisionLookup {
 export interface StoredConfig extends RevisionPin {
   id: string;
   kconfigHash: string;
-  /** The canonical form (sorted, LF, no comments). */
+  /** The canonical form (sorted, LF, no comments): what the id covers. */
   text: string;
+  /**
+   * The config as the tree's own tools wrote it (Kconfig order, menu comments), when
+   * known: menuconfig's file for a session save, the tree's make or olddefconfig output.
+   * Its canonical form is `text`, or (olddefconfig of a partial upload) a completion of it.
+   */
+  written: string | undefined;
   createdAt: string;
 }
 
@@ -41,6 +47,7 @@ const schema = {
        defconfig TEXT NOT NULL,
        changed TEXT NOT NULL
      );`,
+    "ALTER TABLE configs ADD COLUMN written TEXT;",
   ],
 };
 
@@ -52,6 +59,7 @@ interface Row {
   describe: string;
   kconfig_hash: string;
   text: string;
+  written: string | null;
   created_at: string;
 }
 
@@ -83,8 +91,12 @@ export class ConfigStore {
     return formatConfig(parseConfigStrict(text, prefix), prefix);
   }
 
-  /** Store a config for a project at a revision (any rev revdb resolves; a commit sha is one). */
-  put(input: { project: string; commit?: string; rev?: string; text: Buffer | string }): { id: string; created: boolean; warnings: string[] } {
+  /**
+   * Store a config for a project at a revision (any rev revdb resolves; a commit sha is one).
+   * `written` says `text` is exactly what the tree's tools wrote, kept to serve as is; a
+   * config stored again keeps the first written form it was given.
+   */
+  put(input: { project: string; commit?: string; rev?: string; text: Buffer | string; written?: boolean }): { id: string; created: boolean; warnings: string[] } {
     const prefix = this.prefixOf(input.project);
     const parsed = parseConfigStrict(input.text, prefix);
     const warnings = parsed.warnings.map((w) => `line ${w.line}: ${w.message}`);
@@ -99,7 +111,13 @@ export class ConfigStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
       )
       .run(id, input.project, rev, revision.sha, revision.describe, revision.kconfigHash, text, new Date().toISOString());
+    if (input.written) this.setWritten(id, typeof input.text === "string" ? input.text : input.text.toString("utf8"));
     return { id, created: res.changes > 0, warnings };
+  }
+
+  /** Keep the tree-written form of a stored config, unless it has one already. */
+  setWritten(id: string, written: string): void {
+    this.db.prepare("UPDATE configs SET written = ? WHERE id = ? AND written IS NULL").run(written, id);
   }
 
   get(id: string): StoredConfig | undefined {
@@ -113,6 +131,7 @@ export class ConfigStore {
       describe: row.describe,
       kconfigHash: row.kconfig_hash,
       text: row.text,
+      written: row.written ?? undefined,
       createdAt: row.created_at,
     };
   }

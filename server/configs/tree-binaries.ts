@@ -17,6 +17,8 @@ export interface TreeBinaries {
   conf: boolean;
   /** lib/kconfiglib/__pycache__ (trees that ship Kconfiglib): saves compiling it at every session. */
   pyc: boolean;
+  /** The recipe's kconfigEnvProbe values for this tree (KERNELVERSION, CC_VERSION_TEXT): every Kconfig run on it gets them. */
+  env: Record<string, string>;
 }
 
 export interface TreeBinariesDeps {
@@ -42,7 +44,6 @@ LINES=5 COLUMNS=20 timeout 240 make -s menuconfig </dev/null >/kbs/out/build.log
 timeout 60 make -s olddefconfig </dev/null >>/kbs/out/build.log 2>&1
 mkdir -p "/kbs/out/tree/$KBS_TOOLS_DIR"
 for f in mconf conf; do [ -x "$KBS_TOOLS_DIR/$f" ] && cp "$KBS_TOOLS_DIR/$f" "/kbs/out/tree/$KBS_TOOLS_DIR/$f"; done
-exit 0
 `,
   pyc: `
 set -u
@@ -51,9 +52,50 @@ cd /work
 /usr/bin/python3 -m compileall -q --invalidation-mode unchecked-hash lib/kconfiglib >/kbs/out/build.log 2>&1
 mkdir -p /kbs/out/tree/lib/kconfiglib
 cp -r lib/kconfiglib/__pycache__ /kbs/out/tree/lib/kconfiglib/ 2>>/kbs/out/build.log
-exit 0
 `,
 };
+
+/** Where the probe writes one file per variable; each is read back with a size cap. */
+const ENV_DIR = "env";
+const MAX_ENV_VALUE = 512;
+
+const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The recipe's kconfigEnvProbe as shell: each command's first line into /kbs/out/env/<NAME>, in the tree at /work. */
+function probeScript(recipe: Recipe): string {
+  const lines = Object.entries(recipe.kconfigEnvProbe).map(([name, cmd]) => `(cd /work && timeout 60 sh -c ${shQuote(cmd)} </dev/null 2>>/kbs/out/build.log) | head -n 1 > /kbs/out/${ENV_DIR}/${name}`);
+  return lines.length ? `mkdir -p /kbs/out/${ENV_DIR}\n${lines.join("\n")}\n` : "";
+}
+
+/** A small regular file the sandbox wrote, read without following links; undefined when it is anything else. */
+function readSandboxFile(file: string, maxBytes: number): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > maxBytes) return undefined;
+    const buf = Buffer.alloc(st.size);
+    const n = fs.readSync(fd, buf, 0, st.size, 0);
+    return buf.subarray(0, n).toString("utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The probed values: first line, printable characters only (they go into environments and .config strings). */
+function readProbedEnv(recipe: Recipe, outDir: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of Object.keys(recipe.kconfigEnvProbe)) {
+    const raw = readSandboxFile(path.join(outDir, ENV_DIR, name), MAX_ENV_VALUE * 4);
+    const value = raw?.split("\n")[0]!.replace(/[^\x20-\x7e]/g, "").slice(0, MAX_ENV_VALUE);
+    if (value) env[name] = value;
+  }
+  return env;
+}
 
 function kindOf(recipe: Recipe, files: Set<string>): Kind | undefined {
   if (recipe.frontend === "mconf" && files.has(`${recipe.kconfigTools.sources}/Makefile`) && files.has("Makefile")) return "mconf";
@@ -78,7 +120,9 @@ export class TreeBinaryCache {
     if (!kind) return Promise.resolve(undefined);
     const dir = path.join(this.deps.settings.dataDir, "kconfig-bin", kconfigHash);
     const cached = readCache(dir);
-    if (cached !== null) return Promise.resolve(cached);
+    if (cached === undefined) return Promise.resolve(undefined);
+    // Tools built before the recipe probed its environment are built again, with it.
+    if (cached && (cached.env || !Object.keys(recipe.kconfigEnvProbe).length)) return Promise.resolve({ ...cached, env: cached.env ?? {} });
     let p = this.inflight.get(kconfigHash);
     if (!p) {
       p = this.build(kind, recipe, dir, bundle).finally(() => this.inflight.delete(kconfigHash));
@@ -99,7 +143,7 @@ export class TreeBinaryCache {
       const r = await this.deps.sandbox.run({
         image: recipe.images.kconfig,
         binds: [{ host: staged.dir, guest: "/kbs/in" }],
-        argv: ["/bin/sh", "-c", BUILD_SCRIPTS[kind]],
+        argv: ["/bin/sh", "-c", `${BUILD_SCRIPTS[kind]}${probeScript(recipe)}exit 0\n`],
         cwd: "/work",
         env: { ...kconfigEnv(recipe), KBS_TOOLS_DIR: recipe.kconfigTools.dir },
         timeoutMs: 300_000,
@@ -123,9 +167,10 @@ export class TreeBinaryCache {
       const t = await run("tar", ["-cf", `${tar}.tmp`, "-C", tree, "--owner=0", "--group=0", "."]);
       if (t.code !== 0) throw new Error(`cannot pack the tree's Kconfig tools: ${t.stderr.toString()}`);
       fs.renameSync(`${tar}.tmp`, tar);
-      fs.writeFileSync(path.join(dir, "tools.json"), JSON.stringify(built));
+      fs.writeFileSync(path.join(dir, "tools.json"), JSON.stringify({ ...built, env: readProbedEnv(recipe, outDir) }));
       log.info({ dir, built }, "built the tree's own Kconfig tools");
-      return readCache(dir) ?? undefined;
+      const fresh = readCache(dir);
+      return fresh ? { ...fresh, env: fresh.env ?? {} } : undefined;
     } finally {
       staged.remove();
       fs.rmSync(work, { recursive: true, force: true });
@@ -134,9 +179,9 @@ export class TreeBinaryCache {
 }
 
 /** What the cache dir says: built tools, a remembered failure (undefined), or nothing yet (null). */
-function readCache(dir: string): TreeBinaries | undefined | null {
+function readCache(dir: string): (Omit<TreeBinaries, "env"> & { env?: Record<string, string> }) | undefined | null {
   const tar = path.join(dir, "tree-bins.tar");
   const manifest = path.join(dir, "tools.json");
-  if (fs.existsSync(tar) && fs.existsSync(manifest)) return { tar, ...(JSON.parse(fs.readFileSync(manifest, "utf8")) as Omit<TreeBinaries, "tar">) };
+  if (fs.existsSync(tar) && fs.existsSync(manifest)) return { tar, ...(JSON.parse(fs.readFileSync(manifest, "utf8")) as Omit<TreeBinaries, "tar" | "env"> & { env?: Record<string, string> }) };
   return fs.existsSync(path.join(dir, "failed")) ? undefined : null;
 }

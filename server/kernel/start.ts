@@ -16,7 +16,7 @@ import { treeMake, type TreeMakeDeps } from "./tree-make";
 export interface StartDeps extends TreeMakeDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): { sha: string; describe: string; kconfigHash: string } };
-  configs: { put(input: { project: string; commit: string; rev: string; text: string }): { id: string; created: boolean } };
+  configs: { put(input: { project: string; commit: string; rev: string; text: string; written?: boolean }): { id: string; created: boolean } };
 }
 
 const defconfigTarget = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,80}_defconfig$/;
@@ -60,6 +60,6 @@ export async function startConfig(
     }
   }
   const text = await treeMake(deps, { recipe, project: req.project, describe: revision.describe, kconfigHash: revision.kconfigHash, arch, argv: ["make", "-s", req.start], output: recipe.configFile });
-  const out = deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text });
+  const out = deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text, written: true });
   return { ...out, ...(arch ? { arch } : {}) };
 }

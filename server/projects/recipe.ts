@@ -161,6 +161,14 @@ export const RecipeSchema = z.strictObject({
   configFile: z.string().default(".config"),
   /** Environment for every Kconfig run on the tree (menuconfig, olddefconfig, savedefconfig): e.g. ARCH for Linux. */
   kconfigEnv: z.record(z.string(), z.string()).default({}),
+  /**
+   * Environment the tree's Makefile gives its Kconfig and kbs must work out: per variable,
+   * a shell command (run once per kconfig tree in the menuconfig sandbox, with kconfigEnv,
+   * when the tree's own tools are built) whose first output line is the value. Linux:
+   * KERNELVERSION (`make -s kernelversion`) and CC_VERSION_TEXT, so a config written in kbs
+   * is the one a local `make menuconfig` writes.
+   */
+  kconfigEnvProbe: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string().min(1)).default({}),
   /** Architectures a session may choose (Linux); the first is the default. Sets ARCH/SRCARCH. */
   arches: z.array(z.string()).default([]),
   /** Board presets from the tree's own board files, when the project has them. */

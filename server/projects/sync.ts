@@ -17,7 +17,7 @@ import { entryIn } from "./recipe";
 import { lockHolderAlive, type Project, type ProjectRegistry } from "./registry";
 
 export interface SyncProgress {
-  phase: "fetch" | "index" | "bundles";
+  phase: "fetch" | "index" | "bundles" | "tools";
   done: number;
   total: number;
 }
@@ -60,12 +60,21 @@ export async function builtinSourceHash(dir: string, version: number): Promise<s
  * across processes (a lock row in SQLite, taken over when its process is gone).
  * Progress and the outcome are kept on the project for the API and the portal.
  */
+/** Work a sync ends with, once bundles exist (the terminal part prebuilds the newest trees' Kconfig tools). */
+export type SyncFinisher = (projectId: string, progress: (done: number, total: number) => void) => Promise<void>;
+
 export class SyncService {
   private running = new Map<string, Promise<SyncResult>>();
+  private readonly finishers: SyncFinisher[] = [];
 
   constructor(
     private deps: { db: Db; projects: ProjectRegistry; gitref: GitRef; revdb: RevDb; bundles: KconfigBundleStore },
   ) {}
+
+  /** Run `f` as a sync's last phase ("tools"); its failure is logged, the sync still succeeds. */
+  onSynced(f: SyncFinisher): void {
+    this.finishers.push(f);
+  }
 
   isRunning(id: string): boolean {
     return this.running.has(id);
@@ -148,6 +157,9 @@ export class SyncService {
       await bundles.build(missing, project.recipe.extraFiles, (done) => progress({ phase: "bundles", done, total: missing.length }));
       const bundlesWritten = missing.length;
       this.checkSources(project, refs);
+      for (const finish of this.finishers) {
+        await finish(id, (done, total) => progress({ phase: "tools", done, total })).catch((e: unknown) => log.warn({ project: id, err: e }, "a sync's last phase failed"));
+      }
       const message = `${indexed.totalCommits} revisions, ${hashes.length} distinct kconfig trees${skippedRefs.length ? `; skipped ${skippedRefs.length} ref(s) with unusable names` : ""}`;
       projects.setSync(id, { state: "ok", lastOk: Date.now(), message, progress: null });
       syncsTotal.inc({ project: id, result: "ok" });

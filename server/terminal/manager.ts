@@ -108,7 +108,7 @@ export class SessionManager {
 
   constructor(private readonly deps: SessionDeps) {
     const limits = deps.settings.sessions;
-    this.primer = new Primer({ trees: limits.primedTrees, idleMs: limits.idleSec * 1000, delayMs: PRIME_DELAY_MS });
+    this.primer = new Primer({ trees: limits.primedTrees, memoryMB: limits.primedMemoryMB, idleMs: limits.idleSec * 1000, delayMs: PRIME_DELAY_MS });
     // Sessions live in the process that serves them: CLI verbs open the same db while the server runs,
     // so rows without an end are not touched here; a session not live in this process reads as ended.
     migrate(deps.db, schema);
@@ -140,10 +140,11 @@ export class SessionManager {
       refused.inc({ limit: "total" });
       throw new HttpError(503, "too_many_sessions", `The server is at its limit of ${limits.max} menuconfig sessions. Try again in a few minutes.`, { "Retry-After": "60" });
     }
-    const mine = [...this.clients.values()].filter((c) => c === req.clientAddress).length + (this.starting.get(req.clientAddress) ?? 0);
+    const mineIds = [...this.clients].filter(([, c]) => c === req.clientAddress).map(([id]) => id);
+    const mine = mineIds.length + (this.starting.get(req.clientAddress) ?? 0);
     if (mine >= limits.perClient) {
       refused.inc({ limit: "per_client" });
-      throw new HttpError(429, "too_many_sessions", `You already have ${mine} menuconfig sessions open (the limit is ${limits.perClient} per address). Close one (its saved config is kept) and try again.`, { "Retry-After": "30" });
+      throw this.perClientRefusal(mine, mineIds);
     }
     const project = this.deps.projects.require(req.project);
     const revision = this.deps.revdb.resolve(req.project, req.rev);
@@ -161,27 +162,28 @@ export class SessionManager {
       id,
       startText,
       store: async (text) => {
-        const { id: configId } = this.deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text });
+        // What menuconfig wrote (or the tree's olddefconfig): kept as written, served for downloads and /c/:id.
+        const { id: configId } = this.deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text, written: true });
         this.deps.db.prepare("UPDATE sessions SET config_id = ? WHERE id = ?").run(configId, id);
         return configId;
       },
       complete: (text) => this.deps.kconfig.olddefconfig(req.project, revision, text, { arch: req.arch }),
       onEnd: (reason) => this.ended(id, reason),
     };
-    // A session from a stored config starts from it; one from the tree's defaults can be a primed one.
-    let session = startText === undefined ? this.primer.take(spec.key) : undefined;
-    if (session) session.handOver(owner);
-    else {
-      this.starting.set(req.clientAddress, (this.starting.get(req.clientAddress) ?? 0) + 1);
-      let sandbox: WarmSandbox;
-      try {
-        sandbox = await this.sandboxFor(spec, startText);
-      } finally {
-        const n = (this.starting.get(req.clientAddress) ?? 1) - 1;
-        if (n > 0) this.starting.set(req.clientAddress, n);
-        else this.starting.delete(req.clientAddress);
-      }
-      session = new Session(this.sessionOptions(spec, sandbox), owner);
+    // A session from a stored config starts from it; one from the tree's defaults can be a primed one
+    // (ready, or launching: then this start waits for it, as it is ahead of a fresh one).
+    this.starting.set(req.clientAddress, (this.starting.get(req.clientAddress) ?? 0) + 1);
+    let session: Session;
+    try {
+      const primed = startText === undefined ? await this.primer.take(spec.key, req.project) : undefined;
+      if (primed) {
+        primed.handOver(owner);
+        session = primed;
+      } else session = new Session(this.sessionOptions(spec, await this.sandboxFor(spec, startText)), owner);
+    } finally {
+      const n = (this.starting.get(req.clientAddress) ?? 1) - 1;
+      if (n > 0) this.starting.set(req.clientAddress, n);
+      else this.starting.delete(req.clientAddress);
     }
     if (startText === undefined) this.primer.used(spec.key, req.project, (hooks) => this.prime(spec, hooks));
 
@@ -194,6 +196,44 @@ export class SessionManager {
     total.inc();
     log.info({ session: id, project: req.project, commit: revision.sha, frontend: spec.frontend.source, sandbox: session.sandboxId, primed: session.primed }, "session started");
     return { id, wsPath: `/ws/sessions/${id}`, kconfigHash: revision.kconfigHash };
+  }
+
+  /**
+   * The per-address limit's refusal: how many of the address's sessions are lingering
+   * (no page connected, waiting out the grace period) and when the first of them frees.
+   */
+  private perClientRefusal(mine: number, ids: string[]): HttpError {
+    const limit = this.deps.settings.sessions.perClient;
+    const frees = ids.flatMap((id) => this.live.get(id)?.lingersUntil ?? []).sort((a, b) => a - b);
+    const head = `You already have ${mine} menuconfig sessions open (the limit is ${limit} per address).`;
+    if (!frees.length) return new HttpError(429, "too_many_sessions", `${head} Close one (its saved config is kept) and try again.`, { "Retry-After": "30" });
+    const secs = Math.max(1, Math.ceil((frees[0]! - Date.now()) / 1000));
+    const lingering = frees.length === 1 ? "1 of them has" : `${frees.length} of them have`;
+    return new HttpError(
+      429,
+      "too_many_sessions",
+      `${head} ${lingering} no page connected and waits for a reconnect; the first ends in ${secs} s. Try again then, or close a session you still have open (its saved config is kept).`,
+      { "Retry-After": String(secs) },
+    );
+  }
+
+  /**
+   * The user ends a session (DELETE /api/sessions/:id): the latest config is stored, then
+   * the session ends. Ending an ended session is a no-op; the record is returned either way.
+   */
+  async end(id: string): Promise<SessionRecord> {
+    const rec = this.record(id);
+    if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
+    const live = this.live.get(id);
+    if (!live) return rec;
+    await live.close();
+    return this.record(id)!;
+  }
+
+  /** The session's page is going away (its pagehide beacon): a dropped socket now waits only briefly. */
+  pageLeft(id: string): void {
+    if (!this.record(id)) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
+    this.live.get(id)?.pageLeft();
   }
 
   /** Begin priming sessions for the trees sessions are started for (kbs serve only). */
@@ -215,7 +255,8 @@ export class SessionManager {
       copy: withConfig ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
       cwd: "/work",
       argv: frontend.argv,
-      env: { ...kconfigEnv(recipe, arch), KCONFIG_CONFIG: "/kbs/out/.config", [recipe.configVar]: "/kbs/out/.config", srctree: "/work" },
+      // The tree's probed environment (KERNELVERSION, CC_VERSION_TEXT) as its Makefile sets it for a local menuconfig.
+      env: { ...kconfigEnv(recipe, arch), ...own?.env, KCONFIG_CONFIG: "/kbs/out/.config", [recipe.configVar]: "/kbs/out/.config", srctree: "/work" },
     };
     return { key: JSON.stringify([projectId, kconfigHash, recipe.images.menuconfig, job]), kconfigHash, bundle, tools: own?.tar, image: recipe.images.menuconfig, frontend, job };
   }

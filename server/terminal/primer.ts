@@ -1,20 +1,38 @@
+import os from "node:os";
 import { log } from "../log";
 import { counter, gauge } from "../metrics";
+import { processTreeRssMB } from "./rss";
 import type { Session } from "./session";
 
 const primedGauge = gauge("kbs_sessions_primed", "primed menuconfig sessions ready to be handed over, by project", ["project"]);
 const handovers = counter("kbs_sessions_primed_handovers_total", "menuconfig sessions that were handed a primed session");
+const hits = counter("kbs_sessions_primed_hits_total", "session starts that could take a primed session and got one (ready, or launched earlier and waited for), by project", ["project"]);
+const misses = counter("kbs_sessions_primed_misses_total", "session starts that could take a primed session and found none, by project", ["project"]);
+const wantGauge = gauge("kbs_sessions_primed_wanted", "primed sessions each hot tree's recent demand asks for (within the memory budget), summed by project", ["project"]);
 
-/** A hot tree: what to launch for it, and its primed session (starting or ready). */
+/** One primed session of a tree: launching, or drawn and waiting to be handed over. */
+interface Primed {
+  session: Session | undefined;
+  started: number;
+  ready: boolean;
+  /** A session start took it before it was ready: it gets it when it is. */
+  claim: ((s: Session | undefined) => void) | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+/** A hot tree: what to launch for it, its primed sessions, and its demand. */
 interface HotTree {
   project: string;
   /** Launch a primed session for the tree; `onReady` when it drew, `onEnd` when it ended. */
   prime(hooks: PrimeHooks): Promise<Session>;
-  session: Session | undefined;
-  ready: boolean;
-  /** A launch is under way (or scheduled). */
-  busy: boolean;
-  idleTimer: NodeJS.Timeout | undefined;
+  primes: Primed[];
+  /** Launch to ready, measured (ms); the first guess until one was. */
+  primeMs: number;
+  /** Memory one primed session of this tree holds, measured (MB). */
+  memoryMB: number;
+  want: number;
+  /** A top-up is scheduled. */
+  scheduled: boolean;
 }
 
 export interface PrimeHooks {
@@ -25,20 +43,37 @@ export interface PrimeHooks {
 export interface PrimerOptions {
   /** Hot trees kept (least recently used dropped first); 0 disables priming. */
   trees: number;
+  /** Memory all primed sessions may hold (MB); every hot tree keeps one within the tree limit. */
+  memoryMB: number;
   /** A primed session nobody took for this long is ended, and its tree not primed again until used. */
   idleMs: number;
   /** Priming waits this long after a session start: the started session's first frame needs the CPU more. */
   delayMs: number;
 }
 
+/** The demand a tree's primed sessions follow: session starts in this window. */
+const DEMAND_WINDOW_MS = 5 * 60_000;
+/** Until a tree's first primed session drew: its launch time and memory, guessed. */
+const FIRST_PRIME_MS = 2000;
+const FIRST_MEMORY_MB = 50;
+const EWMA = 0.3;
+/** Launches per tree at once: more only split the same cores. */
+const MAX_LAUNCHING = Math.max(1, os.availableParallelism());
+
 /**
- * Keeps one primed menuconfig session per hot tree (every tree a session was started
- * for, most recent first, at most `trees`), so the next session for that tree is an
- * already-drawn frontend instead of a fresh Kconfig parse. Priming runs in the
- * background, only once started (`kbs serve`).
+ * Keeps primed menuconfig sessions for the hot trees (every tree a session was started
+ * for, most recent first, at most `trees`), so the next session for a tree is an
+ * already-drawn frontend instead of a fresh Kconfig parse. How many per tree follows its
+ * demand: the most session starts that came within one replacement time of each other in
+ * the last minutes (each needs its own primed session), at least one; within the memory
+ * budget, measured per tree. A start that finds none ready takes one that is launching
+ * (it has a head start on a fresh one). Priming runs in the background, only once
+ * started (`kbs serve`).
  */
 export class Primer {
   private readonly hot = new Map<string, HotTree>();
+  /** Demand per tree key, also before the tree is hot (starts at once all look it up before the first marks it hot). */
+  private readonly arrivals = new Map<string, number[]>();
   private started = false;
   private closed = false;
 
@@ -49,79 +84,198 @@ export class Primer {
     this.started = this.opts.trees > 0;
   }
 
-  /** The ready primed session for `key`, now the caller's (it is not primed again until `used`). */
-  take(key: string): Session | undefined {
+  /**
+   * A primed session for `key`, now the caller's: a ready one, else one that is launching
+   * (resolved when it drew); undefined when there is none (a miss). Counts the start as demand.
+   */
+  async take(key: string, project: string): Promise<Session | undefined> {
+    if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
-    if (!tree?.ready || !tree.session?.active) return undefined;
-    const session = tree.session;
-    this.forget(tree);
+    this.arrivalsOf(key).push(Date.now());
+    const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
+    if (tree && ready) {
+      this.remove(tree, ready);
+      hits.inc({ project });
+      handovers.inc();
+      return ready.session;
+    }
+    const launching = tree?.primes.find((p) => !p.ready && !p.claim);
+    if (!tree || !launching) {
+      misses.inc({ project });
+      return undefined;
+    }
+    // A launch that does not draw in twice its usual time is left to the primer; this start goes fresh.
+    const session = await new Promise<Session | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        if (launching.claim !== settle) return;
+        launching.claim = undefined;
+        resolve(undefined);
+      }, Math.max(5000, 2 * tree.primeMs));
+      const settle = (s: Session | undefined) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      launching.claim = settle;
+    });
+    if (!session?.active) {
+      misses.inc({ project });
+      return undefined;
+    }
+    hits.inc({ project });
     handovers.inc();
     return session;
   }
 
-  /** A session was started for `key`: the tree is hot (most recent), and gets a primed session if it has none. */
+  /** A session was started for `key`: the tree is hot (most recent), and is topped up to its demand. */
   used(key: string, project: string, prime: HotTree["prime"]): void {
     if (!this.started || this.closed) return;
-    const tree = this.hot.get(key) ?? { project, prime, session: undefined, ready: false, busy: false, idleTimer: undefined };
+    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, scheduled: false };
     this.hot.delete(key);
     this.hot.set(key, tree);
     for (const [k, t] of this.hot) {
       if (this.hot.size <= this.opts.trees) break;
       this.drop(k, t);
     }
-    if (tree.session || tree.busy) return;
-    tree.busy = true;
-    setTimeout(() => void this.launch(key, tree), this.opts.delayMs).unref();
+    this.schedule(key, tree, this.opts.delayMs);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const sessions = [...this.hot.values()].flatMap((t) => (t.session ? [t.session] : []));
-    for (const t of this.hot.values()) this.forget(t);
+    const sessions = [...this.hot.values()].flatMap((t) => t.primes.flatMap((p) => (p.session ? [p.session] : [])));
+    for (const t of this.hot.values()) for (const p of [...t.primes]) this.remove(t, p);
     this.hot.clear();
     await Promise.all(sessions.map((s) => s.end("shutdown")));
   }
 
+  private arrivalsOf(key: string): number[] {
+    let list = this.arrivals.get(key);
+    if (!list) {
+      list = [];
+      this.arrivals.set(key, list);
+    }
+    const now = Date.now();
+    while (list.length && now - list[0]! > DEMAND_WINDOW_MS) list.shift();
+    return list;
+  }
+
+  /**
+   * Primed sessions the tree's demand asks for: the most starts in the window that came
+   * within one replacement time (the delay before priming, then a launch) of each other.
+   */
+  private demand(key: string, tree: HotTree): number {
+    const arrivals = this.arrivalsOf(key);
+    const replaceMs = this.opts.delayMs + tree.primeMs;
+    let most = 1;
+    for (let i = 0, j = 0; j < arrivals.length; j++) {
+      while (arrivals[j]! - arrivals[i]! > replaceMs) i++;
+      most = Math.max(most, j - i + 1);
+    }
+    return most;
+  }
+
+  /** The demand, cut to what the memory budget leaves beside every other hot tree's primed sessions (one each at least). */
+  private wanted(key: string, tree: HotTree): number {
+    let others = 0;
+    for (const [k, t] of this.hot) if (k !== key) others += Math.max(1, t.primes.length) * t.memoryMB;
+    const room = Math.floor((this.opts.memoryMB - others) / tree.memoryMB);
+    return Math.max(1, Math.min(this.demand(key, tree), room));
+  }
+
+  private schedule(key: string, tree: HotTree, delayMs: number): void {
+    if (tree.scheduled) return;
+    tree.scheduled = true;
+    setTimeout(() => {
+      tree.scheduled = false;
+      this.topUp(key, tree);
+    }, delayMs).unref();
+  }
+
+  /** Launch primed sessions until the tree has what it wants (unclaimed ones count), a few at a time. */
+  private topUp(key: string, tree: HotTree): void {
+    if (this.closed || this.hot.get(key) !== tree) return;
+    const want = this.wanted(key, tree);
+    wantGauge.inc({ project: tree.project }, want - tree.want);
+    tree.want = want;
+    const have = tree.primes.filter((p) => !p.claim).length;
+    const launching = tree.primes.filter((p) => !p.ready).length;
+    for (let n = Math.min(want - have, MAX_LAUNCHING - launching); n > 0; n--) void this.launch(key, tree);
+  }
+
   private async launch(key: string, tree: HotTree): Promise<void> {
-    if (this.closed || this.hot.get(key) !== tree) return void (tree.busy = false);
-    let session: Session;
+    const p: Primed = { session: undefined, started: Date.now(), ready: false, claim: undefined, idleTimer: undefined };
+    tree.primes.push(p);
+    let readyEarly = false;
+    const onReady = () => {
+      if (!p.session) return void (readyEarly = true);
+      if (p.ready || !tree.primes.includes(p)) return;
+      p.ready = true;
+      tree.primeMs = Math.round(tree.primeMs + EWMA * (Date.now() - p.started - tree.primeMs));
+      const mb = processTreeRssMB(p.session.sandboxPid);
+      if (mb !== undefined) tree.memoryMB = Math.max(1, tree.memoryMB + EWMA * (mb - tree.memoryMB));
+      if (p.claim) {
+        const claim = p.claim;
+        this.remove(tree, p);
+        claim(p.session);
+      } else {
+        primedGauge.inc({ project: tree.project });
+        // Unused for the idle limit: end it; the tree goes cold when it has none left.
+        p.idleTimer = setTimeout(() => this.idle(key, tree, p), this.opts.idleMs);
+        p.idleTimer.unref();
+      }
+      // Launches go a few at a time: the next one now.
+      this.schedule(key, tree, 0);
+    };
     try {
-      session = await tree.prime({
-        onReady: () => {
-          if (tree.session !== session || tree.ready) return;
-          tree.ready = true;
-          primedGauge.inc({ project: tree.project });
-          // Unused for the idle limit: end it and let the tree go cold until a session is started for it again.
-          tree.idleTimer = setTimeout(() => this.drop(key, tree), this.opts.idleMs);
-          tree.idleTimer.unref();
-        },
+      p.session = await tree.prime({
+        onReady: () => onReady(),
         onEnd: () => {
-          if (tree.session === session) this.forget(tree);
+          if (!tree.primes.includes(p)) return;
+          const claim = p.claim;
+          this.remove(tree, p);
+          claim?.(undefined);
         },
       });
     } catch (e) {
       log.warn({ err: e, project: tree.project }, "priming a menuconfig session failed; the tree is primed again at its next session");
-      tree.busy = false;
+      const claim = p.claim;
+      this.remove(tree, p);
+      claim?.(undefined);
       return;
     }
-    tree.busy = false;
-    if (this.closed || this.hot.get(key) !== tree) return void session.end("shutdown");
-    if (session.active) tree.session = session;
+    if (this.closed || this.hot.get(key) !== tree || !tree.primes.includes(p)) {
+      this.remove(tree, p);
+      p.claim?.(undefined);
+      return void p.session.end("shutdown");
+    }
+    if (readyEarly) onReady();
   }
 
-  /** The tree no longer holds its session (taken, or it ended). */
-  private forget(tree: HotTree): void {
-    clearTimeout(tree.idleTimer);
-    if (tree.ready) primedGauge.dec({ project: tree.project });
-    tree.session = undefined;
-    tree.ready = false;
+  /** The primed session is no longer the tree's (taken, ended, or dropped). */
+  private remove(tree: HotTree, p: Primed): void {
+    const i = tree.primes.indexOf(p);
+    if (i < 0) return;
+    tree.primes.splice(i, 1);
+    clearTimeout(p.idleTimer);
+    if (p.ready && !p.claim) primedGauge.dec({ project: tree.project });
   }
 
-  /** The tree goes cold: its primed session (if any) is ended. */
+  /** A primed session nobody took: it ends; a tree with none left goes cold until a session is started for it again. */
+  private idle(key: string, tree: HotTree, p: Primed): void {
+    this.remove(tree, p);
+    void p.session?.end("idle");
+    if (!tree.primes.length && this.hot.get(key) === tree) this.drop(key, tree);
+  }
+
+  /** The tree goes cold: its primed sessions are ended. */
   private drop(key: string, tree: HotTree): void {
     this.hot.delete(key);
-    const session = tree.session;
-    this.forget(tree);
-    void session?.end("idle");
+    this.arrivals.delete(key);
+    wantGauge.dec({ project: tree.project }, tree.want);
+    for (const p of [...tree.primes]) {
+      const claim = p.claim;
+      this.remove(tree, p);
+      claim?.(undefined);
+      void p.session?.end("idle");
+    }
   }
 }

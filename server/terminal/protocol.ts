@@ -43,6 +43,7 @@ export type ErrorCode =
   | "save_failed"
   | "config_refused"
   | "disk_full"
+  | "session_closed"
   | "server_shutdown";
 
 /** Parse one text frame; `undefined` with a reason when it is not a valid client message. */

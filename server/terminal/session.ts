@@ -19,7 +19,8 @@ export interface TerminalClient {
   readonly bufferedAmount: number;
 }
 
-export type EndReason = "exit" | "idle" | "lifetime" | "disconnected" | "sandbox_failed" | "shutdown";
+/** `closed`: the user ended it (DELETE, or the portal closed its socket normally). */
+export type EndReason = "exit" | "idle" | "lifetime" | "disconnected" | "closed" | "sandbox_failed" | "shutdown";
 
 export interface SessionOptions {
   kconfigHash: string;
@@ -64,6 +65,11 @@ const SAVE_DEBOUNCE_MS = 40;
 const SAVE_REQUEST_WAIT_MS = 3000;
 /** curses switching to the alternate screen (smcup of xterm-256color, the sandbox's TERM). */
 const ALT_SCREEN = Buffer.from("\x1b[?1049h");
+/**
+ * After the page said it is going away (pagehide), a dropped socket waits this long, not
+ * the whole grace period: a reload reconnects within it, a closed tab frees its slot.
+ */
+export const LEFT_GRACE_MS = 10_000;
 /** The warm stub's "save request done" marker (sandbox-images/common/warm_stub.py). */
 const SAVED_MARKER = ".kbs-saved";
 
@@ -100,6 +106,10 @@ export class Session {
   private resizeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** When the grace timer ends the session (no client attached), for the limit's message. */
+  private graceEndsAt: number | undefined;
+  /** The page said it is going away: the next wait for a client is short. */
+  private left = false;
   private lifetimeTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
@@ -151,12 +161,33 @@ export class Session {
   private startLimits(): void {
     const { limits } = this.opts;
     this.lifetimeTimer = setTimeout(() => void this.end("lifetime", "max_lifetime", `This session reached its maximum length of ${formatDuration(limits.maxMs)} and was closed. Saved configs are kept; start a new session to go on.`), limits.maxMs);
-    this.graceTimer = setTimeout(() => void this.end("disconnected"), limits.graceMs);
+    this.startGrace(limits.graceMs);
+  }
+
+  private startGrace(ms: number): void {
+    clearTimeout(this.graceTimer);
+    this.graceEndsAt = Date.now() + ms;
+    this.graceTimer = setTimeout(() => void this.end("disconnected"), ms);
+  }
+
+  private stopGrace(): void {
+    clearTimeout(this.graceTimer);
+    this.graceEndsAt = undefined;
+  }
+
+  /** When this session ends unless a client connects (ms since the epoch); undefined while one is connected. */
+  get lingersUntil(): number | undefined {
+    return this.ended || this.client ? undefined : this.graceEndsAt;
   }
 
   /** The sandbox this session runs in (operators, tests). */
   get sandboxId(): string {
     return this.opts.sandbox.id;
+  }
+
+  /** The sandbox's process (its tree holds the session's memory). */
+  get sandboxPid(): number {
+    return this.opts.sandbox.pid;
   }
 
   /** Whether the tree's own menuconfig runs, or the system's. */
@@ -183,7 +214,8 @@ export class Session {
     this.client = client;
     this.flow.reset();
     this.stopDrainWatch();
-    clearTimeout(this.graceTimer);
+    this.stopGrace();
+    this.left = false;
     this.touch();
     client.sendMessage({ type: "ready", session: this.id, kconfigHash: this.kconfigHash });
     if (this.launched && this.screen) {
@@ -216,7 +248,36 @@ export class Session {
     this.holding = undefined;
     this.flow.reset();
     this.stopDrainWatch();
-    if (!this.ended) this.graceTimer = setTimeout(() => void this.end("disconnected"), this.opts.limits.graceMs);
+    if (!this.ended) this.startGrace(this.left ? Math.min(LEFT_GRACE_MS, this.opts.limits.graceMs) : this.opts.limits.graceMs);
+  }
+
+  /** The client closed its socket normally (code 1000): the user is done, the session ends now. */
+  leave(client: TerminalClient): void {
+    if (this.client !== client || this.ended) return;
+    this.client = undefined;
+    void this.close();
+  }
+
+  /**
+   * The page is going away (its pagehide beacon): it may be a reload, so the session
+   * waits a short while for a client instead of the whole grace period.
+   */
+  pageLeft(): void {
+    if (this.ended || this.priming) return;
+    this.left = true;
+    if (!this.client) this.startGrace(Math.min(LEFT_GRACE_MS, this.opts.limits.graceMs));
+  }
+
+  /**
+   * The user ends the session (DELETE, or a normal close): what menuconfig shows is
+   * stored first where the frontend can be asked to write it (Kconfiglib), else what it
+   * last wrote; then the session ends.
+   */
+  async close(): Promise<void> {
+    if (this.ended) return;
+    if (this.launched && this.opts.sandbox.requestSave?.()) await this.saveRequestDone(SAVE_REQUEST_WAIT_MS);
+    await this.checkSaved().catch(() => {});
+    await this.end("closed", "session_closed", `This session was closed.${this.latestConfigId ? " Its last saved config is kept." : ""} Start a new session to go on.`);
   }
 
   input(client: TerminalClient, data: Buffer): void {
@@ -279,7 +340,8 @@ export class Session {
   async end(reason: EndReason, code?: ErrorCode, message?: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    for (const t of [this.lifetimeTimer, this.idleTimer, this.graceTimer, this.resizeTimer, this.saveTimer, this.quietTimer]) clearTimeout(t);
+    for (const t of [this.lifetimeTimer, this.idleTimer, this.resizeTimer, this.saveTimer, this.quietTimer]) clearTimeout(t);
+    this.stopGrace();
     this.stopDrainWatch();
     await this.checkSaved().catch(() => {});
     this.watcher?.close();

@@ -138,5 +138,6 @@ function serve(ws: WebSocket, session: Session | undefined): void {
     }
   });
   ws.on("error", (e) => log.debug({ err: e, session: session.id }, "session socket error"));
-  ws.on("close", () => session.detach(client));
+  // A normal close (1000) from the client ends the session (the user is done); any other close is a drop.
+  ws.on("close", (code: number) => (code === 1000 ? session.leave(client) : session.detach(client)));
 }

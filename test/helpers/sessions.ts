@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "vitest";
@@ -8,10 +9,20 @@ import { git } from "./projects";
 import { kbsBin } from "./server";
 import { keys, type ServerMsg, type TerminalClient } from "./terminal";
 
+const execFileP = promisify(execFile);
+
 /** Menuconfig session tests: projects added with the kbs command, sessions started over HTTP, menus left by keys. */
 
 export const TITLE = "kbs demo firmware configuration";
 export const TINY_TITLE = "Tiny mconf project";
+
+/** `kbsCli` without blocking the test worker (a sync that builds a tree's tools takes a while). */
+export async function kbsCliAsync(dataDir: string, args: string[]): Promise<string> {
+  const r = await execFileP(process.execPath, [kbsBin, ...args], { encoding: "utf8", env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0" }, maxBuffer: 64 * 1024 * 1024 }).catch((e: { code?: number; stdout?: string; stderr?: string }) => {
+    throw new Error(`kbs ${args.join(" ")} failed (${e.code}):\n${e.stdout}\n${e.stderr}`);
+  });
+  return r.stdout;
+}
 
 export function kbsCli(dataDir: string, args: string[]): string {
   const r = spawnSync(process.execPath, [kbsBin, ...args], { encoding: "utf8", env: { ...process.env, KBS_DATA_DIR: dataDir, KBS_UPSTREAMS: "0" } });
@@ -64,14 +75,14 @@ export async function primedReady(url: string, project: string): Promise<void> {
  * The session tests' projects in `dataDir`: `fw` (Klipper-like, its own Kconfiglib),
  * `tiny` (system mconf) and `kern` (the fake kernel tree), added and synced with the kbs command.
  */
-export function addSessionProjects(dataDir: string, work: string): FakeFirmwareRepo {
+export async function addSessionProjects(dataDir: string, work: string): Promise<FakeFirmwareRepo> {
   const fw = createFakeFirmwareRepo(path.join(work, "fw"), { ownKconfiglib: true });
   createTinyMconfRepo(path.join(work, "tiny"));
   createFakeLinuxRepo(path.join(work, "kern"));
   kbsCli(dataDir, ["project", "add", "fw", "--recipe", "klipper", "--url", path.join(work, "fw")]);
   kbsCli(dataDir, ["project", "add", "tiny", "--recipe", "mconf", "--url", path.join(work, "tiny")]);
   kbsCli(dataDir, ["project", "add", "kern", "--recipe", "linux", "--url", path.join(work, "kern")]);
-  kbsCli(dataDir, ["sync", "fw", "tiny", "kern"]);
+  await kbsCliAsync(dataDir, ["sync", "fw", "tiny", "kern"]);
   return fw;
 }
 

@@ -41,6 +41,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
   const { id } = await props.params;
   const q = await props.searchParams;
   const against = firstParam(q.against)?.trim().replace(/^.*\/c\//, "") || undefined;
+  const canonical = firstParam(q.form) === "canonical";
   const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
   if (!cfg) notFound();
   const [revision, compared, project, builds, symbols] = await Promise.all([
@@ -154,7 +155,19 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
         <KernelDefconfig configId={cfg.id} name={firstParam(q.defconfig)?.trim() || undefined} arch={firstParam(q.arch)?.trim() || undefined} />
       )}
 
-      <ConfigText id="full-config" title="Full .config" text={cfg.text} href={`/api/configs/${enc(cfg.id)}/raw`} filename=".config" />
+      {/* As the tree's tools write it (what a local .config looks like), or sorted as the id covers it. */}
+      <nav aria-label="Form of the full .config" className="-mb-2 flex gap-3 text-xs text-slate-400">
+        <span>Full .config:</span>
+        {canonical ? <a className="underline" href={`?form=written`}>as the tree writes it</a> : <span className="text-slate-200">as the tree writes it</span>}
+        {canonical ? <span className="text-slate-200">sorted, no comments (what the id covers)</span> : <a className="underline" href={`?form=canonical`}>sorted, no comments (what the id covers)</a>}
+      </nav>
+      <ConfigText
+        id="full-config"
+        title={canonical ? "Full .config (sorted)" : "Full .config"}
+        text={canonical ? cfg.text : (cfg.written ?? cfg.text)}
+        href={`/api/configs/${enc(cfg.id)}/raw${canonical ? "?form=canonical" : ""}`}
+        filename=".config"
+      />
       <ConfigText id="min-config" title="Minimal defconfig (savedefconfig)" text={cfg.defconfig} href={`/api/configs/${enc(cfg.id)}/defconfig`} filename="defconfig" open />
     </main>
   );

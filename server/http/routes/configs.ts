@@ -5,13 +5,15 @@ import { ConfigInputError, MAX_CONFIG_BYTES } from "../../configs/parse";
 import { storedConfigRunsCode } from "../../configs/runs-code";
 import type { Kbs } from "../../kbs";
 import { HttpError } from "../errors";
-import { readJson, Reply, type Router } from "../router";
+import { readJson, readQuery, Reply, type Router } from "../router";
 
 const PostConfig = z.object({
   project: z.string().min(1).max(100),
   rev: z.string().min(1).max(300),
   text: z.string(),
 });
+
+const RawQuery = z.object({ form: z.enum(["written", "canonical"]).default("written") });
 
 /** ConfigInputError (parse, size) -> the HTTP error a client sees, with the bad lines in details. */
 export function configHttpError(e: unknown): unknown {
@@ -55,7 +57,7 @@ export function registerConfigRoutes(router: Router, kbs: Kbs): void {
 
   router.get("/api/configs/:id", async ({ params }) => {
     const c = kbs.configs.require(params.id!);
-    const d = await derived.get(c);
+    const [d, written] = await Promise.all([derived.get(c), derived.written(c)]);
     return {
       id: c.id,
       project: c.project,
@@ -65,15 +67,18 @@ export function registerConfigRoutes(router: Router, kbs: Kbs): void {
       kconfigHash: c.kconfigHash,
       createdAt: c.createdAt,
       text: c.text,
+      written,
       defconfig: d.defconfig,
       changed: d.changed,
       runsCode: storedConfigRunsCode(c),
     };
   });
 
-  router.get("/api/configs/:id/raw", ({ params, res }) => {
+  // The .config as the tree's tools write it; ?form=canonical gives the sorted form the id covers.
+  router.get("/api/configs/:id/raw", async ({ params, res, url }) => {
+    const { form } = readQuery(url, RawQuery);
     const c = kbs.configs.require(params.id!);
-    plain(res, c.text, { "Content-Disposition": `attachment; filename="${fileName(`${c.project}-${c.describe}`)}.config"` });
+    plain(res, form === "canonical" ? c.text : await derived.written(c), { "Content-Disposition": `attachment; filename="${fileName(`${c.project}-${c.describe}`)}.config"` });
   });
 
   router.get("/api/configs/:id/defconfig", async ({ params, res }) => {

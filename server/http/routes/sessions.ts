@@ -10,6 +10,8 @@ const PostSession = z.object({
   arch: z.string().min(1).max(40).optional(),
 });
 
+const isoTime = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
 export function registerSessionRoutes(router: Router, kbs: Kbs): void {
   router.post("/api/sessions", async ({ req }) => {
     const body = await readJson(req, PostSession, 16 * 1024);
@@ -21,7 +23,21 @@ export function registerSessionRoutes(router: Router, kbs: Kbs): void {
     const rec = kbs.sessions.record(params.id!);
     if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
     const live = kbs.sessions.get(rec.id);
-    return { ...rec, state: live?.active ? "active" : "ended", wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null };
+    return { ...rec, state: live?.active ? "active" : "ended", wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
+  });
+
+  // Ends the session now, storing its latest config first.
+  router.delete("/api/sessions/:id", async ({ params }) => {
+    const rec = await kbs.sessions.end(params.id!);
+    return { ...rec, state: "ended" };
+  });
+
+  // The portal's pagehide beacon (navigator.sendBeacon can only POST): the page is going
+  // away, so a dropped socket waits a few seconds for a reload instead of the grace period.
+  router.post("/api/sessions/:id/leave", async ({ params, req }) => {
+    await readJson(req, z.object({}).passthrough().nullable(), 1024);
+    kbs.sessions.pageLeft(params.id!);
+    return new Reply(202, { id: params.id });
   });
 
   router.get("/api/sessions/:id/config", ({ params, res }) => {
