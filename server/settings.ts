@@ -1,6 +1,8 @@
+import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { parseTrustedProxies } from "./http/client";
 
 /** Everything kbs reads from the environment, validated once at start. */
 const intFrom = (name: string, def: number, min: number, max: number) =>
@@ -51,6 +53,8 @@ const SettingsSchema = z.object({
   KBS_PRIMED_TREES: intFrom("KBS_PRIMED_TREES", 8, 0, 1000),
   /** Where the host dirs handed to sandboxes are made (default /run/kbs as root, else <data dir>/staging). */
   KBS_STAGING_DIR: z.string().min(1).optional(),
+  /** Reverse proxies (CIDRs, comma separated) whose X-Forwarded-For names the client for the per-client limits. */
+  KBS_TRUSTED_PROXIES: z.string().default(""),
 });
 
 export type Settings = {
@@ -68,6 +72,7 @@ export type Settings = {
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
   sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number };
   stagingDir: string;
+  trustedProxies: net.BlockList;
 };
 
 export class SettingsError extends Error {}
@@ -85,6 +90,12 @@ export function loadSettings(env: Env = process.env): Settings {
   }
   const s = parsed.data;
   const dataDir = path.resolve(s.KBS_DATA_DIR);
+  let trustedProxies: net.BlockList;
+  try {
+    trustedProxies = parseTrustedProxies(s.KBS_TRUSTED_PROXIES);
+  } catch (e) {
+    throw new SettingsError(`kbs: bad settings in the environment:\n  ${(e as Error).message}`);
+  }
   return {
     dataDir,
     port: s.PORT,
@@ -114,6 +125,7 @@ export function loadSettings(env: Env = process.env): Settings {
       primedTrees: s.KBS_PRIMED_TREES,
     },
     stagingDir: s.KBS_STAGING_DIR ? path.resolve(s.KBS_STAGING_DIR) : defaultStagingRoot(dataDir),
+    trustedProxies,
   };
 }
 

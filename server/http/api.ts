@@ -6,6 +6,7 @@ import { registerConfigRoutes } from "./routes/configs";
 import { registerSessionRoutes } from "./routes/sessions";
 import { registerBuildRoutes } from "./routes/builds";
 import { registerKernelRoutes } from "./routes/kernel";
+import { registerWorkerRoutes } from "./routes/workers";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -24,5 +25,6 @@ export function createApiRouter(kbs: Kbs): Router {
   registerSessionRoutes(router, kbs);
   registerBuildRoutes(router, kbs);
   registerKernelRoutes(router, kbs);
+  registerWorkerRoutes(router, kbs);
   return router;
 }

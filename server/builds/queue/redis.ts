@@ -4,7 +4,9 @@ import type { BuildStore } from "../store";
 import { workerName } from "./embedded";
 import type { BuildQueue, Job } from "./types";
 
-const QUEUE = "kbs-builds";
+export const QUEUE = "kbs-builds";
+/** Heartbeat: a dead worker's job is retried within about lockMs + stalledMs (remote workers use the same). */
+export const queueTiming = { lockMs: 10_000, stalledMs: 5_000 };
 
 /**
  * BullMQ on Redis: any number of `kbs worker` processes take jobs. A worker holds a
@@ -22,8 +24,7 @@ export class RedisQueue implements BuildQueue {
   constructor(
     private store: BuildStore,
     private url: string,
-    /** Heartbeat: a dead worker's job is retried within about lockMs + stalledMs. */
-    private timing = { lockMs: 10_000, stalledMs: 5_000 },
+    private timing = queueTiming,
   ) {
     // Adding jobs fails fast when Redis is down; workers wait for it (BullMQ needs maxRetriesPerRequest null there).
     this.queue = new Queue(QUEUE, { connection: this.connect(2) });
