@@ -23,6 +23,7 @@ export const suites: SuiteEntry[] = [
   { name: "sandbox", file: "sandbox/bench.ts", about: "warm claim to first byte, cold spawn, memory per warm sandbox, 100 concurrent" },
   { name: "terminal", file: "terminal/bench.ts", about: "menuconfig first frame warm/cold vs local, keystroke latency, memory per session, save round trip" },
   { name: "builds", file: "builds/bench.ts", about: "cache hit, sandbox overhead vs bare make, ccache rebuild, queue throughput" },
+  { name: "remote-builds", file: "builds/remote/bench.ts", about: "remote workers: throughput with 1 and 2 beside the embedded queue, remote vs local build overhead" },
   { name: "vm", file: "vm/bench.ts", about: "VM image size and boot time, Linux figures when the tarball exists" },
   { name: "load", file: "bench/load-suite.ts", about: "concurrent sessions typing and saving while builds run, through the real server" },
   { name: "project", file: "bench/project-suite.ts", about: "with --project ID: session and build figures on a project the operator added" },

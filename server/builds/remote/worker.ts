@@ -193,8 +193,8 @@ export class RemoteWorker {
     } catch (e) {
       if (e instanceof DelayedError) throw e;
       await logs.end();
-      // Refused (sha256, taken over, cancelled): the server said why, in the build's record.
-      if (e instanceof ServerRefused) {
+      // Taken over, cancelled, or failed by the server itself (sha256, manifest): the server's record says why.
+      if (e instanceof ServerRefused && (e.status === 409 || e.status === 422)) {
         log.warn({ build: id, err: e.message }, "the server refused this attempt's result");
         return;
       }

@@ -80,10 +80,10 @@ export function registerWorkerRoutes(router: Router, kbs: Kbs): void {
     return jobs.appendLog(token, worker, params.id!, attempt, chunk);
   });
 
-  router.add("PUT", "/api/worker/jobs/:id/artifacts/:sha256", async ({ req, params, url }) => {
+  router.add("PUT", "/api/worker/jobs/:id/artifacts/:hash", async ({ req, params, url }) => {
     const { token } = caller(req);
     const q = readQuery(url, Attempt.extend({ size: z.coerce.number().int().min(0), name: z.string().min(1).max(255) }));
-    const sha = z.string().regex(/^[0-9a-f]{64}$/, "the path names the artifact's sha256 (64 hex digits)").safeParse(params.sha256);
+    const sha = z.string().regex(/^[0-9a-f]{64}$/, "the path names the artifact's sha256 (64 hex digits)").safeParse(params.hash);
     if (!sha.success) throw badRequest("bad_sha256", sha.error.issues[0]!.message);
     await jobs.upload(token, params.id!, q.attempt, q.name, sha.data, q.size, req);
     return { stored: false, staged: true };
