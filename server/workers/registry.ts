@@ -7,7 +7,7 @@ export interface SeenWorker {
   token: string;
   /** Builds it runs at once. */
   slots: number;
-  /** Recipes whose image it can run here (its `kbs doctor` view), and those it cannot, with why. */
+  /** Recipes it has found it can run (their image passed its `kbs doctor` checks), and the images it cannot run, with why. */
   recipes: string[];
   refused: Record<string, string>;
   /** Builds it holds now. */
@@ -74,6 +74,10 @@ export class WorkerRegistry {
   released(name: string, token: string, build: string): void {
     const w = this.entry(name, token);
     w.running = w.running.filter((b) => b !== build);
+  }
+
+  refusedImage(name: string, token: string, image: string, reason: string): void {
+    this.entry(name, token).refused[image] = reason;
   }
 
   list(): SeenWorker[] {

@@ -13,7 +13,8 @@ export const queueTiming = { lockMs: 10_000, stalledMs: 5_000 };
  * lock on its job and renews it while the build runs (the heartbeat); when a worker
  * dies its lock lapses, the stalled-job check puts the job back, and another worker
  * takes it over — the store's attempt counter makes only the last attempt's result count.
- * Workers share the data dir (gitref, configs, artifacts, logs, the build records).
+ * These workers share the data dir (gitref, configs, artifacts, logs, the build records);
+ * remote ones (builds/remote/worker.ts) take jobs from the same queue and claim them through the API.
  */
 export class RedisQueue implements BuildQueue {
   readonly engine = "redis";

@@ -83,10 +83,11 @@ export class RemoteJobs {
 
   /** The worker cannot run this build here: it goes back to the queue for another worker, the log saying why. */
   refuse(token: WorkerToken, worker: string, id: string, attempt: number, reason: string): void {
-    this.held(token, id, attempt);
+    const b = this.held(token, id, attempt);
     fs.appendFileSync(this.builds.logs.path(id), `kbs: worker ${worker} cannot run this build: ${reason}; back to the queue for another worker\n`);
     this.builds.store.requeue(id, attempt);
     this.workers.released(worker, token.name, id);
+    this.workers.refusedImage(worker, token.name, this.deps.projects.require(b.project).recipe.build.image, reason);
   }
 
   /** A stored input artifact of a held build (recipe `build.inputs`), by its symbol. */

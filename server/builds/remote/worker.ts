@@ -110,6 +110,8 @@ export class RemoteWorker {
   private running = new Map<string, AbortController>();
   private usable = new Map<string, Promise<string | undefined>>();
   private refused: Record<string, string> = {};
+  /** Recipes whose image passed the checks here (for GET /api/workers). */
+  private recipes = new Set<string>();
   private heartbeat: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -136,8 +138,7 @@ export class RemoteWorker {
   }
 
   private hello(): Promise<{ engine: string; redisUrl: string | null }> {
-    const recipes = [...this.usable.keys()].filter((k) => !this.refused[k]);
-    return this.api.json("POST", "/api/worker/hello", { slots: this.opts.slots, recipes, refused: this.refused, running: [...this.running.keys()] });
+    return this.api.json("POST", "/api/worker/hello", { slots: this.opts.slots, recipes: [...this.recipes], refused: this.refused, running: [...this.running.keys()] });
   }
 
   /** Why this machine cannot run the image (`kbs doctor`'s words), or undefined when it can. */
@@ -156,6 +157,7 @@ export class RemoteWorker {
     }
     return p.then((why) => {
       if (why) this.refused[name] = why;
+      else this.recipes.add(recipe.id);
       return why;
     });
   }
