@@ -78,7 +78,9 @@ export class RemoteJobs {
       const b = this.builds.get(r.buildId);
       return b ? [{ ...b, client: "" }] : [];
     });
-    return { attempt, build: { ...build, client: "" }, recipe: this.deps.projects.require(build.project).recipe, configText: this.deps.configs.require(build.configId).text, inputBuilds };
+    // The worker needs the requester only as its compiler-cache scope: an opaque id, not the address.
+    const client = crypto.createHash("sha256").update(`kbs-client\0${build.client}`).digest("hex").slice(0, 24);
+    return { attempt, build: { ...build, client }, recipe: this.deps.projects.require(build.project).recipe, configText: this.deps.configs.require(build.configId).text, inputBuilds };
   }
 
   /** The worker cannot run this build here: it goes back to the queue for another worker, the log saying why. */
