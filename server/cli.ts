@@ -27,6 +27,7 @@ const verbs: Record<string, (() => Promise<VerbModule>) | null> = {
   menuconfig: () => import("./cli/menuconfig"),
   build: () => import("./cli/build"),
   worker: () => import("./cli/worker"),
+  "worker-token": () => import("./cli/worker-token"),
   bench: () => import("./cli/bench"),
   vm: () => import("./cli/vm"),
   config: () => import("./cli/config"),
@@ -42,7 +43,10 @@ const usage = `usage: kbs <verb> [options]
   menuconfig <project> <rev> [--config FILE] [--out FILE]
   build <project> <rev> --config FILE [--json] [--out DIR]
   config upgrade <config-id> <rev> [--json]   the config on another revision, with what changed
-  worker [--redis URL]                     a build worker
+  worker [--redis URL] [--workers N]      a build worker on the server's data dir
+  worker --server URL --token T [--redis URL] [--workers N]
+                                           a build worker on any machine, with its own data dir
+  worker-token create <name> | list | revoke <name>   tokens for remote workers
   vm run <build-id> [--data-dir D | --url U]  verify a VM image build's sha256s and boot it in QEMU here
   doctor                                   what this machine can run, and how to fix what it cannot
   bench [--json] [--out FILE] [--quick] [--only S,..] [--full]  the benchmark suite

@@ -1,6 +1,8 @@
+import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { parseTrustedProxies } from "./http/client";
 
 /** Everything kbs reads from the environment, validated once at start. */
 const intFrom = (name: string, def: number, min: number, max: number) =>
@@ -65,6 +67,8 @@ const SettingsSchema = z.object({
   KBS_PRIMED_MEMORY_MB: intFrom("KBS_PRIMED_MEMORY_MB", 1024, 1, 1_000_000),
   /** After a sync, the tree's own Kconfig tools are built for this many of its newest kconfig trees (tags and branch heads). */
   KBS_PREBUILD_TREES: intFrom("KBS_PREBUILD_TREES", 3, 0, 100),
+  /** Reverse proxies (CIDRs, comma separated) whose X-Forwarded-For names the client for the per-client limits. */
+  KBS_TRUSTED_PROXIES: z.string().default(""),
 });
 
 export type Settings = {
@@ -84,6 +88,7 @@ export type Settings = {
   builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
   sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number; primedMemoryMB: number; prebuildTrees: number };
   stagingDir: string;
+  trustedProxies: net.BlockList;
 };
 
 const commaList = (s: string) => s.split(",").map((o) => o.trim()).filter(Boolean);
@@ -103,6 +108,12 @@ export function loadSettings(env: Env = process.env): Settings {
   }
   const s = parsed.data;
   const dataDir = path.resolve(s.KBS_DATA_DIR);
+  let trustedProxies: net.BlockList;
+  try {
+    trustedProxies = parseTrustedProxies(s.KBS_TRUSTED_PROXIES);
+  } catch (e) {
+    throw new SettingsError(`kbs: bad settings in the environment:\n  ${(e as Error).message}`);
+  }
   return {
     dataDir,
     port: s.PORT,
@@ -141,6 +152,7 @@ export function loadSettings(env: Env = process.env): Settings {
       prebuildTrees: s.KBS_PREBUILD_TREES,
     },
     stagingDir: s.KBS_STAGING_DIR ? path.resolve(s.KBS_STAGING_DIR) : defaultStagingRoot(dataDir),
+    trustedProxies,
   };
 }
 

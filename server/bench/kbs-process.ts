@@ -26,11 +26,11 @@ process.once("exit", () => {
 
 /**
  * Start a real `kbs serve` process (for `kbs bench` and the tests; test/helpers/server.ts
- * re-exports this) on a free loopback port with its own data dir.
+ * re-exports this) on a free loopback port (or `port`: a server restarted at the same address) with its own data dir.
  * `withNext: false` serves the API and WebSockets only (no Next build needed).
  */
-export async function startKbs(opts: { dataDir: string; env?: Record<string, string>; withNext?: boolean; timeoutMs?: number }): Promise<KbsProcess> {
-  const args = [kbsBin, "serve", "--port", "0"];
+export async function startKbs(opts: { dataDir: string; env?: Record<string, string>; withNext?: boolean; timeoutMs?: number; port?: number }): Promise<KbsProcess> {
+  const args = [kbsBin, "serve", "--port", String(opts.port ?? 0)];
   if (opts.withNext === false) args.push("--no-next");
   const child = spawn(process.execPath, args, {
     cwd: root,

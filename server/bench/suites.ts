@@ -25,6 +25,7 @@ export const suites: SuiteEntry[] = [
   { name: "builds", file: "builds/bench.ts", about: "cache hit, sandbox overhead vs bare make, ccache rebuild, queue throughput" },
   { name: "builds-large", file: "builds/bench-large.ts", about: "a cold sandboxed build of a Klipper-sized tree (thousands of files, tens of MB) against bare make in a git clone, per step" },
   { name: "symbols", file: "symbols/bench.ts", about: "symbol index time (fake Linux, Klipper-sized), search/lookup latency, history across 300 kconfig trees cold/cached" },
+  { name: "remote-builds", file: "builds/remote/bench.ts", about: "remote workers: throughput with 1 and 2 beside the embedded queue, remote vs local build overhead" },
   { name: "vm", file: "vm/bench.ts", about: "VM image size and boot time, Linux figures when the tarball exists" },
   { name: "presets", file: "presets/bench.ts", about: "board preset extraction per revision vs one olddefconfig, cached list, share of fixture board files mapped completely" },
   { name: "load", file: "bench/load-suite.ts", about: "concurrent sessions typing and saving while builds run, through the real server" },

@@ -21,9 +21,16 @@ import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
 
 const MB = 1024 * 1024;
 
+/**
+ * Where a build runs from, so the builder does not care where it runs. Sources and inputs
+ * (`deps.projects`, `deps.configs`, `deps.gitref`, `builds`, blobs of `artifacts`) and where
+ * results go (`artifacts`, `logs`): on the server, its data dir; on a remote worker
+ * (builds/remote/worker.ts), what the server's API handed over, the worker's git mirror and
+ * a staging store in its own data dir, uploaded when the attempt ends.
+ */
 export interface BuilderContext {
   settings: Settings;
-  deps: Pick<BuildDeps, "projects" | "configs" | "gitref" | "sandbox">;
+  deps: Pick<BuildDeps, "projects" | "gitref" | "sandbox"> & { configs: Pick<BuildDeps["configs"], "require"> };
   /** Earlier builds, for inputs (recipe `build.inputs`). */
   builds: { get(id: string): BuildRow | undefined };
   artifacts: ArtifactStore;

@@ -304,13 +304,7 @@ export class BuildService {
         this.store.requeue(job.id, job.attempt);
         throw new ShuttingDown("worker stopping");
       }
-      if (this.recordFinish(job.id, job.attempt, finish)) {
-        buildsTotal.inc({ state: finish.state });
-        const done = this.store.get(job.id)!;
-        if (done.startedAt && done.finishedAt) buildDuration.observe({ recipe: done.recipe, state: finish.state }, (Date.parse(done.finishedAt) - Date.parse(done.startedAt)) / 1000);
-      } else if (this.store.state(job.id) === "cancelled") {
-        buildsTotal.inc({ state: "cancelled" });
-      }
+      this.finishAttempt(job.id, job.attempt, finish);
     } catch (e) {
       if (e instanceof ShuttingDown) throw e;
       log.error({ err: e, build: job.id }, "build worker error");
@@ -319,6 +313,19 @@ export class BuildService {
       clearInterval(watch);
       this.running.delete(job.id);
     }
+  }
+
+  /** Record the end of an attempt (a worker here, or a remote one through the API) and count it; false when it no longer counts. */
+  finishAttempt(id: string, attempt: number, finish: Finish): boolean {
+    const recorded = this.recordFinish(id, attempt, finish);
+    if (recorded) {
+      buildsTotal.inc({ state: finish.state });
+      const done = this.store.get(id)!;
+      if (done.startedAt && done.finishedAt) buildDuration.observe({ recipe: done.recipe, state: finish.state }, (Date.parse(done.finishedAt) - Date.parse(done.startedAt)) / 1000);
+    } else if (this.store.state(id) === "cancelled") {
+      buildsTotal.inc({ state: "cancelled" });
+    }
+    return recorded;
   }
 
   /** The final state, written even on a full data disk (then from the disk reserve). */

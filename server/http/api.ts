@@ -10,6 +10,7 @@ import { registerPresetRoutes } from "./routes/presets";
 import { registerUpgradeRoutes } from "./routes/upgrade";
 import { registerPrinterRoutes } from "./routes/printers";
 import { registerSymbolRoutes } from "./routes/symbols";
+import { registerWorkerRoutes } from "./routes/workers";
 
 /** The JSON API (DESIGN.md "HTTP API"); each part adds its routes in server/http/routes/. */
 export function createApiRouter(kbs: Kbs): Router {
@@ -32,5 +33,6 @@ export function createApiRouter(kbs: Kbs): Router {
   registerUpgradeRoutes(router, kbs);
   registerPrinterRoutes(router, kbs);
   registerSymbolRoutes(router, kbs);
+  registerWorkerRoutes(router, kbs);
   return router;
 }

@@ -33,7 +33,7 @@ async function backendsHere(opts: DoctorOptions): Promise<Array<{ name: BackendN
 
 let backendsOnce: ReturnType<typeof backendsHere> | undefined;
 
-async function backendCheck(opts: DoctorOptions): Promise<CheckResult> {
+export async function backendCheck(opts: DoctorOptions): Promise<CheckResult> {
   const list = await (backendsOnce ??= backendsHere(opts));
   const selected = loadSettings(opts.env).sandbox;
   const mine = list.find((b) => b.name === selected)!;
@@ -46,7 +46,7 @@ async function backendCheck(opts: DoctorOptions): Promise<CheckResult> {
   };
 }
 
-async function imageCheck(name: string, opts: DoctorOptions): Promise<CheckResult> {
+export async function imageCheck(name: string, opts: DoctorOptions): Promise<CheckResult> {
   const image = getImage(name);
   const required = name === "menuconfig";
   const missing = missingPackages(image);

@@ -98,9 +98,9 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** A real `kbs worker` process on a data dir (Redis engine when `redisUrl` is given). */
-export async function startWorker(dataDir: string, opts: { redisUrl?: string; env?: Record<string, string> } = {}): Promise<WorkerProcess> {
-  const args = [kbsBin, "worker", "--workers", "1", ...(opts.redisUrl ? ["--redis", opts.redisUrl] : [])];
+/** A real `kbs worker` process on a data dir (Redis engine when `redisUrl` is given; `args` e.g. --server URL --token T for a remote one). */
+export async function startWorker(dataDir: string, opts: { redisUrl?: string; env?: Record<string, string>; args?: string[] } = {}): Promise<WorkerProcess> {
+  const args = [kbsBin, "worker", "--workers", "1", ...(opts.redisUrl ? ["--redis", opts.redisUrl] : []), ...(opts.args ?? [])];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...buildTestEnv, KBS_DATA_DIR: dataDir, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));

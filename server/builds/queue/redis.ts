@@ -4,14 +4,17 @@ import type { BuildStore } from "../store";
 import { workerName } from "./embedded";
 import type { BuildQueue, Job } from "./types";
 
-const QUEUE = "kbs-builds";
+export const QUEUE = "kbs-builds";
+/** Heartbeat: a dead worker's job is retried within about lockMs + stalledMs (remote workers use the same). */
+export const queueTiming = { lockMs: 10_000, stalledMs: 5_000 };
 
 /**
  * BullMQ on Redis: any number of `kbs worker` processes take jobs. A worker holds a
  * lock on its job and renews it while the build runs (the heartbeat); when a worker
  * dies its lock lapses, the stalled-job check puts the job back, and another worker
  * takes it over — the store's attempt counter makes only the last attempt's result count.
- * Workers share the data dir (gitref, configs, artifacts, logs, the build records).
+ * These workers share the data dir (gitref, configs, artifacts, logs, the build records);
+ * remote ones (builds/remote/worker.ts) take jobs from the same queue and claim them through the API.
  */
 export class RedisQueue implements BuildQueue {
   readonly engine = "redis";
@@ -22,8 +25,7 @@ export class RedisQueue implements BuildQueue {
   constructor(
     private store: BuildStore,
     private url: string,
-    /** Heartbeat: a dead worker's job is retried within about lockMs + stalledMs. */
-    private timing = { lockMs: 10_000, stalledMs: 5_000 },
+    private timing = queueTiming,
   ) {
     // Adding jobs fails fast when Redis is down; workers wait for it (BullMQ needs maxRetriesPerRequest null there).
     this.queue = new Queue(QUEUE, { connection: this.connect(2) });

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { z } from "zod";
 import type { Kbs } from "../../kbs";
 import { Reply, readJson, readQuery, type Router } from "../router";
+import { clientAddress } from "../client";
 
 const BuildRequestSchema = z.object({
   project: z.string().min(1).max(100),
@@ -18,7 +19,7 @@ export function registerBuildRoutes(router: Router, kbs: Kbs): void {
 
   router.post("/api/builds", async ({ req }) => {
     const body = await readJson(req, BuildRequestSchema, 16 * 1024);
-    const { build, outcome } = await builds.request({ ...body, client: req.socket.remoteAddress ?? "unknown" });
+    const { build, outcome } = await builds.request({ ...body, client: clientAddress(req, kbs.settings.trustedProxies) });
     return new Reply(outcome === "created" ? 201 : 200, build, { Location: `/api/builds/${build.id}` });
   });
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Kbs } from "../../kbs";
 import { notFound } from "../errors";
 import { readJson, Reply, type Router } from "../router";
+import { clientAddress } from "../client";
 
 const PostSession = z.object({
   project: z.string().min(1).max(100),
@@ -15,7 +16,7 @@ const isoTime = (ms: number | undefined) => (ms === undefined ? null : new Date(
 export function registerSessionRoutes(router: Router, kbs: Kbs): void {
   router.post("/api/sessions", async ({ req }) => {
     const body = await readJson(req, PostSession, 16 * 1024);
-    const created = await kbs.sessions.create({ ...body, clientAddress: req.socket.remoteAddress ?? "unknown" });
+    const created = await kbs.sessions.create({ ...body, clientAddress: clientAddress(req, kbs.settings.trustedProxies) });
     return new Reply(201, created);
   });
 
