@@ -114,6 +114,10 @@ export function apiWriteProblem(req: IncomingMessage, hosts: HostAllowList): Htt
   if (origin !== undefined && !hosts.allowsOrigin(origin)) {
     return new HttpError(403, "cross_origin", `A page at '${shown(origin)}' may not change anything on this kbs server. Use kbs from its own address, or add that origin to KBS_ALLOWED_ORIGINS.`);
   }
+  // A client that authenticates itself (a remote worker's token) is no browser form: a cross-site
+  // page can set neither Authorization nor a body type without a CORS preflight, which kbs never answers.
+  // Its routes check the token, and its uploads and log chunks are not JSON.
+  if (req.headers.authorization !== undefined && origin === undefined) return undefined;
   const type = req.headers["content-type"];
   const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? "0") > 0;
   const mediaType = type?.split(";")[0]!.trim().toLowerCase();

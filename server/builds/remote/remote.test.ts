@@ -142,10 +142,11 @@ describe("remote build workers (own data dirs, git over HTTP, verified uploads)"
     expect(log2).toContain(`fetched ${added} new objects`);
     expect(await logOf(base, first.id)).not.toContain(second.id);
 
-    // The worker's data dir has its mirror, under upstream names; the server's was never written by it.
+    // The worker's data dir has its mirror, its refs under the project's prefix as in the server's gitref (the build's
+    // work tree gets them under their upstream names from there); the server's was never written by it.
     const heads = spawnSync("git", ["--git-dir", path.join(a.dir, "git", "fx.git"), "for-each-ref", "--format=%(refname)", "refs/heads/"], { encoding: "utf8" }).stdout;
-    expect(heads).toContain("refs/heads/master\n");
-    expect(heads).not.toContain("refs/heads/fx/");
+    expect(heads).toContain("refs/heads/fx/master\n");
+    expect(heads).not.toMatch(/^refs\/heads\/master$/m);
   }, 600_000);
 
   it("two workers share the queue, /api/workers and /metrics show them; a build with an input artifact verifies it", async () => {
