@@ -6,20 +6,21 @@ import { describe, expect, it } from "vitest";
 /**
  * Projects are data (DESIGN.md "Projects and recipes"): what differs between Klipper,
  * Kalico, Linux and Buildroot lives in server/projects/recipes/*.json, so no code in
- * server/ names them. Comments may (they say why), tests and benches may (they drive
+ * server/ names them. Comments may (they say why), tests, benches and their fixtures may (they drive
  * those recipes), and a few words that only look like project names are allowed below.
  */
 const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const names = /klipper|kalico|linux|buildroot/i;
 
 /** Not project names: the terminfo entry, Debian's kernel package, the OS name in reports. */
-const allowed = [/l\/linux/, /linux-image-cloud-amd64/, /os\.type\(\)/, /`Linux \$\{m\.kernel\}`/];
+// "klipper-header": the id of a board-file header style, which recipes name as data.
+const allowed = [/l\/linux/, /linux-image-cloud-amd64/, /os\.type\(\)/, /`Linux \$\{m\.kernel\}`/, /"klipper-header"/];
 
 function codeFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) return p === path.join(serverDir, "projects", "recipes") ? [] : codeFiles(p);
-    return /\.(ts|py|sh)$/.test(e.name) && !/\.test\.ts$/.test(e.name) && !/(^|\/)bench(\/|\.ts$)/.test(path.relative(serverDir, p)) ? [p] : [];
+    return /\.(ts|py|sh)$/.test(e.name) && !/\.test\.ts$/.test(e.name) && !/(^|\/)(bench[\w-]*|fixtures)(\/|\.ts$)/.test(path.relative(serverDir, p)) ? [p] : [];
   });
 }
 
