@@ -76,7 +76,12 @@ test("choose project and revision by keyboard; menuconfig shows the project's ti
 });
 
 test("toggle a symbol with space, save: the side panel shows the change", async ({ page }, info) => {
-  await page.goto(sessionUrl);
+  // The first test's page was closed, and leaving the page ends its session: this one starts its own from a deep link.
+  await page.goto(`${kbs.url}/?${new URL(sessionUrl).searchParams}`);
+  const confirm = page.getByRole("dialog", { name: "Choose a project and revision" }).getByRole("button", { name: "Confirm" });
+  await expect(confirm).toBeFocused();
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/s\/[^/?]+/);
   await waitForScreen(page, /\[ \] Debug messages/);
   await toggleEntry(page, /Debug messages/);
   await waitForScreen(page, /\[\*\] Debug messages/);
