@@ -62,13 +62,18 @@ export async function metric(url: string, series: string): Promise<number> {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-/** Wait until `project` has a primed session ready to hand over. */
-export async function primedReady(url: string, project: string): Promise<void> {
+/**
+ * Wait until `project`'s primer is done topping up: at least one primed session, and as
+ * many ready as its demand asks for (none still launching). How many that is follows the
+ * tree's recent demand, and so the machine's speed; returns it.
+ */
+export async function primedReady(url: string, project: string): Promise<number> {
   for (let i = 0; i < 300; i++) {
-    if ((await metric(url, `kbs_sessions_primed{project="${project}"}`)) >= 1) return;
+    const primed = await metric(url, `kbs_sessions_primed{project="${project}"}`);
+    if (primed >= 1 && primed >= (await metric(url, `kbs_sessions_primed_wanted{project="${project}"}`))) return primed;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no primed session for ${project} within 30 s:\n${await (await fetch(`${url}/metrics`)).text()}`);
+  throw new Error(`no settled primed sessions for ${project} within 30 s:\n${await (await fetch(`${url}/metrics`)).text()}`);
 }
 
 /**
