@@ -4,5 +4,5 @@ import { register } from "tsx/esm/api";
 
 register();
 const { main } = await import("../server/cli.ts");
-const code = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2), { bench: () => import("../bench/cli.ts") });
 if (code !== undefined && code !== null) process.exitCode = code;

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { createPrinterFixtureRepo } from "../server/presets/fixtures";
+import { createPrinterFixtureRepo } from "../test/fixtures/presets";
 import { kbsBin } from "../test/helpers/server";
 import { portalServer, waitForScreen } from "./helpers";
 

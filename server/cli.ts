@@ -1,4 +1,4 @@
-import { SettingsError } from "./settings";
+import { SettingsError } from "./core/settings";
 
 /** A `kbs` verb: takes its own argv (after the verb), returns the exit code. */
 export type Verb = (argv: string[]) => Promise<number>;
@@ -18,7 +18,7 @@ export interface VerbModule {
  * loaded only when called, so `kbs doctor` does not load the build queue.
  * A verb whose part has not landed maps to null and says so.
  */
-const verbs: Record<string, (() => Promise<VerbModule>) | null> = {
+const productVerbs: Record<string, (() => Promise<VerbModule>) | null> = {
   serve: () => import("./cli/serve"),
   doctor: () => import("./cli/doctor"),
   project: () => import("./cli/project"),
@@ -28,7 +28,6 @@ const verbs: Record<string, (() => Promise<VerbModule>) | null> = {
   build: () => import("./cli/build"),
   worker: () => import("./cli/worker"),
   "worker-token": () => import("./cli/worker-token"),
-  bench: () => import("./cli/bench"),
   vm: () => import("./cli/vm"),
   config: () => import("./cli/config"),
 };
@@ -52,8 +51,13 @@ const usage = `usage: kbs <verb> [options]
   bench [--json] [--out FILE] [--quick] [--only S,..] [--full]  the benchmark suite
 `;
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Run `kbs <verb>`. `extra` adds verbs from outside the product: bin/kbs.mjs passes
+ * `bench` (bench/ imports the product, never the other way round).
+ */
+export async function main(argv: string[], extra: Record<string, () => Promise<VerbModule>> = {}): Promise<number> {
   const [verb, ...rest] = argv;
+  const verbs = { ...productVerbs, ...extra };
   if (!verb || verb === "--help" || verb === "-h" || verb === "help") {
     process.stdout.write(usage);
     return verb ? 0 : 2;

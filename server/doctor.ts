@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { procEnv, type Env } from "./settings";
+import { procEnv, type Env } from "./core/settings";
 import fs from "node:fs";
 import path from "node:path";
 

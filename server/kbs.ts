@@ -1,10 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import fs from "node:fs";
-import { openDb, type Db } from "./db";
+import { openDb, type Db } from "./core/db";
 import { HostAllowList } from "./http/edge";
-import { log } from "./log";
-import type { Settings } from "./settings";
+import { log } from "./core/log";
+import type { Settings } from "./core/settings";
 import type { GitRef } from "./gitref/gitref";
 import type { ProjectRegistry } from "./projects/registry";
 import { attachProjects } from "./projects/setup";

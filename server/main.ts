@@ -7,10 +7,10 @@ import { createApiRouter } from "./http/api";
 import { apiWriteProblem, ConnectionCap, decodePath, misdirected, pagePolicy, refuseSocket, setApiHeaders, setCommonHeaders } from "./http/edge";
 import type { HttpError } from "./http/errors";
 import { sendJson } from "./http/router";
-import { httpRequests } from "./metrics";
-import { log } from "./log";
-import { killAllGroups } from "./proc";
-import type { Settings } from "./settings";
+import { httpRequests } from "./core/metrics";
+import { log } from "./core/log";
+import { killAllGroups } from "./core/proc";
+import type { Settings } from "./core/settings";
 
 export interface RunningServer {
   kbs: Kbs;

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createKbs } from "../server/kbs";
-import { run } from "../server/proc";
-import { loadSettings, procEnv } from "../server/settings";
+import { run } from "../server/core/proc";
+import { loadSettings, procEnv } from "../server/core/settings";
 import { createFakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { git } from "./helpers/projects";
 import { kbsBin } from "./helpers/server";

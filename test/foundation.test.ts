@@ -4,8 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { processTree, survivors } from "../server/bench/proctree";
-import { loadSettings } from "../server/settings";
+import { processTree, survivors } from "../bench/proctree";
+import { loadSettings } from "../server/core/settings";
 import { kbsBin, startKbs } from "./helpers/server";
 import { tmpDir } from "./helpers/tmp";
 

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoTitle } from "../server/bench/baseline-suite";
-import { loadTable, runLoad, type LoadResult } from "../server/bench/load";
+import { demoTitle } from "../bench/suites/baseline";
+import { loadTable, runLoad, type LoadResult } from "../bench/load";
 import { startKbs, type KbsProcess } from "./helpers/server";
 import { tmpDir } from "./helpers/tmp";
 

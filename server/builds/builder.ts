@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { diskFullMessage, isDiskFull, lowOnSpace } from "../http/disk-full";
-import type { Settings } from "../settings";
+import { diskFullMessage, isDiskFull, lowOnSpace } from "../core/disk-full";
+import type { Settings } from "../core/settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
 import { buildIdentity, pinnedForManifest } from "./identity";
@@ -10,7 +10,7 @@ import { InputError, stageInputs } from "./inputs";
 import { imageId } from "./key";
 import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
 import { Staging } from "../sandbox/staging";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import { CCACHE_OUTPUT_DIR, type CompilerCache } from "./ccache";
 import { buildScript, reproducer } from "./script";
 import { StepClock } from "./timings";

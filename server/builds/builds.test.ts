@@ -4,12 +4,12 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startServer, type RunningServer } from "../main";
-import { run } from "../proc";
-import { loadSettings, procEnv } from "../settings";
+import { run } from "../core/proc";
+import { loadSettings, procEnv } from "../core/settings";
 import { tmpDir } from "../../test/helpers/tmp";
 import { TerminalClient } from "../../test/helpers/terminal";
 import { addProject, api, buildTestEnv, noProcessesLeft, saveConfig, startWorker, testRedis, waitBuild, type WorkerProcess } from "../../test/helpers/builds";
-import { createBuildFixtureRepo, type BuildFixture } from "./fixtures";
+import { createBuildFixtureRepo, type BuildFixture } from "../../test/fixtures/builds";
 import type { BuildView, Manifest } from "./types";
 
 /**

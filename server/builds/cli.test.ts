@@ -2,12 +2,12 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { run } from "../proc";
-import { procEnv } from "../settings";
+import { run } from "../core/proc";
+import { procEnv } from "../core/settings";
 import { tmpDir } from "../../test/helpers/tmp";
 import { kbsBin } from "../../test/helpers/server";
 import { addProject, buildTestEnv } from "../../test/helpers/builds";
-import { createBuildFixtureRepo } from "./fixtures";
+import { createBuildFixtureRepo } from "../../test/fixtures/builds";
 import type { BuildView } from "./types";
 
 describe("kbs build", () => {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { shq } from "./script";
 import type { Finish } from "./store";

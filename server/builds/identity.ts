@@ -1,4 +1,4 @@
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 
 /**
  * The pinned build identity: everything outside the source and the config that a build

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { openDb } from "../db";
-import { getRecipe } from "../projects/recipe";
+import { openDb } from "../core/db";
+import { getRecipe } from "../core/recipe";
 import { tmpDir } from "../../test/helpers/tmp";
 import { ArtifactStore } from "./artifacts";
 import { InputError, inputValues, resolveInputs, stageInputs } from "./inputs";

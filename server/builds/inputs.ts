@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { parseConfig } from "../configs/parse";
-import type { BuildInput, Recipe } from "../projects/recipe";
+import type { BuildInput, Recipe } from "../core/recipe";
 import type { BuildInputRef, BuildRow } from "./types";
 
 /**

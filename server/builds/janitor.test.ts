@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { openDb } from "../db";
+import { openDb } from "../core/db";
 import { tmpDir } from "../../test/helpers/tmp";
 import { ArtifactStore } from "./artifacts";
 import { runJanitor } from "./janitor";
@@ -20,7 +20,7 @@ function finished(store: BuildStore, artifacts: ArtifactStore, logs: BuildLogs, 
   fs.writeFileSync(logs.path(b.id), `log of ${key}\n`);
   store.finish(b.id, attempt, { state: "succeeded", artifacts: [{ name: "x.bin", ...blob }] });
   // Backdate the finish (the janitor compares finished_at with its clock).
-  (store as unknown as { db: import("../db").Db }).db.prepare("UPDATE builds SET finished_at = ? WHERE id = ?").run(new Date(now - ageDays * DAY).toISOString(), b.id);
+  (store as unknown as { db: import("../core/db").Db }).db.prepare("UPDATE builds SET finished_at = ? WHERE id = ?").run(new Date(now - ageDays * DAY).toISOString(), b.id);
   return { id: b.id, sha256: blob.sha256 };
 }
 

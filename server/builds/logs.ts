@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { log } from "../log";
+import { log } from "../core/log";
 
 /**
  * Build logs: `data/logs/<id>.log`, written by whichever worker runs the build (in

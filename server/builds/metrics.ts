@@ -1,5 +1,5 @@
 import client from "prom-client";
-import { counter, histogram, registry } from "../metrics";
+import { counter, histogram, registry } from "../core/metrics";
 
 export const buildsTotal = counter("kbs_builds_total", "Builds that ended, by final state", ["state"]);
 export const buildDuration = histogram("kbs_build_duration_seconds", "Wall time of finished build attempts", ["recipe", "state"], [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200]);

@@ -2,12 +2,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../main";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import { tmpDir } from "../../test/helpers/tmp";
 import { freePort } from "../../test/global-setup";
 import { startKbs, type KbsProcess } from "../../test/helpers/server";
 import { addProject, api, buildTestEnv, noProcessesLeft, saveConfig, startWorker, testRedis, waitBuild, type WorkerProcess } from "../../test/helpers/builds";
-import { createBuildFixtureRepo } from "./fixtures";
+import { createBuildFixtureRepo } from "../../test/fixtures/builds";
 import type { BuildView } from "./types";
 
 /**

@@ -4,10 +4,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../main";
-import { loadSettings, procEnv } from "../settings";
+import { loadSettings, procEnv } from "../core/settings";
 import { tmpDir } from "../../test/helpers/tmp";
 import { addProject, api, buildTestEnv, saveConfig, waitBuild } from "../../test/helpers/builds";
-import { createBuildFixtureRepo, type BuildFixture } from "./fixtures";
+import { createBuildFixtureRepo, type BuildFixture } from "../../test/fixtures/builds";
 import type { BuildView, Manifest } from "./types";
 
 /**

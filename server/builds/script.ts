@@ -1,5 +1,5 @@
 import { configRunsCode, runsCodeWarning } from "../configs/runs-code";
-import type { BuildStep, Recipe } from "../projects/recipe";
+import type { BuildStep, Recipe } from "../core/recipe";
 import type { BuildIdentity } from "./identity";
 import { checkoutScript } from "./worktree";
 

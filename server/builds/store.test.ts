@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { openDb } from "../db";
+import { openDb } from "../core/db";
 import { tmpDir } from "../../test/helpers/tmp";
 import { BuildStore, type NewBuild } from "./store";
 

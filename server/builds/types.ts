@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import type { RevisionPin } from "../revdb/revdb";
 import type { StepTiming } from "./timings";

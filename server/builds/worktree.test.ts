@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { procEnv } from "../settings";
+import { procEnv } from "../core/settings";
 import { tmpDir } from "../../test/helpers/tmp";
-import { createFakeFirmwareRepo } from "../bench/fixtures";
+import { createFakeFirmwareRepo } from "../../test/fixtures/fake-firmware";
 import { GitRef } from "../gitref/gitref";
 import { abbrevFor, packedRefs } from "./worktree";
 

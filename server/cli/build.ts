@@ -4,8 +4,8 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CliError, UsageError } from "../cli";
 import { createKbs } from "../kbs";
-import { killAllGroups } from "../proc";
-import { loadSettings } from "../settings";
+import { killAllGroups } from "../core/proc";
+import { loadSettings } from "../core/settings";
 import { isFinal } from "../builds/types";
 
 /**

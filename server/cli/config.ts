@@ -3,7 +3,7 @@ import { UsageError } from "../cli";
 import { upgradeConfig } from "../configs/upgrade";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 
 export const usage = "usage: kbs config upgrade <config-id> <rev> [--json]";
 

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { formatChecks, runChecks } from "../doctor";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import "../sandbox/doctor";
 import "../gitref/doctor";
 

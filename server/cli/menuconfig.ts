@@ -2,10 +2,10 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { CliError, UsageError } from "../cli";
 import { ConfigInputError } from "../configs/parse";
-import { writeFileAtomic } from "../fs-atomic";
+import { writeFileAtomic } from "../core/fs-atomic";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import type { ServerMessage } from "../terminal/protocol";
 import type { TerminalClient } from "../terminal/session";
 

@@ -6,7 +6,7 @@ import { HttpError } from "../http/errors";
 import { createKbs, type Kbs } from "../kbs";
 import type { Upstream } from "../projects/registry";
 import { removeProject } from "../projects/remove";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 
 const subUsage: Record<string, string> = {
   add: "kbs project add <id> --recipe R (--url U | --tarball F --rev-name N) [--name NAME]",

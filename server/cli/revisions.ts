@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { CliError, UsageError } from "../cli";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 
 export const usage = "usage: kbs revisions <project> [--json] [--limit N] [--q TEXT]";
 

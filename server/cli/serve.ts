@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import { serveForever } from "../main";
 
 export const usage = "usage: kbs serve [--port 3000] [--host 127.0.0.1] [--no-next]";

@@ -4,7 +4,7 @@ import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import type { SyncProgress } from "../projects/sync";
 import { printableName } from "../gitref/refname";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 
 /** A progress bar on a terminal; on a pipe, one plain line per phase and per tenth of the work. */
 function progressPrinter(id: string, tty: boolean): { update(p: SyncProgress): void; end(): void } {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CliError, UsageError } from "../cli";
 import { createKbs } from "../kbs";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import { AssetMismatchError, fetchVerified, httpSource, storeSource, type AssetSource } from "../vm/assets";
 import { qemuArgv } from "../vm/boot";
 

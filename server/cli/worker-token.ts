@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { CliError } from "../cli";
-import { openDb } from "../db";
-import { loadSettings } from "../settings";
+import { openDb } from "../core/db";
+import { loadSettings } from "../core/settings";
 import { WorkerTokens } from "../workers/tokens";
 
 export const usage = "usage: kbs worker-token create <name> | list [--json] | revoke <name-or-id>";

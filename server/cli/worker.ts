@@ -2,9 +2,9 @@ import { parseArgs } from "node:util";
 import { BadToken } from "../builds/remote/client";
 import { RemoteWorker } from "../builds/remote/worker";
 import { createKbs } from "../kbs";
-import { killAllGroups } from "../proc";
+import { killAllGroups } from "../core/proc";
 import { createSandboxService } from "../sandbox/service";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import { CliError } from "../cli";
 
 const stopped = () =>

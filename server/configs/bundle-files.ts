@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { run } from "../proc";
+import { run } from "../core/proc";
 
 /**
  * The file list of a kconfig bundle tar, read once per bundle (bundles are content

@@ -1,4 +1,4 @@
-import { log } from "../log";
+import { log } from "../core/log";
 import type { KconfigTools } from "./kconfig-tools";
 import type { ConfigStore, DerivedConfig, StoredConfig } from "./store";
 

@@ -1,4 +1,4 @@
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import { HttpError } from "../http/errors";
 
 /** Linux's ARCH -> SRCARCH (the arch/<dir> name) where they differ. */

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { HttpError } from "../http/errors";
-import { entryIn, type Recipe } from "../projects/recipe";
+import { entryIn, type Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { bundleFiles, linkOrCopy } from "./bundle-files";
 import { kconfigEnv } from "./kconfig-env";

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { migrate, type Db } from "../db";
+import { migrate, type Db } from "../core/db";
 import { notFound } from "../http/errors";
 import { DEFAULT_PREFIX, formatConfig, parseConfig, parseConfigStrict, type ParsedConfig } from "./parse";
 import type { RevisionPin } from "../revdb/revdb";

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { log } from "../log";
-import { run } from "../proc";
-import type { Recipe } from "../projects/recipe";
+import { log } from "../core/log";
+import { run } from "../core/proc";
+import type { Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { kconfigEnv } from "./kconfig-env";
 import { linkOrCopy } from "./bundle-files";

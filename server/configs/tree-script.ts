@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { HttpError } from "../http/errors";
-import { entryIn, type Recipe } from "../projects/recipe";
+import { entryIn, type Recipe } from "../core/recipe";
 import { Staging } from "../sandbox/staging";
 import type { RunResult } from "../sandbox/types";
 import { bundleFiles } from "./bundle-files";

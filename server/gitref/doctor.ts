@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { extraChecks, type CheckResult, type DoctorOptions } from "../doctor";
-import { procEnv } from "../settings";
+import { procEnv } from "../core/settings";
 
 /** gitref needs git >= 2.31 (`log --diff-merges=first-parent`, `fetch --atomic --stdin`, `--end-of-options`). */
 export const minGit: [number, number] = [2, 31];

@@ -1,4 +1,4 @@
-import { spawnGroup } from "../proc";
+import { spawnGroup } from "../core/proc";
 import { GitError, gitEnv, gitMessage, gitText } from "./git";
 
 /** A file to store: path relative to the tree root, git mode, content (a symlink's content is its target). */

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
-import { run, spawnGroup } from "../proc";
-import { procEnv } from "../settings";
+import { run, spawnGroup } from "../core/proc";
+import { procEnv } from "../core/settings";
 
 /**
  * Git as kbs runs it: no user or system config, no prompts (a remote that wants a

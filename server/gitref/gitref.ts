@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
-import { log } from "../log";
-import { spawnGroup } from "../proc";
+import { log } from "../core/log";
+import { spawnGroup } from "../core/proc";
 import { git, GitError, gitEnv, gitMessage, gitStream, gitText } from "./git";
 import { printableName, refNameProblem } from "./refname";
 import { fastImportCommit, type TreeFile } from "./fast-import";

@@ -2,8 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import type { Readable } from "node:stream";
-import { spawnGroup } from "../proc";
-import { readTar, TarFormatError } from "../revdb/tar";
+import { spawnGroup } from "../core/proc";
+import { readTar, TarFormatError } from "../core/tar";
 import type { TreeFile } from "./fast-import";
 
 /** Trees kbs imports as commits: a directory (built-ins) or a source tarball. */

@@ -1,4 +1,4 @@
-import { registry } from "../metrics";
+import { registry } from "../core/metrics";
 import type { Kbs } from "../kbs";
 import { Router } from "./router";
 import { registerProjectRoutes } from "./routes/projects";

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { Settings } from "../settings";
+import type { Settings } from "../core/settings";
 import { HttpError } from "./errors";
 
 /**

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
-import { httpRequests } from "../metrics";
-import { log } from "../log";
-import { asDiskFull } from "./disk-full";
+import { httpRequests } from "../core/metrics";
+import { log } from "../core/log";
+import { asDiskFull } from "../core/disk-full";
 import { decodePath } from "./edge";
-import { HttpError, badRequest } from "./errors";
+import { HttpError, badRequest, httpView } from "./errors";
 
 export interface RouteContext {
   req: IncomingMessage;
@@ -98,8 +98,9 @@ export class Router {
         res.destroy();
         return;
       }
-      if (e instanceof HttpError) {
-        sendJson(res, e.status, { error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } }, e.headers);
+      const view = httpView(e);
+      if (view) {
+        sendJson(res, view.status, { error: { code: view.code, message: view.message, ...(view.details !== undefined ? { details: view.details } : {}) } }, view.headers);
       } else {
         log.error({ err: e, path: url.pathname }, "request failed");
         sendJson(res, 500, { error: { code: "internal", message: "Something went wrong on the server; the log has the details. Try again." } });

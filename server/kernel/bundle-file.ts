@@ -1,4 +1,4 @@
-import { run } from "../proc";
+import { run } from "../core/proc";
 
 /** One file's text from a kconfig bundle tar (its entries may carry a leading "./"), or undefined. */
 export async function readBundleFile(tarPath: string, file: string): Promise<string | undefined> {

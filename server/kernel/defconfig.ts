@@ -1,6 +1,6 @@
 import { parseConfig } from "../configs/parse";
 import { HttpError, notFound } from "../http/errors";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import { configArch, srcArch } from "./arch";
 import { readBundleFile } from "./bundle-file";
 import { formatPatch, unifiedDiff, type Author } from "./patch";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKbs } from "../kbs";
 import { startServer, type RunningServer } from "../main";
-import { loadSettings, procEnv } from "../settings";
+import { loadSettings, procEnv } from "../core/settings";
 import { api, buildTestEnv } from "../../test/helpers/builds";
 import { tmpDir } from "../../test/helpers/tmp";
 

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createFakeLinuxRepo } from "../../test/fixtures/fake-linux";
 import { tmpDir } from "../../test/helpers/tmp";
-import { procEnv } from "../settings";
+import { procEnv } from "../core/settings";
 import { formatPatch, unifiedDiff } from "./patch";
 
 const file = "arch/x86/configs/x86_64_defconfig";

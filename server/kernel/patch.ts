@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { run } from "../proc";
-import { procEnv } from "../settings";
+import { run } from "../core/proc";
+import { procEnv } from "../core/settings";
 
 /**
  * Diffs and mail-ready patches of one file, made by real diff(1) and git on

@@ -1,5 +1,5 @@
 import { HttpError } from "../http/errors";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import { archesInTree, srcArch } from "./arch";
 import { bundleFiles } from "../configs/bundle-files";
 import { defconfigDir } from "./defconfig";

@@ -2,7 +2,7 @@ import path from "node:path";
 import { kconfigEnv } from "../configs/kconfig-env";
 import { linkOrCopy } from "../configs/kconfig-tools";
 import { HttpError } from "../http/errors";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import { Staging } from "../sandbox/staging";
 import { shq } from "../builds/script";
 import type { RunRequest, RunResult } from "../sandbox/types";

@@ -1,4 +1,4 @@
-import type { FlashRule, Recipe } from "../projects/recipe";
+import type { FlashRule, Recipe } from "../core/recipe";
 import { parseConfig } from "../configs/parse";
 import type { PresetOrigin } from "./service";
 

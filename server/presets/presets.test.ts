@@ -2,12 +2,12 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addFixtureProject } from "../builds/fixtures";
+import { addFixtureProject } from "../../test/fixtures/builds";
 import { api, buildTestEnv, saveConfig, waitBuild } from "../../test/helpers/builds";
 import { kbsBin, startKbs, type KbsProcess } from "../../test/helpers/server";
 import { kbsCli, metric } from "../../test/helpers/sessions";
 import { tmpDir } from "../../test/helpers/tmp";
-import { createPrinterFixtureRepo, type PrinterFixture } from "./fixtures";
+import { createPrinterFixtureRepo, type PrinterFixture } from "../../test/fixtures/presets";
 
 /**
  * Board presets on the Klipper-shaped fixture, through the real server: extraction and

@@ -5,12 +5,12 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { helperScript, type KconfigTools } from "../configs/kconfig-tools";
 import { runTreeScript } from "../configs/tree-script";
-import { migrate, type Db } from "../db";
+import { migrate, type Db } from "../core/db";
 import { HttpError, notFound } from "../http/errors";
-import { histogram } from "../metrics";
-import type { PresetsSpec, Recipe } from "../projects/recipe";
+import { histogram } from "../core/metrics";
+import type { PresetsSpec, Recipe } from "../core/recipe";
 import type { Revision } from "../revdb/revdb";
-import { writeTar } from "../revdb/tar";
+import { writeTar } from "../core/tar";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { listBoardFiles, readBoardFiles, type BoardFile } from "./boards";
 

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { migrate, type Db } from "../db";
+import { migrate, type Db } from "../core/db";
 import { badRequest, notFound } from "../http/errors";
 import { newerOnBranch, upgradeConfig, type UpgradeChanges, type UpgradeDeps } from "../configs/upgrade";
 import type { StoredConfig } from "../configs/store";

@@ -2,8 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { log } from "../log";
-import { loadRecipes } from "./recipe";
+import { log } from "../core/log";
+import { loadRecipes } from "../core/recipe";
 import { ProjectIdSchema, type ProjectRegistry } from "./registry";
 import { builtinSourceHash, SyncBusyError, type SyncService } from "./sync";
 

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { parseTar } from "../revdb/tar";
+import { parseTar } from "../core/tar";
 
 /** A `source`/`rsource` line naming a file the kconfig tree lacks. */
 export interface MissingSource {

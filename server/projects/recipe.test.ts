@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { chooseFrontend } from "../terminal/frontend";
-import { entryIn, loadRecipes, RecipeError } from "./recipe";
+import { entryIn, loadRecipes, RecipeError } from "../core/recipe";
 
 /** A recipes dir with one file, `json` as written. */
 function recipeDir(name: string, json: unknown): string {

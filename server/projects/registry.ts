@@ -1,10 +1,10 @@
 import os from "node:os";
 import { z } from "zod";
-import { migrate, type Db } from "../db";
+import { migrate, type Db } from "../core/db";
 import { printableName } from "../gitref/refname";
 import { badRequest, HttpError, notFound } from "../http/errors";
-import { log } from "../log";
-import { getRecipe, loadRecipes, type Recipe } from "./recipe";
+import { log } from "../core/log";
+import { getRecipe, loadRecipes, type Recipe } from "../core/recipe";
 
 export const ProjectIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "a project id is 1-40 characters: lower-case letters, digits and '-', starting with a letter");
 

@@ -1,6 +1,6 @@
 import { DerivedConfigs } from "../configs/derived";
 import { HttpError } from "../http/errors";
-import { log } from "../log";
+import { log } from "../core/log";
 import type { Kbs } from "../kbs";
 
 export interface RemovedProject {

@@ -1,11 +1,11 @@
 import path from "node:path";
-import type { Db } from "../db";
+import type { Db } from "../core/db";
 import { GitRef } from "../gitref/gitref";
 import type { Kbs } from "../kbs";
 import { KconfigBundleStore } from "../revdb/bundles";
 import { RevDb } from "../revdb/revdb";
 import { ensureBuiltins, registerUpstreams } from "./builtins";
-import { loadRecipes } from "./recipe";
+import { loadRecipes } from "../core/recipe";
 import { ProjectRegistry } from "./registry";
 import { SyncService } from "./sync";
 

@@ -2,18 +2,18 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Db } from "../db";
+import type { Db } from "../core/db";
 import { GitError } from "../gitref/git";
 import type { GitRef, ProjectRef } from "../gitref/gitref";
 import { dirFiles, tarballFiles } from "../gitref/sources";
 import { HttpError } from "../http/errors";
-import { log } from "../log";
-import { counter, histogram } from "../metrics";
+import { log } from "../core/log";
+import { counter, histogram } from "../core/metrics";
 import type { KconfigBundleStore } from "../revdb/bundles";
 import { indexProject } from "../revdb/indexer";
 import type { RevDb } from "../revdb/revdb";
 import { missingSources } from "./kconfig-sources";
-import { entryIn } from "./recipe";
+import { entryIn } from "../core/recipe";
 import { lockHolderAlive, type Project, type ProjectRegistry } from "./registry";
 
 export interface SyncProgress {

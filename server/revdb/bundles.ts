@@ -4,7 +4,7 @@ import { git } from "../gitref/git";
 import { HttpError } from "../http/errors";
 import { extractEntries } from "./extract";
 import { gitBlobId, kconfigHash, type KconfigEntry } from "./kconfig-tree";
-import { parseTar, writeTar, type TarEntry, type TarWriteEntry } from "./tar";
+import { parseTar, writeTar, type TarEntry, type TarWriteEntry } from "../core/tar";
 
 const HASH = /^[0-9a-f]{64}$/;
 

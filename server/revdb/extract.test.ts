@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { extractEntries, extractTarFile } from "./extract";
-import { parseTar, writeTar, type TarEntry } from "./tar";
+import { parseTar, writeTar, type TarEntry } from "../core/tar";
 
 const file = (p: string, text = "x"): TarEntry => ({ path: p, type: "file", mode: 0o644, linkname: "", data: Buffer.from(text) });
 const link = (p: string, target: string, type: "symlink" | "hardlink" = "symlink"): TarEntry => ({ path: p, type, mode: 0o777, linkname: target, data: Buffer.alloc(0) });

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { parseTar, type TarEntry } from "./tar";
+import { parseTar, type TarEntry } from "../core/tar";
 
 export class UnsafeTarError extends Error {}
 

@@ -1,9 +1,9 @@
 import crypto from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Db } from "../db";
+import type { Db } from "../core/db";
 import { git, gitText } from "../gitref/git";
 import type { GitRef, ProjectRef } from "../gitref/gitref";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 import { Describer, type DescribeCommit, type DescribeTag } from "./describe";
 import { extraEntries, kconfigHash, pathMatcher, recipeFingerprint, withExtras, type KconfigEntry } from "./kconfig-tree";
 

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import type { Recipe } from "../projects/recipe";
+import type { Recipe } from "../core/recipe";
 
 /**
  * The kconfig-only tree of a commit: the files matching the recipe's `kconfigPaths`,

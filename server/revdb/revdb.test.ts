@@ -1,13 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getRecipe } from "../projects/recipe";
+import { getRecipe } from "../core/recipe";
 import { createFakeFirmwareRepo, type FakeFirmwareRepo } from "../../test/fixtures/fake-firmware";
 import { createTangledRepo, git, openProjectParts, realDescribe } from "../../test/helpers/projects";
 import { tmpDir } from "../../test/helpers/tmp";
 import { lsTreeKconfig } from "./indexer";
 import { extraEntries, kconfigHash, pathMatcher, withExtras } from "./kconfig-tree";
-import { parseTar } from "./tar";
+import { parseTar } from "../core/tar";
 
 const recipe = getRecipe("kconfiglib")!;
 

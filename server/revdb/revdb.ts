@@ -1,4 +1,4 @@
-import type { Db } from "../db";
+import type { Db } from "../core/db";
 import { printableName, refNameProblem } from "../gitref/refname";
 import { badRequest, HttpError, notFound } from "../http/errors";
 import type { KconfigEntry } from "./kconfig-tree";

@@ -1,4 +1,4 @@
-import { migrate, type Db } from "../db";
+import { migrate, type Db } from "../core/db";
 
 /**
  * revdb tables. Commits keep their parents and date so describe can walk history from

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createBackend } from "./service";
 import { pidsOfUid } from "./procs";
-import { outputUntilExit, resizeProbe, until } from "./test-helpers";
+import { outputUntilExit, resizeProbe, until } from "../../test/helpers/sandbox";
 import type { LaunchJob } from "./types";
 
 const dataDir = tmpDir("kbs-sbx-");

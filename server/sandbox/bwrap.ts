@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as pty from "node-pty";
-import { killGroup, trackGroup, untrackGroup } from "../proc";
+import { killGroup, trackGroup, untrackGroup } from "../core/proc";
 import { which } from "../doctor";
 import { checkGuestPath, chownTree, claimDir, removeStaleDirs, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId, passwdFiles } from "./common";
 import { getImage, STUB_DIR } from "./images";

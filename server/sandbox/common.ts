@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import type { Env } from "../settings";
+import type { Env } from "../core/settings";
 import { alive } from "./procs";
 import type { Limits, SandboxRequest } from "./types";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createBackend } from "./service";
-import { securityChecks } from "./security-checks";
+import { securityChecks } from "../../test/helpers/security-checks";
 
 /** docker and podman on a real engine; skipped with the engine's own answer where none runs. */
 const dataDir = tmpDir("kbs-engine-");

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { extraChecks, type CheckResult, type DoctorOptions } from "../doctor";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import { getImage, imageNames, type Image } from "./images";
 import { createBackend, BACKEND_NAMES, type BackendName } from "./service";
 import type { SandboxBackend } from "./types";

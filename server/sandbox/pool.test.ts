@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
-import { registry } from "../metrics";
+import { registry } from "../core/metrics";
 import { SandboxPool } from "./pool";
 import { createBackend } from "./service";
-import { outputUntilExit, until } from "./test-helpers";
+import { outputUntilExit, until } from "../../test/helpers/sandbox";
 import type { WarmSandbox } from "./types";
 
 const backend = await createBackend("bwrap", { dataDir: tmpDir("kbs-pool-"), env: process.env });

@@ -1,5 +1,5 @@
-import { log } from "../log";
-import { counter, gauge, histogram } from "../metrics";
+import { log } from "../core/log";
+import { counter, gauge, histogram } from "../core/metrics";
 import type { PoolKey, SandboxBackend, WarmSandbox } from "./types";
 
 const warmGauge = gauge("kbs_sandbox_warm", "Warm sandboxes waiting in the pool", ["image"]);

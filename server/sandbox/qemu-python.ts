@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { run } from "../proc";
+import { run } from "../core/proc";
 import { cpio, parentDirs, type CpioEntry } from "./cpio";
 import { IMAGES_DIR, STUB_DIR } from "./images";
 

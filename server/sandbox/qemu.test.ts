@@ -4,8 +4,8 @@ import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createBackend } from "./service";
-import { securityChecks } from "./security-checks";
-import { outputUntilExit, resizeProbe, until } from "./test-helpers";
+import { securityChecks } from "../../test/helpers/security-checks";
+import { outputUntilExit, resizeProbe, until } from "../../test/helpers/sandbox";
 
 /**
  * The qemu backend on real microVMs (TCG here: each test boots a VM, 5-15 s). Runs in

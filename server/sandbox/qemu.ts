@@ -4,7 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import os from "node:os";
-import { killGroup, run as runProc, spawnGroup } from "../proc";
+import { killGroup, run as runProc, spawnGroup } from "../core/proc";
 import { BASE_ENV, checkGuestPath, claimDir, removeStaleDirs, DEFAULT_WORK_SIZE, envOf, limitsOf, newSandboxId } from "./common";
 import { cpio, parentDirs, treeEntries, type CpioEntry } from "./cpio";
 import { getImage, IMAGES_DIR } from "./images";
@@ -14,7 +14,7 @@ import { runChild } from "./run-child";
 import type { LaunchJob, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
 import { collectTar } from "./untrusted";
 import { ConsoleWarmSandbox, type Console } from "./warm";
-import { log } from "../log";
+import { log } from "../core/log";
 
 /** The most a warm guest may send back from /kbs/out at once (a session's config and its markers). */
 const GUEST_OUT_MAX = 16 * 2 ** 20;

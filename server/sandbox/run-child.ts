@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { Readable } from "node:stream";
-import { spawnGroup } from "../proc";
+import { spawnGroup } from "../core/proc";
 import { DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_MS } from "./common";
 import type { RunRequest, RunResult } from "./types";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createBackend } from "./service";
-import { securityChecks } from "./security-checks";
+import { securityChecks } from "../../test/helpers/security-checks";
 
 const dataDir = tmpDir("kbs-sec-");
 const backend = await createBackend("bwrap", { dataDir, env: process.env });

@@ -1,6 +1,6 @@
 import path from "node:path";
-import { defaultStagingRoot, type Env } from "../settings";
-import type { Settings } from "../settings";
+import { defaultStagingRoot, type Env } from "../core/settings";
+import type { Settings } from "../core/settings";
 import { BwrapBackend } from "./bwrap";
 import { EngineBackend } from "./docker";
 import { QemuBackend } from "./qemu";

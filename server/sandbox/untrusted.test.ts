@@ -4,7 +4,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
-import { writeTar } from "../revdb/tar";
+import { writeTar } from "../core/tar";
 import { collectTar, readUntrusted, UntrustedOutputError } from "./untrusted";
 
 const limits = { maxBytes: 1024 * 1024, maxFiles: 100 };

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { safeRelative, UnsafeTarError } from "../revdb/extract";
-import { BLOCK, checksumOk, cstr, octal, parsePax } from "../revdb/tar";
+import { BLOCK, checksumOk, cstr, octal, parsePax } from "../core/tar";
 
 /**
  * Reading what a sandbox left behind. Everything there was written by code kbs does not

@@ -2,8 +2,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
-import { migrate, type Db } from "../db";
-import { writeFileAtomic } from "../fs-atomic";
+import { migrate, type Db } from "../core/db";
+import { writeFileAtomic } from "../core/fs-atomic";
 import type { ConfigValuesFile, SymbolEntry, SymbolIndexFile } from "./types";
 
 const schema = {

@@ -2,12 +2,12 @@ import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../main";
-import { loadSettings } from "../settings";
-import { addFixtureProject } from "../builds/fixtures";
+import { loadSettings } from "../core/settings";
+import { addFixtureProject } from "../../test/fixtures/builds";
 import { api, buildTestEnv, saveConfig } from "../../test/helpers/builds";
 import { createFakeLinuxRepo } from "../../test/fixtures/fake-linux";
 import { tmpDir } from "../../test/helpers/tmp";
-import { createSymbolFixtureRepo, type SymbolFixtureRepo } from "./fixtures";
+import { createSymbolFixtureRepo, type SymbolFixtureRepo } from "../../test/fixtures/symbols";
 import type { SymbolHistory } from "./service";
 import type { SymbolEntry } from "./types";
 

@@ -1,4 +1,4 @@
-import { entryIn, type Recipe } from "../projects/recipe";
+import { entryIn, type Recipe } from "../core/recipe";
 
 /** The system's mconf inside the sandbox (Debian kconfig-frontends); the system's Kconfiglib is Debian's python3-kconfiglib. */
 const SYSTEM_MCONF = "/usr/bin/kconfig-mconf";

@@ -1,6 +1,6 @@
 import { bundleFiles } from "../configs/bundle-files";
 import type { Kbs } from "../kbs";
-import { log } from "../log";
+import { log } from "../core/log";
 
 /** How many named revisions (tags and branch heads, newest first) are looked at for their kconfig trees. */
 const NAMED_SCAN = 50;

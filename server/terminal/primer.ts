@@ -1,6 +1,6 @@
 import os from "node:os";
-import { log } from "../log";
-import { counter, gauge } from "../metrics";
+import { log } from "../core/log";
+import { counter, gauge } from "../core/metrics";
 import { processTreeRssMB } from "./rss";
 import type { Session } from "./session";
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
-import { asDiskFull, diskFull, lowOnSpace } from "../http/disk-full";
-import { HttpError } from "../http/errors";
-import { log } from "../log";
+import { asDiskFull, diskFull, lowOnSpace } from "../core/disk-full";
+import { KbsError } from "../core/errors";
+import { log } from "../core/log";
 import { MAX_CONFIG_BYTES } from "../configs/parse";
 import { readUntrusted, UntrustedOutputError } from "../sandbox/untrusted";
 import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
@@ -327,7 +327,7 @@ export class Session {
   /** A save that found the data disk full is told to the client as disk_full (the session goes on); true if it was. */
   private saidDiskFull(e: unknown): boolean {
     const full = asDiskFull(e, this.opts.dataDir);
-    if (!(full instanceof HttpError && full.code === "disk_full")) return false;
+    if (!(full instanceof KbsError && full.kind === "disk_full")) return false;
     log.warn({ session: this.id }, "config not stored: the data disk is full");
     this.send({ type: "error", code: "disk_full", message: full.message });
     // menuconfig's file is whole in the session's own dir: store it once there is room, without another save.

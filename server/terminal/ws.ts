@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { shown } from "../http/edge";
 import type { UpgradeRoute } from "../kbs";
-import { log } from "../log";
+import { log } from "../core/log";
 import type { SessionManager } from "./manager";
 import { parseClientMessage, type ServerMessage } from "./protocol";
 import type { Session, TerminalClient } from "./session";

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { killGroup, spawnGroup } from "../proc";
+import { killGroup, spawnGroup } from "../core/proc";
 import type { VmManifest } from "./manifest";
 
 /**

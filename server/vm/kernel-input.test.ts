@@ -1,9 +1,9 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addFixtureProject } from "../builds/fixtures";
+import { addFixtureProject } from "../../test/fixtures/builds";
 import { startServer, type RunningServer } from "../main";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import type { BuildView } from "../builds/types";
 import { api, buildTestEnv, saveConfig, waitBuild } from "../../test/helpers/builds";
 import { tmpDir } from "../../test/helpers/tmp";

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../main";
-import { loadSettings } from "../settings";
+import { loadSettings } from "../core/settings";
 import type { BuildView } from "../builds/types";
 import { api, buildTestEnv, saveConfig, waitBuild } from "../../test/helpers/builds";
 import { kbsBin } from "../../test/helpers/server";

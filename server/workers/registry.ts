@@ -1,5 +1,5 @@
 import client from "prom-client";
-import { counter, registry } from "../metrics";
+import { counter, registry } from "../core/metrics";
 
 /** What a remote worker says about itself (POST /api/worker/hello) and what the server saw it do. */
 export interface SeenWorker {

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { migrate, type Db } from "../db";
+import { migrate, type Db } from "../core/db";
 import { HttpError } from "../http/errors";
 
 /**

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import IORedis from "ioredis";
-import { addFixtureProject } from "../../server/builds/fixtures";
+import { addFixtureProject } from "../fixtures/builds";
 import type { BuildView } from "../../server/builds/types";
 import { kbsBin } from "./server";
 

@@ -1,5 +1,5 @@
-import { fixtureGit } from "../../server/bench/fixtures";
-import { openDb, type Db } from "../../server/db";
+import { fixtureGit } from "../fixtures/fake-firmware";
+import { openDb, type Db } from "../../server/core/db";
 import { createProjectParts, type ProjectParts } from "../../server/projects/setup";
 
 /** The projects/gitref/revdb services over a fresh data dir, without the rest of kbs. */

@@ -2,13 +2,13 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fixtureGit } from "../../bench/fixtures";
+import { fixtureGit } from "../../../test/fixtures/fake-firmware";
 import { freePort } from "../../../test/global-setup";
 import { addProject, api, buildTestEnv, saveConfig, startWorker, testRedis, waitBuild, type WorkerProcess } from "../../../test/helpers/builds";
 import { kbsBin, startKbs, type KbsProcess } from "../../../test/helpers/server";
 import { tmpDir } from "../../../test/helpers/tmp";
 import { createFakeLinuxRepo } from "../../../test/fixtures/fake-linux";
-import { addFixtureProject, createBuildFixtureRepo } from "../fixtures";
+import { addFixtureProject, createBuildFixtureRepo } from "../../../test/fixtures/builds";
 import type { BuildView, Manifest } from "../types";
 
 /**

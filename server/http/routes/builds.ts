@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { z } from "zod";
 import type { Kbs } from "../../kbs";
 import { Reply, readJson, readQuery, type Router } from "../router";
-import { clientAddress } from "../client";
+import { clientAddress } from "../../core/client-address";
 
 const BuildRequestSchema = z.object({
   project: z.string().min(1).max(100),

@@ -6,7 +6,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import type { Kbs } from "../../kbs";
 import { git, gitEnv, gitText } from "../../gitref/git";
-import { log } from "../../log";
+import { log } from "../../core/log";
 import type { WorkerTokens } from "../../workers/tokens";
 import { HttpError, notFound } from "../errors";
 import type { Router } from "../router";

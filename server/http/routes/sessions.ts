@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Kbs } from "../../kbs";
 import { notFound } from "../errors";
 import { readJson, Reply, type Router } from "../router";
-import { clientAddress } from "../client";
+import { clientAddress } from "../../core/client-address";
 
 const PostSession = z.object({
   project: z.string().min(1).max(100),

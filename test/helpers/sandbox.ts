@@ -1,4 +1,4 @@
-import type { WarmSandbox } from "./types";
+import type { WarmSandbox } from "../../server/sandbox/types";
 
 /** Collect a warm sandbox's output until it exits (tests and the bench). */
 export function outputUntilExit(sb: WarmSandbox): Promise<{ out: string; code: number | null }> {

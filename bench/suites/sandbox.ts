@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { BenchFigure, BenchSuite } from "../bench/types";
-import { SandboxPool } from "./pool";
-import { createBackend, type BackendName } from "./service";
-import type { SandboxBackend, WarmSandbox } from "./types";
+import type { BenchFigure, BenchSuite } from "../types";
+import { SandboxPool } from "../../server/sandbox/pool";
+import { createBackend, type BackendName } from "../../server/sandbox/service";
+import type { SandboxBackend, WarmSandbox } from "../../server/sandbox/types";
 
 const GiB = 2 ** 30;
 

@@ -1,11 +1,11 @@
 import path from "node:path";
-import { repeat, timeMs } from "../bench/stats";
-import type { BenchFigure, BenchSuite } from "../bench/types";
-import { addFixtureProject } from "../builds/fixtures";
-import { createKbs } from "../kbs";
-import { loadSettings } from "../settings";
-import { createPrinterFixtureRepo } from "./fixtures";
-import { PresetService } from "./service";
+import { repeat, timeMs } from "../stats";
+import type { BenchFigure, BenchSuite } from "../types";
+import { addFixtureProject } from "../../test/fixtures/builds";
+import { createKbs } from "../../server/kbs";
+import { loadSettings } from "../../server/core/settings";
+import { createPrinterFixtureRepo } from "../../test/fixtures/presets";
+import { PresetService } from "../../server/presets/service";
 
 /**
  * Board-preset figures on the Klipper-shaped fixture (recipe klipper): extraction time per

@@ -45,11 +45,11 @@ describe("targets", () => {
 describe("runner and output", () => {
   it("turns a throwing or missing suite into a skipped row and renders every format", async () => {
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-bench-test-"));
-    const suiteDir = fs.mkdtempSync(path.join(process.cwd(), "server/bench/.test-suites-"));
+    const suiteDir = fs.mkdtempSync(path.join(process.cwd(), "bench/suites/.test-suites-"));
     try {
       fs.writeFileSync(path.join(suiteDir, "good.ts"), `export const suite = async () => [{ name: "good.fig", unit: "ms", samples: [1, 2, 3], target: "p50 <= 5 ms", baseline: { name: "local <tmux>", samples: [4] } }];`);
       fs.writeFileSync(path.join(suiteDir, "bad.ts"), `export const suite = async () => { throw new Error("boom: no fixture"); };`);
-      const rel = (f: string) => path.relative(path.join(process.cwd(), "server"), path.join(suiteDir, f));
+      const rel = (f: string) => path.relative(path.join(process.cwd(), "bench/suites"), path.join(suiteDir, f));
       const report = await runBench({
         quick: true,
         full: false,

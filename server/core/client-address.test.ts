@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { loadSettings, SettingsError } from "../settings";
-import { clientAddress, parseTrustedProxies } from "./client";
+import { loadSettings, SettingsError } from "./settings";
+import { clientAddress, parseTrustedProxies } from "./client-address";
 
 const req = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff === undefined ? {} : { "x-forwarded-for": xff } }) as unknown as IncomingMessage;
 

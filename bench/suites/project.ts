@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { loadSettings } from "../settings";
-import { localMenuconfigFirstFrame } from "./baselines";
-import { startKbs } from "./kbs-process";
-import { api, LoadTerminal } from "./load";
-import { repeat } from "./stats";
-import type { BenchFigure, BenchSuite } from "./types";
+import { loadSettings } from "../../server/core/settings";
+import { localMenuconfigFirstFrame } from "../baselines";
+import { startKbs } from "../../test/helpers/server";
+import { api, LoadTerminal } from "../load";
+import { repeat } from "../stats";
+import type { BenchFigure, BenchSuite } from "../types";
 
 /** The top frame of either frontend, whatever the tree's title: Kconfiglib's "(Top)", mconf's help line. */
 const topFrame = /\(Top\)|Arrow keys navigate the menu/;

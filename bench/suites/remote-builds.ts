@@ -3,14 +3,14 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { kbsBin } from "../../bench/kbs-process";
-import { repeat, timeMs } from "../../bench/stats";
-import type { BenchFigure, BenchSuite } from "../../bench/types";
-import { startServer, type RunningServer } from "../../main";
-import { loadSettings } from "../../settings";
-import { WorkerTokens } from "../../workers/tokens";
-import { addFixtureProject, createBuildFixtureRepo } from "../fixtures";
-import type { BuildView } from "../types";
+import { kbsBin } from "../../test/helpers/server";
+import { repeat, timeMs } from "../stats";
+import type { BenchFigure, BenchSuite } from "../types";
+import { startServer, type RunningServer } from "../../server/main";
+import { loadSettings } from "../../server/core/settings";
+import { WorkerTokens } from "../../server/workers/tokens";
+import { addFixtureProject, createBuildFixtureRepo } from "../../test/fixtures/builds";
+import type { BuildView } from "../../server/builds/types";
 
 /**
  * Remote workers (`kbs worker --server URL --token T`, own data dirs, on this machine):

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { killAllGroups } from "../proc";
+import { killAllGroups } from "../server/core/proc";
 import { stats, type Stats } from "./stats";
 import { loadSuite, suites, type SuiteEntry } from "./suites";
 import { meets, parseTarget } from "./target";

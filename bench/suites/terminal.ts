@@ -3,13 +3,13 @@ import fs from "node:fs";
 import path from "node:path";
 import xtermHeadless from "@xterm/headless";
 import WebSocket from "ws";
-import { demoTitle } from "../bench/baseline-suite";
-import { localMenuconfigFirstFrame, systemPython } from "../bench/baselines";
-import { createFakeFirmwareRepo, demoTree } from "../bench/fixtures";
-import { kbsBin, startKbs, type KbsProcess } from "../bench/kbs-process";
-import { runLoad, type LoadResult } from "../bench/load";
-import { treeRssMB } from "../bench/proctree";
-import type { BenchContext, BenchFigure, BenchSuite } from "../bench/types";
+import { demoTitle } from "./baseline";
+import { localMenuconfigFirstFrame, systemPython } from "../baselines";
+import { createFakeFirmwareRepo, demoTree } from "../../test/fixtures/fake-firmware";
+import { kbsBin, startKbs, type KbsProcess } from "../../test/helpers/server";
+import { runLoad, type LoadResult } from "../load";
+import { treeRssMB } from "../proctree";
+import type { BenchContext, BenchFigure, BenchSuite } from "../types";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

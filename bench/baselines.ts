@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { procEnv, type Env } from "../settings";
+import { procEnv, type Env } from "../server/core/settings";
 import { msSince, repeat } from "./stats";
 
 /**

@@ -2,13 +2,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
-import { svgChart } from "../bench/chart";
-import { markdownTable, textTable } from "../bench/report";
-import { removeDir, runBench } from "../bench/runner";
-import { killAllGroups } from "../proc";
-import { processTree } from "../bench/proctree";
-import { suites } from "../bench/suites";
+import { CliError } from "../server/cli";
+import { svgChart } from "./chart";
+import { markdownTable, textTable } from "./report";
+import { removeDir, runBench } from "./runner";
+import { killAllGroups } from "../server/core/proc";
+import { processTree } from "./proctree";
+import { suites } from "./suites";
 
 export const usage = `usage: kbs bench [--json] [--out FILE] [--quick] [--only SUITE,...] [--project ID] [--kernel-build] [--full]
 

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { bareMake, localMenuconfigFirstFrame, lsTreeIndex, repeat, systemPython, timeCommand } from "./baselines";
-import { demoTree, generateHistoryRepo } from "./fixtures";
-import type { BenchSuite } from "./types";
+import { bareMake, localMenuconfigFirstFrame, lsTreeIndex, repeat, systemPython, timeCommand } from "../baselines";
+import { demoTree, generateHistoryRepo } from "../../test/fixtures/fake-firmware";
+import type { BenchSuite } from "../types";
 
 /** The demo tree's menuconfig title: the frame counts as drawn once it shows. */
 export const demoTitle = "kbs demo firmware configuration";

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { HttpError } from "./errors";
+import { KbsError } from "./errors";
 
 /** An error that means the disk (or the quota) is full: the OS's ENOSPC/EDQUOT, SQLite's SQLITE_FULL. */
 export function isDiskFull(e: unknown): boolean {
@@ -12,11 +12,11 @@ export function diskFullMessage(dataDir: string): string {
 }
 
 /** The one error every part answers a full data disk with. */
-export function diskFull(dataDir: string): HttpError {
-  return new HttpError(507, "disk_full", diskFullMessage(dataDir));
+export function diskFull(dataDir: string): KbsError {
+  return new KbsError("disk_full", "disk_full", diskFullMessage(dataDir));
 }
 
-/** `e` as the 507 disk_full error when it means the disk is full, else `e` itself. */
+/** `e` as the disk_full error when it means the disk is full, else `e` itself. */
 export function asDiskFull(e: unknown, dataDir: string): unknown {
   return isDiskFull(e) ? diskFull(dataDir) : e;
 }

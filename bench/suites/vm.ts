@@ -3,18 +3,18 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { localMenuconfigFirstFrame, msSince } from "../bench/baselines";
-import { startKbs } from "../bench/kbs-process";
-import { api, LoadTerminal } from "../bench/load";
-import type { BenchContext, BenchFigure } from "../bench/types";
-import { isFinal } from "../builds/types";
-import { createKbs, type Kbs } from "../kbs";
-import { startConfig } from "../kernel/start";
-import { loadSettings, procEnv } from "../settings";
-import { primedReady } from "../terminal/bench";
-import { fetchVerified, storeSource } from "./assets";
-import { bootToMarker } from "./boot";
-import type { VmManifest } from "./manifest";
+import { localMenuconfigFirstFrame, msSince } from "../baselines";
+import { startKbs } from "../../test/helpers/server";
+import { api, LoadTerminal } from "../load";
+import type { BenchContext, BenchFigure } from "../types";
+import { isFinal } from "../../server/builds/types";
+import { createKbs, type Kbs } from "../../server/kbs";
+import { startConfig } from "../../server/kernel/start";
+import { loadSettings, procEnv } from "../../server/core/settings";
+import { primedReady } from "./terminal";
+import { fetchVerified, storeSource } from "../../server/vm/assets";
+import { bootToMarker } from "../../server/vm/boot";
+import type { VmManifest } from "../../server/vm/manifest";
 
 /**
  * VM images and Linux (issue "Kernels and VM images"):

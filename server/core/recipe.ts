@@ -241,7 +241,7 @@ export function recipeProblems(error: z.ZodError): string[] {
   });
 }
 
-const recipesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "recipes");
+const recipesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "../projects/recipes");
 
 let cache: Map<string, Recipe> | undefined;
 

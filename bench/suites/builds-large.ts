@@ -1,12 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
-import { systemPython, timeCommand } from "../bench/baselines";
-import { repeat, timeMs } from "../bench/stats";
-import type { BenchFigure, BenchSuite } from "../bench/types";
-import { run } from "../proc";
-import { build, config, server } from "./bench";
-import { createKlipperSizedRepo } from "./fixtures";
-import type { BuildView, Manifest } from "./types";
+import { systemPython, timeCommand } from "../baselines";
+import { repeat, timeMs } from "../stats";
+import type { BenchFigure, BenchSuite } from "../types";
+import { run } from "../../server/core/proc";
+import { build, config, server } from "./builds";
+import { createKlipperSizedRepo } from "../../test/fixtures/builds";
+import type { BuildView, Manifest } from "../../server/builds/types";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 

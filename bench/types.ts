@@ -39,9 +39,9 @@ export interface BenchContext {
 /**
  * A group of figures from one part (revdb, sandbox, terminal, builds, ...), exported
  * from `server/<part>/bench.ts` as `export const suite: BenchSuite` (a default export
- * works too); server/bench/suites.ts lists the parts. Baselines (local menuconfig in
- * tmux, bare make, ls-tree index) and `stats()` are in server/bench/baselines.ts, the
- * fixture generators in server/bench/fixtures.ts. A suite that throws is reported as
+ * works too); bench/suites.ts lists the suites. Baselines (local menuconfig in
+ * tmux, bare make, ls-tree index) and `stats()` are in bench/baselines.ts, the
+ * fixture generators in test/fixtures/fake-firmware.ts. A suite that throws is reported as
  * skipped with the error; a figure it cannot measure here sets `skipped` with the reason.
  */
 export type BenchSuite = (ctx: BenchContext) => Promise<BenchFigure[]>;

@@ -3,9 +3,9 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alive, pidsOfUid } from "./procs";
-import { outputUntilExit, until } from "./test-helpers";
-import type { RunRequest, SandboxBackend } from "./types";
+import { alive, pidsOfUid } from "../../server/sandbox/procs";
+import { outputUntilExit, until } from "./sandbox";
+import type { RunRequest, SandboxBackend } from "../../server/sandbox/types";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 

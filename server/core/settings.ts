@@ -2,7 +2,7 @@ import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { parseTrustedProxies } from "./http/client";
+import { parseTrustedProxies } from "./client-address";
 
 /** Everything kbs reads from the environment, validated once at start. */
 const intFrom = (name: string, def: number, min: number, max: number) =>

@@ -1,14 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { systemPython, timeCommand } from "../bench/baselines";
-import { repeat, timeMs } from "../bench/stats";
-import type { BenchFigure, BenchSuite } from "../bench/types";
-import { startServer, type RunningServer } from "../main";
-import { run } from "../proc";
-import { loadSettings } from "../settings";
-import { addFixtureProject, createBuildFixtureRepo } from "./fixtures";
-import type { BuildView } from "./types";
+import { systemPython, timeCommand } from "../baselines";
+import { repeat, timeMs } from "../stats";
+import type { BenchFigure, BenchSuite } from "../types";
+import { startServer, type RunningServer } from "../../server/main";
+import { run } from "../../server/core/proc";
+import { loadSettings } from "../../server/core/settings";
+import { addFixtureProject, createBuildFixtureRepo } from "../../test/fixtures/builds";
+import type { BuildView } from "../../server/builds/types";
 
 /**
  * Build figures through the real server, queue and bwrap sandboxes, on the build fixture

@@ -3,14 +3,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fixtureGit, generateHistoryRepo } from "../bench/fixtures";
-import { msSince, repeat, timeMs } from "../bench/stats";
-import type { BenchFigure, BenchSuite } from "../bench/types";
-import { createApiRouter } from "../http/api";
-import { createKbs, type Kbs } from "../kbs";
-import { loadSettings } from "../settings";
+import { fixtureGit, generateHistoryRepo } from "../../test/fixtures/fake-firmware";
+import { msSince, repeat, timeMs } from "../stats";
+import type { BenchFigure, BenchSuite } from "../types";
+import { createApiRouter } from "../../server/http/api";
+import { createKbs, type Kbs } from "../../server/kbs";
+import { loadSettings } from "../../server/core/settings";
 import { createFakeLinuxRepo } from "../../test/fixtures/fake-linux";
-import { klipperSizedTree } from "./fixtures";
+import { klipperSizedTree } from "../../test/fixtures/symbols";
 
 const load = () => `load average ${os.loadavg()[0]!.toFixed(1)} on ${os.availableParallelism()} cores`;
 

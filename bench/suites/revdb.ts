@@ -3,17 +3,17 @@ import os from "node:os";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { lsTreeIndex } from "../bench/baselines";
-import { appendHistory, generateHistoryRepo } from "../bench/fixtures";
-import { msSince, repeat, timeMs } from "../bench/stats";
-import type { BenchFigure, BenchSuite } from "../bench/types";
-import { openDb } from "../db";
-import { gitText } from "../gitref/git";
-import { registerProjectRoutes } from "../http/routes/projects";
-import { Router } from "../http/router";
-import type { Kbs } from "../kbs";
-import { createProjectParts } from "../projects/setup";
-import { indexProject } from "./indexer";
+import { lsTreeIndex } from "../baselines";
+import { appendHistory, generateHistoryRepo } from "../../test/fixtures/fake-firmware";
+import { msSince, repeat, timeMs } from "../stats";
+import type { BenchFigure, BenchSuite } from "../types";
+import { openDb } from "../../server/core/db";
+import { gitText } from "../../server/gitref/git";
+import { registerProjectRoutes } from "../../server/http/routes/projects";
+import { Router } from "../../server/http/router";
+import type { Kbs } from "../../server/kbs";
+import { createProjectParts } from "../../server/projects/setup";
+import { indexProject } from "../../server/revdb/indexer";
 
 const recipeId = "kconfiglib";
 

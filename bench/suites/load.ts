@@ -1,8 +1,8 @@
 import path from "node:path";
-import { demoTitle } from "./baseline-suite";
-import { startKbs } from "./kbs-process";
-import { runLoad } from "./load";
-import type { BenchFigure, BenchSuite } from "./types";
+import { demoTitle } from "./baseline";
+import { startKbs } from "../../test/helpers/server";
+import { runLoad } from "../load";
+import type { BenchFigure, BenchSuite } from "../types";
 
 /**
  * The load scenario as bench figures: 10 sessions by default, 50 and 100 with
