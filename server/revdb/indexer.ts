@@ -5,7 +5,9 @@ import { git, gitText } from "../gitref/git";
 import type { GitRef, ProjectRef } from "../gitref/gitref";
 import type { Recipe } from "../core/recipe";
 import { Describer, type DescribeCommit, type DescribeTag } from "./describe";
-import { extraEntries, kconfigHash, pathMatcher, recipeFingerprint, withExtras, type KconfigEntry } from "./kconfig-tree";
+import { extraEntries, pathMatcher, recipeFingerprint, type KconfigEntry } from "./kconfig-tree";
+import { SerialTree, type TreeChange } from "./serial-tree";
+import { MAX_DEPTH, readTree, snapshot, storedDepth, writeTree, type StoredTree } from "./tree-store";
 
 export interface IndexProgress {
   done: number;
@@ -27,12 +29,6 @@ interface ParsedCommit {
   date: number;
   /** changed paths vs the first parent (all paths for a root commit): [path, newMode, newBlob] */
   changes: Array<[string, string, string]>;
-}
-
-/** A kconfig tree: the tree's own matching files (no extras) and the hash with extras. */
-interface KTree {
-  hash: string;
-  entries: Map<string, KconfigEntry>;
 }
 
 const EMPTY_MODE = "000000";
@@ -132,52 +128,72 @@ export async function indexProject(opts: {
       ? (await gitText(gitref.dir, ["rev-list", "--stdin"], { input: [...goneTips, ...tips.map((t) => `^${t}`)].join("\n") + "\n", timeoutMs: 600_000 })).split("\n").filter(Boolean)
       : [];
 
-  // kconfig trees, parents first
+  // kconfig trees, parents first. A tree is kept in memory only while a commit still to
+  // come has its commit as first parent; the index keeps each commit's hash.
   const matches = pathMatcher(recipe.kconfigPaths);
   const extras = extraEntries(recipe);
-  const treeOf = new Map<string, KTree>();
-  const byHash = new Map<string, KTree>();
+  const hashOf = new Map<string, string>();
+  const live = new Map<string, SerialTree>();
+  const children = new Map<string, number>();
+  for (const c of parsed) if (c.parents.length) children.set(c.parents[0]!, (children.get(c.parents[0]!) ?? 0) + 1);
+  /** Trees this index stores (new to the db), and the depth of every tree it met. */
+  const toStore = new Map<string, StoredTree>();
+  const depthOf = new Map<string, number>();
   const commitHash = db.prepare("SELECT kconfig_hash FROM revdb_commits WHERE project = ? AND sha = ?").pluck();
-  const treeEntries = db.prepare("SELECT entries FROM revdb_trees WHERE hash = ?").pluck();
-  const makeTree = (entries: Map<string, KconfigEntry>): KTree => {
-    const hash = kconfigHash(withExtras(entries.values(), extras));
-    let t = byHash.get(hash);
-    if (!t) {
-      t = { hash, entries };
-      byHash.set(hash, t);
-    }
+  const fromGit = async (sha: string): Promise<SerialTree> => {
+    const t = SerialTree.of((await lsTreeKconfig(gitref.dir, sha, matches)).values(), extras);
+    if (!depthOf.has(t.hash) && storedDepth(db, t.hash) === undefined) toStore.set(t.hash, snapshot(t.hash, t.ownEntries(), extras));
+    depthOf.set(t.hash, storedDepth(db, t.hash) ?? 0);
     return t;
   };
-  const knownTree = async (sha: string): Promise<KTree> => {
-    const have = treeOf.get(sha);
-    if (have) return have;
+  /** The tree of a commit this index did not make: from the db on an incremental index, else from git. */
+  const knownTree = async (sha: string): Promise<SerialTree> => {
     const hash = full ? undefined : (commitHash.get(id, sha) as string | undefined);
-    const stored = hash ? (treeEntries.get(hash) as string | undefined) : undefined;
-    let t: KTree;
+    const stored = hash ? readTree(db, hash) : undefined;
     if (hash && stored) {
-      const entries = new Map<string, KconfigEntry>();
-      for (const [p, mode, blob, extra] of JSON.parse(stored) as Array<[string, string, string, number?]>) if (!extra) entries.set(p, { path: p, mode, blob });
-      t = byHash.get(hash) ?? { hash, entries };
-      byHash.set(hash, t);
-    } else t = makeTree(await lsTreeKconfig(gitref.dir, sha, matches));
-    treeOf.set(sha, t);
-    return t;
-  };
-  const empty: KTree = makeTree(new Map());
-  for (const c of parsed) {
-    const parent = c.parents.length ? await knownTree(c.parents[0]!) : empty;
-    const touched = c.changes.filter(([p]) => matches(p));
-    let tree = parent;
-    if (touched.length) {
-      const entries = new Map(parent.entries);
-      for (const [p, mode, blob] of touched) {
-        if (mode === EMPTY_MODE || mode === "160000" || mode === "040000") entries.delete(p);
-        else entries.set(p, { path: p, mode, blob });
+      const t = SerialTree.of(
+        stored.filter((e) => !e.extra),
+        extras,
+      );
+      if (t.hash === hash) {
+        depthOf.set(hash, storedDepth(db, hash) ?? 0);
+        return t;
       }
-      tree = makeTree(entries);
     }
-    treeOf.set(c.sha, tree);
+    return fromGit(sha);
+  };
+  const empty = SerialTree.of([], extras);
+  depthOf.set(empty.hash, storedDepth(db, empty.hash) ?? 0);
+  for (const c of parsed) {
+    const first = c.parents[0];
+    let parent = first === undefined ? empty : live.get(first);
+    if (!parent && first !== undefined) {
+      parent = await knownTree(first);
+      hashOf.set(first, parent.hash);
+    }
+    if (first !== undefined) {
+      const left = children.get(first)! - 1;
+      children.set(first, left);
+      if (!left) live.delete(first);
+    }
+    const touched: TreeChange[] = [];
+    for (const [p, mode, blob] of c.changes) {
+      if (!matches(p)) continue;
+      touched.push(mode === EMPTY_MODE || mode === "160000" || mode === "040000" ? [p] : [p, mode, blob]);
+    }
+    const tree = touched.length ? parent!.apply(touched) : parent!;
+    if (tree !== parent && !depthOf.has(tree.hash)) {
+      const have = storedDepth(db, tree.hash);
+      const depth = have ?? (first === undefined ? 0 : depthOf.get(parent!.hash)! + 1);
+      if (have === undefined) toStore.set(tree.hash, depth > MAX_DEPTH || first === undefined ? snapshot(tree.hash, tree.ownEntries(), extras) : { hash: tree.hash, base: parent!.hash, depth, body: touched, files: tree.files });
+      depthOf.set(tree.hash, have ?? (depth > MAX_DEPTH ? 0 : depth));
+    }
+    hashOf.set(c.sha, tree.hash);
+    if (children.get(c.sha)) live.set(c.sha, tree);
   }
+  // The tree of a root commit that has no kconfig file is stored when a commit has it or builds on it.
+  if (storedDepth(db, empty.hash) === undefined && ([...hashOf.values()].includes(empty.hash) || [...toStore.values()].some((t) => t.base === empty.hash)))
+    toStore.set(empty.hash, snapshot(empty.hash, [], extras));
 
   // describe, against the project's own tags
   const tags = tagsForDescribe(id, refs);
@@ -227,14 +243,10 @@ export async function indexProject(opts: {
     const del = db.prepare("DELETE FROM revdb_commits WHERE project = ? AND sha = ?");
     for (const sha of gone) del.run(id, sha);
     const ins = db.prepare("INSERT OR IGNORE INTO revdb_commits (project, sha, parents, date, abbrev, describe, kconfig_hash) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    for (const c of parsed) ins.run(id, c.sha, c.parents.join(" "), c.date, fresh.get(c.sha)!.abbrev, describes.get(c.sha)!, treeOf.get(c.sha)!.hash);
+    for (const c of parsed) ins.run(id, c.sha, c.parents.join(" "), c.date, fresh.get(c.sha)!.abbrev, describes.get(c.sha)!, hashOf.get(c.sha)!);
     const upd = db.prepare("UPDATE revdb_commits SET describe = ? WHERE project = ? AND sha = ?");
     for (const [sha, d] of redescribed) upd.run(d, id, sha);
-    const insTree = db.prepare("INSERT OR IGNORE INTO revdb_trees (hash, entries, files) VALUES (?, ?, ?)");
-    for (const t of byHash.values()) {
-      const all = withExtras(t.entries.values(), extras);
-      insTree.run(t.hash, JSON.stringify(all.map((e) => (e.extra ? [e.path, e.mode, e.blob, 1] : [e.path, e.mode, e.blob]))), all.length);
-    }
+    for (const t of toStore.values()) writeTree(db, t);
     db.prepare("DELETE FROM revdb_refs WHERE project = ?").run(id);
     const insRef = db.prepare("INSERT OR REPLACE INTO revdb_refs (project, kind, name, sha, annotated, tagger_date, embedded_name) VALUES (?, ?, ?, ?, ?, ?, ?)");
     for (const r of refs) {

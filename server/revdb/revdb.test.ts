@@ -204,7 +204,13 @@ describe("revdb on a tangled history", () => {
       const real = realDescribe(repo, shas);
       const mismatches = shas.filter((s) => parts.revdb.resolve("tangled", s).describe !== real.get(s));
       expect(mismatches.map((s) => `${s} ours=${parts.revdb.resolve("tangled", s).describe} git=${real.get(s)}`)).toEqual([]);
-      for (const s of shas.filter((_, i) => i % 7 === 0)) expect(parts.revdb.resolve("tangled", s).kconfigHash).toBe(await truthHash(parts.gitref.dir, s));
+      for (const s of shas.filter((_, i) => i % 7 === 0)) {
+        const { kconfigHash: hash } = parts.revdb.resolve("tangled", s);
+        expect(hash).toBe(await truthHash(parts.gitref.dir, s));
+        // The stored tree (a snapshot and the deltas since) is that commit's tree.
+        const own = await lsTreeKconfig(parts.gitref.dir, s, pathMatcher(recipe.kconfigPaths));
+        expect(parts.revdb.treeEntries(hash)).toEqual(withExtras(own.values(), extraEntries(recipe)));
+      }
       // 400 commits share some 4-digit prefixes: such a short sha is ambiguous, and says which commits it fits
       const prefix = shas.map((s) => s.slice(0, 4)).find((p, i, all) => all.indexOf(p) !== i)!;
       expect(prefix).toBeDefined();

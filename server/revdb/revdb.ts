@@ -3,6 +3,7 @@ import { printableName, refNameProblem } from "../gitref/refname";
 import { badRequest, HttpError, notFound } from "../http/errors";
 import type { KconfigEntry } from "./kconfig-tree";
 import { migrateRevdb } from "./schema";
+import { readTree } from "./tree-store";
 
 /** One indexed revision (DESIGN.md; the API returns it as is, without `project`). */
 export interface Revision {
@@ -99,9 +100,7 @@ export class RevDb {
 
   /** The kconfig tree behind a hash (tree files and recipe extras). */
   treeEntries(hash: string): KconfigEntry[] | undefined {
-    const json = this.db.prepare("SELECT entries FROM revdb_trees WHERE hash = ?").pluck().get(hash) as string | undefined;
-    if (!json) return undefined;
-    return (JSON.parse(json) as Array<[string, string, string, number?]>).map(([path, mode, blob, extra]) => ({ path, mode, blob, ...(extra ? { extra: true } : {}) }));
+    return readTree(this.db, hash);
   }
 
   /** Revisions, named ones (tags, branch heads) first, newest first; `q` matches a tag or branch name (part of it), a describe string or sha (their start). */

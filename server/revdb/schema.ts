@@ -51,6 +51,9 @@ export function migrateRevdb(db: Db): void {
        CREATE INDEX revdb_commits_order ON revdb_commits (project, named DESC, date DESC, id DESC, sha, describe, kconfig_hash);
        DROP INDEX revdb_commits_describe;
        CREATE INDEX revdb_commits_describe ON revdb_commits (project, describe, named, date, sha, kconfig_hash);`,
+      // A tree is a snapshot (no base) or the changes one commit made to its base (server/revdb/tree-store.ts).
+      `ALTER TABLE revdb_trees ADD COLUMN base TEXT;
+       ALTER TABLE revdb_trees ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;`,
     ],
   });
 }
