@@ -98,22 +98,10 @@ export class SessionManager {
 
   async create(req: CreateSession): Promise<{ id: string; wsPath: string; kconfigHash: string }> {
     const admitted = this.admission.admit(req.clientAddress);
-    let id: string;
-    let session: Session;
-    let revision: Revision;
-    try {
-      const project = this.deps.projects.require(req.project);
-      revision = this.deps.revdb.resolve(req.project, req.rev);
-      const startText = this.startText(req);
-      const spec = await this.launchSpec(req.project, project.recipe, revision.kconfigHash, req.arch, startText !== undefined);
-      // 144 random bits: session ids are capabilities (whoever has one can type into it).
-      id = crypto.randomBytes(18).toString("base64url");
-      session = await this.startSession(spec, this.owner(id, req, revision, startText), req.project);
-    } catch (e) {
+    const { id, session, revision } = await this.start(req).catch((e: unknown) => {
       admitted.cancelled();
       throw e;
-    }
-    this.store.add({ id, project: req.project, rev: req.rev, commit: revision.sha, describe: revision.describe, kconfigHash: revision.kconfigHash, client: req.clientAddress, configId: req.configId });
+    });
     this.live.set(id, session);
     admitted.started(id);
     active.set(this.live.size);
@@ -159,6 +147,23 @@ export class SessionManager {
       this.primer.close(),
       ...[...this.live.values()].map((s) => s.end("shutdown", "server_shutdown", "The server is shutting down; this session is closed. Saved configs are kept.")),
     ]);
+  }
+
+  /**
+   * Look the request up, get its session (a primed one or a fresh one) and record it. A
+   * session that started but could not be recorded ends by itself: nobody knows its id,
+   * so its grace period runs out.
+   */
+  private async start(req: CreateSession): Promise<{ id: string; session: Session; revision: Revision }> {
+    const project = this.deps.projects.require(req.project);
+    const revision = this.deps.revdb.resolve(req.project, req.rev);
+    const startText = this.startText(req);
+    const spec = await this.launchSpec(req.project, project.recipe, revision.kconfigHash, req.arch, startText !== undefined);
+    // 144 random bits: session ids are capabilities (whoever has one can type into it).
+    const id = crypto.randomBytes(18).toString("base64url");
+    const session = await this.startSession(spec, this.owner(id, req, revision, startText), req.project);
+    this.store.add({ id, project: req.project, rev: req.rev, commit: revision.sha, describe: revision.describe, kconfigHash: revision.kconfigHash, client: req.clientAddress, configId: req.configId });
+    return { id, session, revision };
   }
 
   /** The stored config a session starts from, if the request names one (of the same project). */
