@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { CliError, UsageError } from "../cli";
 import { ConfigInputError } from "../configs/parse";
+import { KbsError } from "../core/errors";
 import { writeFileAtomic } from "../core/fs-atomic";
 import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
@@ -56,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return outcome.code;
   } catch (e) {
-    if (e instanceof HttpError || e instanceof ConfigInputError) throw new CliError(`kbs menuconfig: ${e.message}`);
+    if (e instanceof KbsError || e instanceof HttpError || e instanceof ConfigInputError) throw new CliError(`kbs menuconfig: ${e.message}`);
     throw e;
   } finally {
     await kbs.close();

@@ -1,14 +1,12 @@
-import fs from "node:fs";
-import { asDiskFull, diskFull, lowOnSpace } from "../core/disk-full";
-import { KbsError } from "../core/errors";
 import { log } from "../core/log";
-import { MAX_CONFIG_BYTES } from "../configs/parse";
-import { readUntrusted, UntrustedOutputError } from "../sandbox/untrusted";
 import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
+import { ConfigWatcher } from "./config-watcher";
 import { FlowControl } from "./flow";
 import type { Frontend } from "./frontend";
+import { PrimedReadiness, type Priming } from "./priming";
 import type { ErrorCode, ServerMessage } from "./protocol";
 import { ScreenMirror } from "./screen";
+import { Timers } from "./timers";
 
 /** One connected client of a session, whatever carries it (a WebSocket, the local TTY of `kbs menuconfig`). */
 export interface TerminalClient {
@@ -46,79 +44,78 @@ export interface SessionOwner {
   onEnd(reason: EndReason): void;
 }
 
-/** A session launched ahead of need: at this size, with no client, until `handOver`. */
-export interface Priming {
-  cols: number;
-  rows: number;
-  /** Called once the frontend has started curses and its output has been quiet for `quietMs`. */
-  onReady(): void;
-  quietMs: number;
-}
-
-/** Where menuconfig writes the config inside the sandbox (KCONFIG_CONFIG), and so on the host in outDir. */
-export const CONFIG_NAME = ".config";
-/** How often a config that found the data disk full is offered to the store again. */
-const DISK_FULL_RETRY_MS = 2000;
 const RESIZE_COALESCE_MS = 15;
-const SAVE_DEBOUNCE_MS = 40;
 /** How long an explicit save waits for menuconfig to write; a stuck job falls back to its last write. */
 const SAVE_REQUEST_WAIT_MS = 3000;
-/** curses switching to the alternate screen (smcup of xterm-256color, the sandbox's TERM). */
-const ALT_SCREEN = Buffer.from("\x1b[?1049h");
+/** While output is paused, how often the socket's send buffer is looked at (ws has no event for it draining). */
+const DRAIN_POLL_MS = 20;
 /**
  * After the page said it is going away (pagehide), a dropped socket waits this long, not
  * the whole grace period: a reload reconnects within it, a closed tab frees its slot.
  */
 export const LEFT_GRACE_MS = 10_000;
-/** The warm stub's "save request done" marker (sandbox-images/common/warm_stub.py). */
-const SAVED_MARKER = ".kbs-saved";
 
 const notice = (text: string) => Buffer.from(`\r\n\x1b[1;33m[kbs] ${text}\x1b[0m\r\n`, "utf8");
+
+/**
+ * The states of a session and what each holds. `left`: the page said it is going away
+ * (its pagehide beacon), so the next wait for a client is short. The timers of a state
+ * (grace, resize coalescing, drain polling, priming's quiet wait) are cleared when the
+ * session leaves it; the limits (idle, lifetime) run from the start or the hand-over to
+ * the end.
+ *
+ *   primed ──handOver──> detached
+ *   starting ──attach──> live | too_small ──resize──> live
+ *   live ──drop──> detached ──attach──> live        too_small ──drop──> starting
+ *   any of those ──close/leave──> closing ──> ending ──> ended
+ *   any of those ──exit/idle/lifetime/grace over/shutdown──> ending ──> ended
+ */
+type State =
+  /** Launched ahead of need at the priming size, with no owner, client or limits. */
+  | { name: "primed"; readiness: PrimedReadiness }
+  /** Not launched, no client: the first client has the grace period to connect. */
+  | { name: "starting"; graceEndsAt: number }
+  /** Not launched: the attached client's terminal is too small for the frontend; a resize that fits launches it. */
+  | { name: "too_small"; client: TerminalClient; left: boolean }
+  /** The frontend runs with one client. `holding`: output that arrives while the client's snapshot is taken. */
+  | { name: "live"; client: TerminalClient; left: boolean; holding: Buffer[] | undefined }
+  /** The frontend runs with no client: the pty waits out the grace period for a reconnect. */
+  | { name: "detached"; graceEndsAt: number }
+  /** The user ended it: what menuconfig shows is stored first. No input, no new client. */
+  | { name: "closing"; client: TerminalClient | undefined; done: Promise<void> }
+  /** The last config is stored, the client told why, the sandbox killed. */
+  | { name: "ending"; reason: EndReason; client: TerminalClient | undefined }
+  | { name: "ended"; reason: EndReason };
+
+export type SessionState = State["name"];
 
 /**
  * A menuconfig session: a claimed warm sandbox running the tree's menuconfig in a
  * pty, and at most one client attached to it at a time. The pty outlives a dropped
  * client for a grace period; a mirror of the screen lets the next client pick up
- * exactly where the last one was. Every config menuconfig writes is stored at once.
+ * exactly where the last one was. Every config menuconfig writes is stored at once
+ * (config-watcher.ts).
  *
- * A primed session is launched before anyone asks for it (no client, no id, no
- * limits running): the frontend parses the Kconfig and draws into the mirror, and the
- * request that gets it (`handOver`) attaches like a reconnecting client.
+ * A primed session (priming.ts) is launched before anyone asks for it: the frontend
+ * parses the Kconfig and draws into the mirror, and the request that gets it
+ * (`handOver`) attaches like a reconnecting client.
  */
 export class Session {
   readonly kconfigHash: string;
   /** Whether it was launched ahead of need (a primed session), handed over or not. */
   readonly primed: boolean;
-  latestConfigId: string | undefined;
   private owner: SessionOwner;
-  private priming: Priming | undefined;
-  private quietTimer: NodeJS.Timeout | undefined;
-  private cursesSeen = false;
-  private outputTail = Buffer.alloc(0);
-  private client: TerminalClient | undefined;
+  private current: State;
+  /** The current state's timers. */
+  private readonly stateTimers = new Timers();
+  /** Idle and lifetime: from the start (or the hand-over) to the end. */
+  private readonly limitTimers = new Timers();
+  private readonly config: ConfigWatcher;
+  /** The frontend's screen, from its launch on. */
   private screen: ScreenMirror | undefined;
-  private launched = false;
-  private ended = false;
-  /** A refused write (a link, FIFO or oversize file where the config belongs) is said once. */
-  private refusedWrite = false;
   private size: { cols: number; rows: number } | undefined;
+  /** The last of a storm of resizes, applied when the coalescing timer fires. */
   private pendingSize: { cols: number; rows: number } | undefined;
-  private resizeTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private graceTimer: NodeJS.Timeout | undefined;
-  /** When the grace timer ends the session (no client attached), for the limit's message. */
-  private graceEndsAt: number | undefined;
-  /** The page said it is going away: the next wait for a client is short. */
-  private left = false;
-  private lifetimeTimer: NodeJS.Timeout | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
-  private saveTimer: NodeJS.Timeout | undefined;
-  private saving: Promise<void> = Promise.resolve();
-  private writeWaiters: Array<() => void> = [];
-  private lastStoredText: string | undefined;
-  /** Output that arrives while a reconnect snapshot is taken. */
-  private holding: Buffer[] | undefined;
-  private watcher: fs.FSWatcher | undefined;
   private readonly flow: FlowControl;
   private readonly subscriptions: Disposable[] = [];
 
@@ -129,55 +126,50 @@ export class Session {
   ) {
     this.kconfigHash = opts.kconfigHash;
     this.owner = owner;
-    this.lastStoredText = owner.startText;
     this.primed = priming !== undefined;
-    this.priming = priming;
     this.flow = new FlowControl({ ...opts.flow, pause: () => this.opts.sandbox.pause(), resume: () => this.opts.sandbox.resume() });
+    this.config = new ConfigWatcher({
+      outDir: opts.sandbox.outDir,
+      dataDir: opts.dataDir,
+      startText: owner.startText,
+      store: (text) => this.owner.store(text),
+      tell: (msg) => this.send(msg),
+      sessionId: () => this.id,
+    });
     this.subscriptions.push(opts.sandbox.onData((d) => this.output(d)), opts.sandbox.onExit((e) => void this.exited(e)));
-    this.watch();
     if (priming) {
       this.size = { cols: priming.cols, rows: priming.rows };
+      this.current = { name: "primed", readiness: new PrimedReadiness(priming, this.stateTimers) };
       this.launch();
-    } else this.startLimits();
+    } else {
+      this.current = { name: "starting", graceEndsAt: Date.now() + opts.limits.graceMs };
+      this.arm(this.current);
+      this.startLimits();
+    }
   }
 
   get id(): string {
     return this.owner.id;
   }
 
-  /**
-   * A primed session becomes the session of a request: it gets the request's id and
-   * store, and its limits run from now (the client has the grace period to connect).
-   */
-  handOver(owner: SessionOwner): void {
-    if (!this.priming || this.ended) throw new Error("only a live primed session can be handed over");
-    this.priming = undefined;
-    clearTimeout(this.quietTimer);
-    this.owner = owner;
-    this.lastStoredText = owner.startText;
-    this.startLimits();
+  /** Where the session is in its life (operators, tests). */
+  get state(): SessionState {
+    return this.current.name;
   }
 
-  private startLimits(): void {
-    const { limits } = this.opts;
-    this.lifetimeTimer = setTimeout(() => void this.end("lifetime", "max_lifetime", `This session reached its maximum length of ${formatDuration(limits.maxMs)} and was closed. Saved configs are kept; start a new session to go on.`), limits.maxMs);
-    this.startGrace(limits.graceMs);
+  get active(): boolean {
+    return this.current.name !== "ending" && this.current.name !== "ended";
   }
 
-  private startGrace(ms: number): void {
-    clearTimeout(this.graceTimer);
-    this.graceEndsAt = Date.now() + ms;
-    this.graceTimer = setTimeout(() => void this.end("disconnected"), ms);
-  }
-
-  private stopGrace(): void {
-    clearTimeout(this.graceTimer);
-    this.graceEndsAt = undefined;
+  /** The id of the config stored last, if any. */
+  get latestConfigId(): string | undefined {
+    return this.config.latestConfigId;
   }
 
   /** When this session ends unless a client connects (ms since the epoch); undefined while one is connected. */
   get lingersUntil(): number | undefined {
-    return this.ended || this.client ? undefined : this.graceEndsAt;
+    const s = this.current;
+    return s.name === "starting" || s.name === "detached" ? s.graceEndsAt : undefined;
   }
 
   /** The sandbox this session runs in (operators, tests). */
@@ -195,67 +187,74 @@ export class Session {
     return this.opts.frontend.source;
   }
 
-  get active(): boolean {
-    return !this.ended;
+  /**
+   * A primed session becomes the session of a request: it gets the request's id and
+   * store, and its limits run from now (the client has the grace period to connect).
+   */
+  handOver(owner: SessionOwner): void {
+    if (this.current.name !== "primed") throw new Error("only a live primed session can be handed over");
+    this.owner = owner;
+    this.config.startFrom(owner.startText);
+    this.startLimits();
+    this.enter({ name: "detached", graceEndsAt: Date.now() + this.opts.limits.graceMs });
   }
 
   /** A client sent `init`: it becomes the session's one client (a previous one is told and closed). */
   async attach(client: TerminalClient, cols: number, rows: number): Promise<void> {
-    if (this.ended) {
+    const s = this.current;
+    if (s.name === "closing" || s.name === "ending" || s.name === "ended") {
       client.sendMessage({ type: "error", code: "unknown_session", message: "This session has ended. Start a new one; saved configs are kept." });
       client.close(4404, "session ended");
       return;
     }
+    if (s.name === "primed") throw new Error("a primed session is handed over before a client attaches");
     const previous = this.client;
     if (previous && previous !== client) {
       previous.sendMessage({ type: "error", code: "replaced", message: "This session was opened in another window; this one is disconnected." });
       previous.close(4409, "replaced by a newer connection");
     }
-    this.client = client;
-    this.flow.reset();
-    this.stopDrainWatch();
-    this.stopGrace();
-    this.left = false;
-    this.touch();
-    client.sendMessage({ type: "ready", session: this.id, kconfigHash: this.kconfigHash });
-    if (this.launched && this.screen) {
-      // Output after this point is not in the snapshot: hold it and send it after.
-      const held: Buffer[] = [];
-      this.holding = held;
-      // The client's size first (a pending resize is the previous client's): the snapshot is
-      // the screen cut to that size, and the frontend's redraw for it (SIGWINCH) follows it.
-      clearTimeout(this.resizeTimer);
-      this.resizeTimer = this.pendingSize = undefined;
-      const resized = this.setSize(cols, rows);
-      const snap = await this.screen.snapshot();
-      if (this.holding === held) this.holding = undefined;
-      if (this.client !== client) return;
-      client.sendMessage({ type: "snapshot" });
-      // A full reset first, so whatever the client showed before is replaced, not overlaid.
-      client.sendBytes(Buffer.concat([Buffer.from("\x1bc"), snap]));
-      for (const d of held) this.sendOutput(client, d);
-      if (resized && this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
-    } else {
+    const ready: ServerMessage = { type: "ready", session: this.id, kconfigHash: this.kconfigHash };
+    if (!this.screen) {
+      this.touch();
+      client.sendMessage(ready);
       this.size = { cols, rows };
-      this.launchIfRoom();
+      this.launchIfRoom(client, false);
+      return;
     }
+    // Output after this point is not in the snapshot: held, and sent after it.
+    const live: State = { name: "live", client, left: false, holding: [] };
+    this.enter(live);
+    this.touch();
+    client.sendMessage(ready);
+    // The client's size first (the enter dropped a pending resize: it was the previous client's): the snapshot
+    // is the screen cut to that size, and the frontend's redraw for it (SIGWINCH) follows it.
+    const resized = this.setSize(cols, rows);
+    const snap = await this.screen.snapshot();
+    const held = live.holding ?? [];
+    live.holding = undefined;
+    if (this.current !== live) return;
+    client.sendMessage({ type: "snapshot" });
+    // A full reset first, so whatever the client showed before is replaced, not overlaid.
+    client.sendBytes(Buffer.concat([Buffer.from("\x1bc"), snap]));
+    for (const d of held) this.sendOutput(client, d);
+    if (resized && this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
   }
 
   /** The client's socket went away: keep the pty for the grace period. */
   detach(client: TerminalClient): void {
+    const s = this.current;
     if (this.client !== client) return;
-    this.client = undefined;
-    this.holding = undefined;
-    this.flow.reset();
-    this.stopDrainWatch();
-    if (!this.ended) this.startGrace(this.left ? Math.min(LEFT_GRACE_MS, this.opts.limits.graceMs) : this.opts.limits.graceMs);
+    if (s.name === "live") this.enter({ name: "detached", graceEndsAt: Date.now() + this.graceMs(s.left) });
+    else if (s.name === "too_small") this.enter({ name: "starting", graceEndsAt: Date.now() + this.graceMs(s.left) });
+    else if (s.name === "closing" || s.name === "ending") s.client = undefined;
   }
 
   /** The client closed its socket normally (code 1000): the user is done, the session ends now. */
   leave(client: TerminalClient): void {
-    if (this.client !== client || this.ended) return;
-    this.client = undefined;
-    void this.close();
+    const s = this.current;
+    if (this.client !== client || !this.active) return;
+    if (s.name === "closing") s.client = undefined;
+    else void this.beginClose(undefined);
   }
 
   /**
@@ -263,9 +262,9 @@ export class Session {
    * waits a short while for a client instead of the whole grace period.
    */
   pageLeft(): void {
-    if (this.ended || this.priming) return;
-    this.left = true;
-    if (!this.client) this.startGrace(Math.min(LEFT_GRACE_MS, this.opts.limits.graceMs));
+    const s = this.current;
+    if (s.name === "live" || s.name === "too_small") s.left = true;
+    else if (s.name === "starting" || s.name === "detached") this.enter({ name: s.name, graceEndsAt: Date.now() + this.graceMs(true) });
   }
 
   /**
@@ -273,15 +272,13 @@ export class Session {
    * stored first where the frontend can be asked to write it (Kconfiglib), else what it
    * last wrote; then the session ends.
    */
-  async close(): Promise<void> {
-    if (this.ended) return;
-    if (this.launched && this.opts.sandbox.requestSave?.()) await this.saveRequestDone(SAVE_REQUEST_WAIT_MS);
-    await this.checkSaved().catch(() => {});
-    await this.end("closed", "session_closed", `This session was closed.${this.latestConfigId ? " Its last saved config is kept." : ""} Start a new session to go on.`);
+  close(): Promise<void> {
+    return this.beginClose(this.client);
   }
 
   input(client: TerminalClient, data: Buffer): void {
-    if (this.client !== client || !this.launched || this.ended) return;
+    const s = this.current;
+    if (s.name !== "live" || s.client !== client) return;
     this.touch();
     this.opts.sandbox.write(data);
   }
@@ -292,13 +289,10 @@ export class Session {
 
   /** Resizes arrive in storms (a window being dragged): only the last one in a short window is applied. */
   resize(cols: number, rows: number): void {
+    const s = this.current;
+    if (s.name !== "live" && s.name !== "too_small") return;
     this.pendingSize = { cols, rows };
-    this.resizeTimer ??= setTimeout(() => {
-      this.resizeTimer = undefined;
-      const s = this.pendingSize!;
-      this.pendingSize = undefined;
-      this.applySize(s.cols, s.rows);
-    }, RESIZE_COALESCE_MS);
+    if (!this.stateTimers.has("resize")) this.stateTimers.after("resize", RESIZE_COALESCE_MS, () => this.applySize(this.pendingSize!));
   }
 
   /**
@@ -309,44 +303,29 @@ export class Session {
    * (olddefconfig), so the user always gets a complete config.
    */
   async save(client: TerminalClient): Promise<void> {
+    const s = this.current;
+    if (s.name === "primed" || !this.active) return;
     this.touch();
     try {
-      if (this.launched && this.opts.sandbox.requestSave?.()) await this.saveRequestDone(SAVE_REQUEST_WAIT_MS);
-      await this.checkSaved();
-      if (!this.latestConfigId) {
-        this.latestConfigId = await this.owner.store(await this.owner.complete((await this.readWritten()) ?? this.owner.startText ?? ""));
-      }
-      client.sendMessage({ type: "saved", configId: this.latestConfigId });
+      if (this.screen && this.opts.sandbox.requestSave?.()) await this.config.whenWritten(SAVE_REQUEST_WAIT_MS);
+      const configId = await this.config.save((start) => this.owner.complete(start));
+      client.sendMessage({ type: "saved", configId });
     } catch (e) {
-      if (this.saidDiskFull(e)) return;
+      if (this.config.toldDiskFull(e)) return;
       log.warn({ err: e, session: this.id }, "explicit save failed");
       client.sendMessage({ type: "error", code: "save_failed", message: `Saving failed: ${(e as Error).message}` });
     }
   }
 
-  /** A save that found the data disk full is told to the client as disk_full (the session goes on); true if it was. */
-  private saidDiskFull(e: unknown): boolean {
-    const full = asDiskFull(e, this.opts.dataDir);
-    if (!(full instanceof KbsError && full.kind === "disk_full")) return false;
-    log.warn({ session: this.id }, "config not stored: the data disk is full");
-    this.send({ type: "error", code: "disk_full", message: full.message });
-    // menuconfig's file is whole in the session's own dir: store it once there is room, without another save.
-    clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => void this.checkSaved().catch((err: unknown) => this.saidDiskFull(err)), DISK_FULL_RETRY_MS);
-    return true;
-  }
-
   /** End the session: store what menuconfig wrote last, tell the client why, kill the sandbox. */
   async end(reason: EndReason, code?: ErrorCode, message?: string): Promise<void> {
-    if (this.ended) return;
-    this.ended = true;
-    for (const t of [this.lifetimeTimer, this.idleTimer, this.resizeTimer, this.saveTimer, this.quietTimer]) clearTimeout(t);
-    this.stopGrace();
-    this.stopDrainWatch();
-    await this.checkSaved().catch(() => {});
-    this.watcher?.close();
-    const client = this.client;
-    this.client = undefined;
+    if (!this.active) return;
+    const ending: State = { name: "ending", reason, client: this.client };
+    this.enter(ending);
+    this.limitTimers.clear();
+    await this.config.finish();
+    const client = ending.client;
+    ending.client = undefined;
     if (client && code && message) {
       client.sendBytes(notice(message));
       client.sendMessage({ type: "error", code, message });
@@ -356,16 +335,66 @@ export class Session {
     for (const s of this.subscriptions) s.dispose();
     await this.opts.sandbox.kill().catch((e: unknown) => log.warn({ err: e, session: this.id }, "sandbox kill failed"));
     this.screen?.dispose();
+    this.enter({ name: "ended", reason });
   }
 
-  private applySize(cols: number, rows: number): void {
-    if (this.ended) return;
-    if (!this.launched) {
+  /** The one place the state changes: the old state's timers end, flow control starts over, the new state's timers start. */
+  private enter(next: State): void {
+    log.debug({ session: this.id, sandbox: this.opts.sandbox.id, from: this.current.name, to: next.name }, "session state");
+    this.stateTimers.clear();
+    this.flow.reset();
+    this.current = next;
+    this.arm(next);
+  }
+
+  private arm(s: State): void {
+    if (s.name === "starting" || s.name === "detached") this.stateTimers.after("grace", Math.max(0, s.graceEndsAt - Date.now()), () => void this.end("disconnected"));
+  }
+
+  private startLimits(): void {
+    const { maxMs } = this.opts.limits;
+    this.limitTimers.after("lifetime", maxMs, () => void this.end("lifetime", "max_lifetime", `This session reached its maximum length of ${formatDuration(maxMs)} and was closed. Saved configs are kept; start a new session to go on.`));
+  }
+
+  private touch(): void {
+    const { idleMs } = this.opts.limits;
+    this.limitTimers.after("idle", idleMs, () => void this.end("idle", "idle_timeout", `This session was closed after ${formatDuration(idleMs)} without input. Saved configs are kept; start a new session to go on.`));
+  }
+
+  private graceMs(left: boolean): number {
+    const { graceMs } = this.opts.limits;
+    return left ? Math.min(LEFT_GRACE_MS, graceMs) : graceMs;
+  }
+
+  /** The client of the current state, if it has one. */
+  private get client(): TerminalClient | undefined {
+    const s = this.current;
+    return "client" in s ? s.client : undefined;
+  }
+
+  private beginClose(client: TerminalClient | undefined): Promise<void> {
+    const s = this.current;
+    if (s.name === "closing") return s.done;
+    if (!this.active) return Promise.resolve();
+    const launched = this.screen !== undefined;
+    const closing: State = { name: "closing", client, done: Promise.resolve() };
+    this.enter(closing);
+    closing.done = (async () => {
+      if (launched && this.opts.sandbox.requestSave?.()) await this.config.whenWritten(SAVE_REQUEST_WAIT_MS);
+      await this.config.check().catch(() => {});
+      await this.end("closed", "session_closed", `This session was closed.${this.latestConfigId ? " Its last saved config is kept." : ""} Start a new session to go on.`);
+    })();
+    return closing.done;
+  }
+
+  private applySize({ cols, rows }: { cols: number; rows: number }): void {
+    const s = this.current;
+    if (s.name === "too_small") {
       this.size = { cols, rows };
-      this.launchIfRoom();
-      return;
+      this.launchIfRoom(s.client, s.left);
+    } else if (s.name === "live" && this.setSize(cols, rows) && this.tooSmall()) {
+      this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
     }
-    if (this.setSize(cols, rows) && this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
   }
 
   /** Size the running frontend's pty and the mirror; false when the size is unchanged. */
@@ -388,21 +417,22 @@ export class Session {
   }
 
   /** Start the frontend at the client's size; a size it cannot draw in gets a message and waits for a resize. */
-  private launchIfRoom(): void {
-    if (this.launched || this.ended || !this.client) return;
+  private launchIfRoom(client: TerminalClient, left: boolean): void {
     if (this.tooSmall()) {
+      const s = this.current;
+      if (s.name !== "too_small" || s.client !== client) this.enter({ name: "too_small", client, left });
       const message = this.tooSmallMessage();
-      this.client.sendBytes(Buffer.from(`\x1b[H\x1b[2J${message}\r\n`, "utf8"));
-      this.client.sendMessage({ type: "error", code: "terminal_too_small", message });
+      client.sendBytes(Buffer.from(`\x1b[H\x1b[2J${message}\r\n`, "utf8"));
+      client.sendMessage({ type: "error", code: "terminal_too_small", message });
       return;
     }
+    this.enter({ name: "live", client, left, holding: undefined });
     this.launch();
   }
 
   private launch(): void {
     const { cols, rows } = this.size!;
     this.screen = new ScreenMirror(cols, rows);
-    this.launched = true;
     try {
       this.opts.sandbox.launch({ ...this.opts.job, cols, rows });
     } catch (e) {
@@ -413,141 +443,32 @@ export class Session {
 
   private output(data: Buffer): void {
     this.screen?.write(data);
-    if (this.priming) this.primingOutput(data);
-    if (this.holding) this.holding.push(data);
+    const s = this.current;
+    if (s.name === "primed") s.readiness.output(data);
+    else if (s.name === "live" && s.holding) s.holding.push(data);
     else if (this.client) this.sendOutput(this.client, data);
-  }
-
-  /**
-   * A primed frontend is ready once it switched to the alternate screen (curses started,
-   * so the stub had set the pty size: a resize now sticks) and its output went quiet.
-   */
-  private primingOutput(data: Buffer): void {
-    if (!this.cursesSeen) {
-      const seen = Buffer.concat([this.outputTail, data]);
-      this.cursesSeen = seen.includes(ALT_SCREEN);
-      this.outputTail = seen.subarray(Math.max(0, seen.length - ALT_SCREEN.length + 1));
-      if (!this.cursesSeen) return;
-    }
-    const { quietMs, onReady } = this.priming!;
-    clearTimeout(this.quietTimer);
-    this.quietTimer = setTimeout(() => this.priming && onReady(), quietMs);
   }
 
   private sendOutput(client: TerminalClient, data: Buffer): void {
     client.sendBytes(data);
     this.flow.sent(data.length, client.bufferedAmount);
-    if (this.flow.isPaused) this.startDrainWatch();
-  }
-
-  /** While paused, follow the socket's send buffer draining (ws has no event for it). */
-  private startDrainWatch(): void {
-    this.drainTimer ??= setInterval(() => {
-      if (!this.client) return this.stopDrainWatch();
-      this.flow.bufferedNow(this.client.bufferedAmount);
-      if (!this.flow.isPaused) this.stopDrainWatch();
-    }, 20);
-  }
-
-  private stopDrainWatch(): void {
-    clearInterval(this.drainTimer);
-    this.drainTimer = undefined;
+    if (!this.flow.isPaused) return;
+    // While paused, follow the socket's send buffer draining.
+    this.stateTimers.every("drain", DRAIN_POLL_MS, () => {
+      const c = this.client;
+      if (c) this.flow.bufferedNow(c.bufferedAmount);
+      if (!c || !this.flow.isPaused) this.stateTimers.cancel("drain");
+    });
   }
 
   private send(msg: ServerMessage): void {
     this.client?.sendMessage(msg);
   }
 
-  private touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(
-      () => void this.end("idle", "idle_timeout", `This session was closed after ${formatDuration(this.opts.limits.idleMs)} without input. Saved configs are kept; start a new session to go on.`),
-      this.opts.limits.idleMs,
-    );
-  }
-
-  /** Resolves when the stub says a save request is done (its marker beside KCONFIG_CONFIG), or after `timeoutMs`. */
-  private saveRequestDone(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.writeWaiters.push(done);
-    });
-  }
-
-  /** menuconfig writes KCONFIG_CONFIG into outDir: watch the directory (the file is replaced, not just rewritten). */
-  private watch(): void {
-    try {
-      this.watcher = fs.watch(this.opts.sandbox.outDir, (_event, name) => {
-        if (name === SAVED_MARKER) for (const wake of this.writeWaiters.splice(0)) wake();
-        if (name !== CONFIG_NAME) return;
-        clearTimeout(this.saveTimer);
-        this.saveTimer = setTimeout(() => void this.checkSaved().catch((e: unknown) => this.saidDiskFull(e) || log.warn({ err: e, session: this.id }, "autosave failed")), SAVE_DEBOUNCE_MS);
-      });
-      this.watcher.on("error", () => this.watcher?.close());
-    } catch (e) {
-      log.error({ err: e, session: this.id }, "cannot watch the session's output dir; configs will be stored at save and exit only");
-    }
-  }
-
-  /**
-   * The config menuconfig last wrote. The sandbox could have put anything at that name (a
-   * link to a host file, a FIFO, a huge file): only a regular file, read without following
-   * links or blocking, is taken; anything else is refused and said once.
-   */
-  private async readWritten(): Promise<string | undefined> {
-    try {
-      return (await readUntrusted(this.opts.sandbox.outDir, CONFIG_NAME, MAX_CONFIG_BYTES))?.toString("utf8");
-    } catch (e) {
-      if (!(e instanceof UntrustedOutputError)) return undefined;
-      if (!this.refusedWrite) {
-        this.refusedWrite = true;
-        log.warn({ session: this.id, err: e.message }, "refused what the session's menuconfig left as its config");
-        this.send({ type: "error", code: "config_refused", message: `The config menuconfig wrote was refused: ${e.message}. Nothing of it was stored.` });
-      }
-      return undefined;
-    }
-  }
-
-  /**
-   * Store the config menuconfig wrote if it changed since the last store; one check at a
-   * time. Rejects with the 507 disk_full error when the write or the store hit a full disk.
-   */
-  private checkSaved(): Promise<void> {
-    const next = this.saving.then(async () => {
-      const text = await this.readWritten();
-      if (text === undefined || text === this.lastStoredText) return;
-      // menuconfig's configs end in a newline: without one the write is not done, or failed (a full disk leaves no
-      // error code on the host, only the free space says so). A half file is never stored.
-      if (!text.endsWith("\n")) {
-        if (lowOnSpace(this.opts.sandbox.outDir)) throw diskFull(this.opts.dataDir);
-        return;
-      }
-      let id: string;
-      try {
-        id = await this.owner.store(text);
-      } catch (e) {
-        const full = asDiskFull(e, this.opts.dataDir);
-        if (full !== e) throw full;
-        // A half-written file does not parse; the write's next event brings the whole one.
-        log.debug({ err: e, session: this.id }, "written config not stored (yet)");
-        return;
-      }
-      this.lastStoredText = text;
-      if (id === this.latestConfigId) return;
-      this.latestConfigId = id;
-      this.send({ type: "saved", configId: id });
-    });
-    this.saving = next.catch(() => {});
-    return next;
-  }
-
   private async exited(e: { code: number | null; signal: number | null }): Promise<void> {
-    if (this.ended) return;
-    await this.checkSaved().catch(() => {});
+    if (!this.active) return;
+    await this.config.check().catch(() => {});
+    if (!this.active) return;
     // node-pty reports signal 0 for a normal exit; a sandbox killed from outside exits 128+N through bwrap.
     if (e.signal || e.code === null || e.code !== 0) {
       const how = e.signal ? `was killed (signal ${e.signal})` : e.code !== null && e.code > 128 ? `was killed (signal ${e.code - 128})` : `failed (exit code ${e.code})`;
