@@ -12,7 +12,7 @@ import { gitText } from "../../server/gitref/git";
 import { registerProjectRoutes } from "../../server/http/routes/projects";
 import { Router } from "../../server/http/router";
 import type { Kbs } from "../../server/kbs";
-import { createProjectParts } from "../../server/projects/setup";
+import { createProjectParts } from "../../server/projects/parts";
 import { indexProject } from "../../server/revdb/indexer";
 
 const recipeId = "kconfiglib";
