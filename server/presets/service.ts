@@ -177,7 +177,7 @@ export class PresetService {
 
   /** A config from a preset and the user's answers, stored like any saved config; remembers where it came from. */
   async create(req: { project: string; rev: string; preset: string; answers?: Record<string, string> }): Promise<{ configId: string; created: boolean; preset: Preset }> {
-    const { recipe, spec } = this.spec(req.project);
+    const { spec } = this.spec(req.project);
     const known = await this.get(req.project, req.rev, req.preset);
     const revision = this.deps.revdb.resolve(req.project, req.rev);
     const file = (await listBoardFiles(this.deps.gitref.dir, revision.sha, spec.boardFiles)).filter((f) => f.path === known.file);
