@@ -3,7 +3,7 @@ import type net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createKbs, type Kbs } from "./kbs";
-import { createApiRouter } from "./http/api";
+import { createHttpApi } from "./http/api";
 import { apiWriteProblem, ConnectionCap, decodePath, misdirected, pagePolicy, refuseSocket, setApiHeaders, setCommonHeaders } from "./http/edge";
 import type { HttpError } from "./http/errors";
 import { sendJson } from "./http/router";
@@ -23,13 +23,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * The kbs process: the JSON API and /healthz, /metrics; WebSocket upgrades on the
- * paths the parts registered (anything else is destroyed); every other request goes
+ * paths of server/http/ws/ (anything else is destroyed); every other request goes
  * to the Next production build. `withNext: false` serves the API alone (API tests).
  */
 export async function startServer(settings: Settings, opts: { withNext?: boolean } = {}): Promise<RunningServer> {
   const withNext = opts.withNext ?? true;
   const kbs = await createKbs(settings);
-  const router = createApiRouter(kbs);
+  const { router, upgrades, hosts, close: closeSockets } = createHttpApi(kbs);
 
   let nextHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | undefined;
   if (withNext) {
@@ -40,7 +40,6 @@ export async function startServer(settings: Settings, opts: { withNext?: boolean
     nextHandler = (req, res) => handle(req, res);
   }
 
-  const hosts = kbs.hosts;
   const cap = new ConnectionCap(settings.http.maxConnectionsPerClient);
   const refuse = (res: http.ServerResponse, e: HttpError) => {
     httpRequests.inc({ route: "edge", status: String(e.status) });
@@ -85,7 +84,7 @@ export async function startServer(settings: Settings, opts: { withNext?: boolean
     if (cap.isRefused(socket)) return;
     if (!hosts.allowsHost(req.headers.host)) return refuseSocket(socket, misdirected(req.headers.host), "Misdirected Request");
     const pathname = (req.url ?? "/").split("?")[0]!;
-    const route = kbs.upgrades.find((u) => pathname.startsWith(u.prefix));
+    const route = upgrades.find((u) => pathname.startsWith(u.prefix));
     if (!route) {
       socket.destroy();
       return;
@@ -111,6 +110,7 @@ export async function startServer(settings: Settings, opts: { withNext?: boolean
       server.close();
       server.closeAllConnections();
       await kbs.close();
+      closeSockets();
       killAllGroups();
     })());
   return { kbs, server, url, close };

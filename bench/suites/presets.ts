@@ -5,7 +5,6 @@ import { addFixtureProject } from "../../test/fixtures/builds";
 import { createKbs } from "../../server/kbs";
 import { loadSettings } from "../../server/core/settings";
 import { createPrinterFixtureRepo } from "../../test/fixtures/presets";
-import { PresetService } from "../../server/presets/service";
 
 /**
  * Board-preset figures on the Klipper-shaped fixture (recipe klipper): extraction time per
@@ -21,7 +20,7 @@ export const suite: BenchSuite = async (ctx) => {
   const kbs = await createKbs(loadSettings(env));
   const figures: BenchFigure[] = [];
   try {
-    const presets = new PresetService(kbs);
+    const { presets } = kbs;
     const n = ctx.quick ? 3 : 5;
     for (const rev of ["v1.0", "v1.1"]) {
       ctx.log(`preset extraction at ${rev}`);

@@ -11,8 +11,7 @@ import { openDb } from "../../server/core/db";
 import { gitText } from "../../server/gitref/git";
 import { registerProjectRoutes } from "../../server/http/routes/projects";
 import { Router } from "../../server/http/router";
-import type { Kbs } from "../../server/kbs";
-import { createProjectParts } from "../../server/projects/setup";
+import { createProjectParts } from "../../server/projects/parts";
 import { indexProject } from "../../server/revdb/indexer";
 
 const recipeId = "kconfiglib";
@@ -124,7 +123,7 @@ export const suite: BenchSuite = async (ctx) => {
 
     ctx.log("GET /api/projects/:id/revisions over HTTP");
     const router = new Router();
-    registerProjectRoutes(router, parts as unknown as Kbs);
+    registerProjectRoutes(router, parts);
     // Server-side time (request in to response end) beside the client-seen time, and the CPU it used.
     const serverMs: number[] = [];
     const server = http.createServer((req, res) => {

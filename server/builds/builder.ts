@@ -1,11 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { diskFullMessage, isDiskFull, lowOnSpace } from "../core/disk-full";
+import { GUEST_DL, GUEST_IN, GUEST_OBJECTS } from "../core/guest-paths";
 import type { Settings } from "../core/settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
 import { buildIdentity, pinnedForManifest } from "./identity";
-import { DL_GUEST, runFetch } from "./fetch";
+import { runFetch } from "./fetch";
 import { InputError, stageInputs } from "./inputs";
 import { imageId } from "./key";
 import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
@@ -15,7 +16,7 @@ import { CCACHE_OUTPUT_DIR, type CompilerCache } from "./ccache";
 import { buildScript, reproducer } from "./script";
 import { StepClock } from "./timings";
 import { toolchainVersions } from "./toolchains";
-import { GUEST_OBJECTS, prepareWorkTree } from "./worktree";
+import { prepareWorkTree } from "./worktree";
 import type { Finish } from "./store";
 import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
 
@@ -108,7 +109,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       say(`input refused: ${e.message}`);
       return { state: "failed", failedStep: "inputs", errorSummary: `Input ${e.message}` };
     }
-    for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at /kbs/in/${r.path}`);
+    for (const r of build.inputs) say(`input ${r.symbol}: ${r.artifact} of build ${r.buildId} (sha256 ${r.sha256}) at ${GUEST_IN}/${r.path}`);
 
     // A recipe with a fetch stage (Buildroot) gets its sources from the download cache first, in a sandbox of its own.
     const dlDir = path.join(settings.dataDir, "dl");
@@ -127,14 +128,14 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     clock.mark("sandbox");
     const result = await deps.sandbox.run({
       image: recipe.build.image,
-      argv: ["/bin/bash", "/kbs/in/build.sh"],
+      argv: ["/bin/bash", `${GUEST_IN}/build.sh`],
       cwd: "/work",
-      binds: [{ host: inDir, guest: "/kbs/in" }, { host: tree.objectsDir, guest: GUEST_OBJECTS }, ...(cache?.binds ?? []), ...(recipe.build.fetch ? [{ host: dlDir, guest: DL_GUEST }] : [])],
+      binds: [{ host: inDir, guest: GUEST_IN }, { host: tree.objectsDir, guest: GUEST_OBJECTS }, ...(cache?.binds ?? []), ...(recipe.build.fetch ? [{ host: dlDir, guest: GUEST_DL }] : [])],
       // Outputs (and the build's new compiler-cache objects) live in the size-limited /work and come back as one strictly parsed tar.
       collect: { into: outDir, maxBytes: limits.diskMB * MB },
       workSizeBytes: limits.diskMB * MB,
       limits: { memoryBytes: limits.memoryMB * MB, fileSizeBytes: limits.diskMB * MB },
-      env: cache ? { KBS_IN: "/kbs/in", ...cache.env, PATH: "/usr/lib/ccache:/usr/bin:/bin" } : { KBS_IN: "/kbs/in", CCACHE_DISABLE: "1", PATH: "/usr/bin:/bin" },
+      env: cache ? { KBS_IN: GUEST_IN, ...cache.env, PATH: "/usr/lib/ccache:/usr/bin:/bin" } : { KBS_IN: GUEST_IN, CCACHE_DISABLE: "1", PATH: "/usr/bin:/bin" },
       hostname: identity.hostname,
       timeoutMs: limits.timeoutSec * 1000,
       signal,

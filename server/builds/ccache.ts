@@ -2,11 +2,12 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Bind } from "../sandbox/types";
+import { GUEST_IN, GUEST_OUT } from "../core/guest-paths";
 
 /** The guest paths of a build's compiler cache. */
 const SHARED_GUEST = "/ccache";
 /** Inside /kbs/out, so the build's new objects count against its disk limit and come back with its outputs. */
-const BUILD_GUEST = "/kbs/out/ccache";
+const BUILD_GUEST = `${GUEST_OUT}/ccache`;
 export const CCACHE_OUTPUT_DIR = "ccache";
 const CONFIG_NAME = "ccache.conf";
 
@@ -56,7 +57,7 @@ export class CompilerCache {
       binds: shared ? [{ host: scope, guest: SHARED_GUEST }] : [],
       env: {
         CCACHE_DIR: BUILD_GUEST,
-        CCACHE_CONFIGPATH: `/kbs/in/${CONFIG_NAME}`,
+        CCACHE_CONFIGPATH: `${GUEST_IN}/${CONFIG_NAME}`,
         ...(shared ? { CCACHE_REMOTE_STORAGE: `file:${SHARED_GUEST}|read-only` } : {}),
       },
     };

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { GUEST_DL, GUEST_IN, GUEST_OUT } from "../core/guest-paths";
 import type { Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { shq } from "./script";
@@ -13,22 +14,20 @@ import type { Finish } from "./store";
  * network: a missing file fails the build at step `fetch`, naming the files and where to
  * put them. The build then reads the same cache, read-only, with no network.
  */
-export const DL_GUEST = "/kbs/dl";
-
 export function fetchScript(recipe: Recipe): string {
   const f = recipe.build.fetch!;
-  const dl = `${f.dlVar}=${DL_GUEST}`;
+  const dl = `${f.dlVar}=${GUEST_DL}`;
   return `#!/bin/bash
 set -uo pipefail
 mkdir -p /work/src && cd /work/src || exit 1
 tar -xf - || { echo "kbs: could not unpack the source tree" >&2; exit 1; }
 exec </dev/null
-cp /kbs/in/config ${shq(recipe.configFile)} || exit 1
+cp ${GUEST_IN}/config ${shq(recipe.configFile)} || exit 1
 ${recipe.build.olddefconfig.map(shq).join(" ")} >/dev/null || { echo "kbs: olddefconfig failed before the fetch" >&2; exit 1; }
-${f.list.map(shq).join(" ")} ${shq(dl)} > /kbs/out/needed || { echo "kbs: listing the sources failed" >&2; exit 1; }
-: > /kbs/out/missing
-while IFS= read -r name; do [ -z "$name" ] || [ -f ${DL_GUEST}/"$name" ] || printf '%s\\n' "$name" >> /kbs/out/missing; done < /kbs/out/needed
-[ -s /kbs/out/missing ] && exit 4
+${f.list.map(shq).join(" ")} ${shq(dl)} > ${GUEST_OUT}/needed || { echo "kbs: listing the sources failed" >&2; exit 1; }
+: > ${GUEST_OUT}/missing
+while IFS= read -r name; do [ -z "$name" ] || [ -f ${GUEST_DL}/"$name" ] || printf '%s\\n' "$name" >> ${GUEST_OUT}/missing; done < ${GUEST_OUT}/needed
+[ -s ${GUEST_OUT}/missing ] && exit 4
 ${f.argv.map(shq).join(" ")} ${shq(dl)}
 `;
 }
@@ -42,10 +41,10 @@ export async function runFetch(
   const r = await ctx.sandbox.run({
     ...job.run,
     image: job.recipe.build.image,
-    argv: ["/bin/bash", "/kbs/in/fetch.sh"],
+    argv: ["/bin/bash", `${GUEST_IN}/fetch.sh`],
     binds: [
-      { host: job.inDir, guest: "/kbs/in" },
-      { host: job.dlDir, guest: DL_GUEST },
+      { host: job.inDir, guest: GUEST_IN },
+      { host: job.dlDir, guest: GUEST_DL },
     ],
     // The lists come back as the sandbox's outputs, parsed strictly (sandbox/untrusted.ts).
     collect: { into: job.outDir, maxBytes: 16 * 1024 * 1024, maxFiles: 16 },

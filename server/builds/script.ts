@@ -2,6 +2,7 @@ import { configRunsCode, runsCodeWarning } from "../configs/runs-code";
 import type { BuildStep, Recipe } from "../core/recipe";
 import type { BuildIdentity } from "./identity";
 import { checkoutScript } from "./worktree";
+import { GUEST_IN, GUEST_OUT } from "../core/guest-paths";
 
 /**
  * The shell scripts of a build, generated from the recipe: `build.sh` runs inside the
@@ -79,7 +80,7 @@ export function buildScript(b: BuildScriptInput): string {
 set -uo pipefail
 shopt -s nullglob globstar
 JOBS=${b.jobs}
-OUT=/kbs/out
+OUT=${GUEST_OUT}
 T0=\${EPOCHREALTIME/./}
 step() { local us=$(( \${EPOCHREALTIME/./} - T0 )); printf '%s\\n' "$1" > "$OUT/step"; printf '\\n==> [kbs] %s: %s (at %d.%d s)\\n' "$1" "$2" $((us / 1000000)) $((us / 100000 % 10)); }
 fail() { printf 'kbs: %s\\n' "$1" >&2; exit 3; }
@@ -90,14 +91,14 @@ step checkout ${shq(`commit ${b.commit} (${b.describe}): a git work tree with th
 exec </dev/null
 ${checkoutScript(b.commit, b.identity.gitAbbrev)}
 ${identityLines(b.identity, "/work/src")}
-cp /kbs/in/config ${shq(recipe.configFile)} || exit 1
+cp ${GUEST_IN}/config ${shq(recipe.configFile)} || exit 1
 ${stepLines(olddefconfig(recipe))}
 
 step toolchain "the compilers this config needs"
 ${checks}
 [ "$TOOLS" = make ] && command -v gcc >/dev/null 2>&1 && TOOLS="make gcc"
 # Versions probed once per image (/kbs/in/toolchains.txt); a tool missing there is asked here.
-for t in $TOOLS ccache; do grep -m1 -P "^\\Q$t\\E\\t" /kbs/in/toolchains.txt 2>/dev/null || { command -v "$t" >/dev/null 2>&1 && printf '%s\\t%s\\n' "$t" "$("$t" --version 2>&1 | head -n1)"; }; done > "$OUT/toolchain.txt"
+for t in $TOOLS ccache; do grep -m1 -P "^\\Q$t\\E\\t" ${GUEST_IN}/toolchains.txt 2>/dev/null || { command -v "$t" >/dev/null 2>&1 && printf '%s\\t%s\\n' "$t" "$("$t" --version 2>&1 | head -n1)"; }; done > "$OUT/toolchain.txt"
 cat "$OUT/toolchain.txt"
 ${stepLines(recipe.build.steps)}
 

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { ProjectRef } from "../gitref/gitref";
+import { GUEST_IN, GUEST_OBJECTS } from "../core/guest-paths";
 import { gitText } from "../gitref/git";
 
 /**
@@ -21,9 +22,6 @@ import { gitText } from "../gitref/git";
  * has the objects its refs reach, but the shared store has every project's. The work tree (and
  * reproduce.sh's clone) therefore pins `core.abbrev` to the length such a clone gets.
  */
-// A direct child of /kbs: bwrap makes missing parents of a bind 0700, which the sandbox uid could not enter.
-export const GUEST_OBJECTS = "/kbs/objects";
-
 export interface WorkTreeSource {
   /** Host dir bound read-only at GUEST_OBJECTS. */
   objectsDir: string;
@@ -88,7 +86,7 @@ export function checkoutScript(commit: string, abbrev: number): string {
     'git -c init.defaultBranch=master init -q . || fail "git init failed in the work dir"',
     `git config core.abbrev ${abbrev}`,
     `printf '%s\\n' ${GUEST_OBJECTS} > .git/objects/info/alternates`,
-    "cp /kbs/in/packed-refs .git/packed-refs || exit 1",
+    `cp ${GUEST_IN}/packed-refs .git/packed-refs || exit 1`,
     `git -c advice.detachedHead=false checkout -q --detach ${commit} || fail "could not check out ${commit}"`,
   ].join("\n");
 }

@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import { run } from "../core/proc";
 
 /**
@@ -18,13 +17,4 @@ export function bundleFiles(tarPath: string): Promise<Set<string>> {
     listings.set(tarPath, p);
   }
   return p;
-}
-
-/** A hard link when on the same filesystem (bundles are immutable), else a copy. */
-export function linkOrCopy(from: string, to: string): void {
-  try {
-    fs.linkSync(from, to);
-  } catch {
-    fs.copyFileSync(from, to);
-  }
 }

@@ -1,15 +1,12 @@
-import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { HttpError } from "../http/errors";
+import { GUEST_IN } from "../core/guest-paths";
 import { entryIn, type Recipe } from "../core/recipe";
+import { runStaged, type FailureText, type Inputs } from "../sandbox/stage";
 import type { RunRequest, RunResult } from "../sandbox/types";
-import { bundleFiles, linkOrCopy } from "./bundle-files";
+import { bundleFiles } from "./bundle-files";
 import { kconfigEnv } from "./kconfig-env";
 import { TreeBinaryCache, type TreeBinaries } from "./tree-binaries";
-import { Staging } from "../sandbox/staging";
-
-export { linkOrCopy } from "./bundle-files";
 
 /** The Python helper bound read-only into the sandbox (it never runs on the host). */
 export const helperScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "kconfig_helper.py");
@@ -72,24 +69,32 @@ export class KconfigTools {
       },
       stdin: text,
       arch,
+      failure: { code: "kconfig_failed", what: `Kconfig ${op} on ${project}'s tree (kconfig ${revision.kconfigHash.slice(0, 12)})` },
     });
-    if (r.code !== 0) {
-      const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-5).join(" | ") || `exit code ${r.code}`;
-      throw new HttpError(422, "kconfig_failed", `Kconfig ${op} on ${project}'s tree (kconfig ${revision.kconfigHash.slice(0, 12)}) failed: ${why.slice(0, 800)}`);
-    }
     return r.stdout;
   }
 
   /**
-   * Run a Python helper on a revision's kconfig tree in a one-shot sandbox: the script
-   * (with kconfig_helper.py beside it) and the bundle, plus the tree's own built tools,
-   * go in read-only at /kbs/in; the helper gets `--entry` and `--bundle`s after `args`.
-   * An `@conf` argument becomes the path of the conf program to use (the tree's, else the system's).
+   * Run a Python helper of kbs on a revision's kconfig tree in a one-shot sandbox: the
+   * script (with kconfig_helper.py beside it, which it may import), the bundle, the tree's
+   * own built tools and any further `files` go in read-only at /kbs/in; the helper gets
+   * `--entry` and `--bundle`s after `args`. An `@conf` argument becomes the path of the
+   * conf program to use (the tree's, else the system's). With `failure`, a failed run
+   * throws (sandbox/stage.ts); without, the caller reads the result.
    */
   async runHelper(
     project: string,
     revision: KconfigRevision,
-    opts: { script: string; args: string[] | ((own: TreeBinaries | undefined) => string[]); stdin?: string; arch?: string; maxOutputBytes?: number; timeoutMs?: number },
+    opts: {
+      script: string;
+      args: string[] | ((own: TreeBinaries | undefined) => string[]);
+      files?: Record<string, Buffer | string>;
+      stdin?: string;
+      arch?: string;
+      maxOutputBytes?: number;
+      timeoutMs?: number;
+      failure?: FailureText;
+    },
   ): Promise<RunResult> {
     const { recipe } = this.deps.projects.require(project);
     const bundle = this.deps.bundles.path(revision.kconfigHash);
@@ -99,29 +104,22 @@ export class KconfigTools {
     const own = await this.treeBinaries.get(recipe, revision.kconfigHash, bundle, files);
     const conf = own?.conf ? `/work/${recipe.kconfigTools.dir}/conf` : systemConf;
     const args = typeof opts.args === "function" ? opts.args(own) : opts.args.map((a) => (a === "@conf" ? conf : a));
-    const argv = ["/usr/bin/python3", `/kbs/in/${script}`, ...args, "--entry", entry, "--bundle", "/kbs/in/bundle.tar"];
-    if (own) argv.push("--bundle", "/kbs/in/tree-bins.tar");
-    // The bundle and the helper go in as one read-only dir, readable by the sandbox's own uid.
-    const staged = new Staging(this.deps.settings.stagingDir).make();
-    const inDir = staged.dir;
-    try {
-      linkOrCopy(bundle, path.join(inDir, "bundle.tar"));
-      if (own) linkOrCopy(own.tar, path.join(inDir, "tree-bins.tar"));
-      fs.copyFileSync(helperScript, path.join(inDir, "kconfig_helper.py"));
-      if (script !== "kconfig_helper.py") fs.copyFileSync(opts.script, path.join(inDir, script));
-      return await this.deps.sandbox.run({
-        image: recipe.images.kconfig,
-        binds: [{ host: inDir, guest: "/kbs/in" }],
-        argv,
-        cwd: "/work",
-        // The tree's probed environment (recipe kconfigEnvProbe: the kernel's version, the compiler's) as a local make has it.
-        env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, opts.arch), ...own?.env },
-        stdin: opts.stdin ?? "",
-        timeoutMs: opts.timeoutMs ?? 120_000,
-        ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),
-      });
-    } finally {
-      staged.remove();
-    }
+    const argv = ["/usr/bin/python3", `${GUEST_IN}/${script}`, ...args, "--entry", entry, "--bundle", `${GUEST_IN}/bundle.tar`];
+    if (own) argv.push("--bundle", `${GUEST_IN}/tree-bins.tar`);
+    const inputs: Inputs = { ...opts.files, "bundle.tar": { link: bundle }, "kconfig_helper.py": { copy: helperScript } };
+    if (own) inputs["tree-bins.tar"] = { link: own.tar };
+    if (script !== "kconfig_helper.py") inputs[script] = { copy: opts.script };
+    return runStaged(this.deps, {
+      image: recipe.images.kconfig,
+      inputs,
+      argv,
+      cwd: "/work",
+      // The tree's probed environment (recipe kconfigEnvProbe: the kernel's version, the compiler's) as a local make has it.
+      env: { KCONFIG_CONFIG: "/work/.config", ...kconfigEnv(recipe, opts.arch), ...own?.env },
+      stdin: opts.stdin ?? "",
+      timeoutMs: opts.timeoutMs ?? 120_000,
+      ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}),
+      failure: opts.failure,
+    });
   }
 }

@@ -3,10 +3,9 @@ import path from "node:path";
 import { log } from "../core/log";
 import { run } from "../core/proc";
 import type { Recipe } from "../core/recipe";
-import type { RunRequest, RunResult } from "../sandbox/types";
+import { GUEST_IN, GUEST_OUT } from "../core/guest-paths";
+import { runStaged, type StageDeps } from "../sandbox/stage";
 import { kconfigEnv } from "./kconfig-env";
-import { linkOrCopy } from "./bundle-files";
-import { Staging } from "../sandbox/staging";
 
 /** What was built from a tree's own Kconfig tooling, kept on the host. */
 export interface TreeBinaries {
@@ -21,9 +20,8 @@ export interface TreeBinaries {
   env: Record<string, string>;
 }
 
-export interface TreeBinariesDeps {
+export interface TreeBinariesDeps extends StageDeps {
   settings: { dataDir: string; stagingDir: string };
-  sandbox: { run(req: RunRequest): Promise<RunResult> };
 }
 
 type Kind = "mconf" | "pyc";
@@ -38,20 +36,20 @@ type Kind = "mconf" | "pyc";
 const BUILD_SCRIPTS: Record<Kind, string> = {
   mconf: `
 set -u
-tar -xf /kbs/in/bundle.tar -C /work || exit 90
+tar -xf ${GUEST_IN}/bundle.tar -C /work || exit 90
 cd /work
-LINES=5 COLUMNS=20 timeout 240 make -s menuconfig </dev/null >/kbs/out/build.log 2>&1
-timeout 60 make -s olddefconfig </dev/null >>/kbs/out/build.log 2>&1
-mkdir -p "/kbs/out/tree/$KBS_TOOLS_DIR"
-for f in mconf conf; do [ -x "$KBS_TOOLS_DIR/$f" ] && cp "$KBS_TOOLS_DIR/$f" "/kbs/out/tree/$KBS_TOOLS_DIR/$f"; done
+LINES=5 COLUMNS=20 timeout 240 make -s menuconfig </dev/null >${GUEST_OUT}/build.log 2>&1
+timeout 60 make -s olddefconfig </dev/null >>${GUEST_OUT}/build.log 2>&1
+mkdir -p "${GUEST_OUT}/tree/$KBS_TOOLS_DIR"
+for f in mconf conf; do [ -x "$KBS_TOOLS_DIR/$f" ] && cp "$KBS_TOOLS_DIR/$f" "${GUEST_OUT}/tree/$KBS_TOOLS_DIR/$f"; done
 `,
   pyc: `
 set -u
-tar -xf /kbs/in/bundle.tar -C /work || exit 90
+tar -xf ${GUEST_IN}/bundle.tar -C /work || exit 90
 cd /work
-/usr/bin/python3 -m compileall -q --invalidation-mode unchecked-hash lib/kconfiglib >/kbs/out/build.log 2>&1
-mkdir -p /kbs/out/tree/lib/kconfiglib
-cp -r lib/kconfiglib/__pycache__ /kbs/out/tree/lib/kconfiglib/ 2>>/kbs/out/build.log
+/usr/bin/python3 -m compileall -q --invalidation-mode unchecked-hash lib/kconfiglib >${GUEST_OUT}/build.log 2>&1
+mkdir -p ${GUEST_OUT}/tree/lib/kconfiglib
+cp -r lib/kconfiglib/__pycache__ ${GUEST_OUT}/tree/lib/kconfiglib/ 2>>${GUEST_OUT}/build.log
 `,
 };
 
@@ -63,8 +61,8 @@ const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The recipe's kconfigEnvProbe as shell: each command's first line into /kbs/out/env/<NAME>, in the tree at /work. */
 function probeScript(recipe: Recipe): string {
-  const lines = Object.entries(recipe.kconfigEnvProbe).map(([name, cmd]) => `(cd /work && timeout 60 sh -c ${shQuote(cmd)} </dev/null 2>>/kbs/out/build.log) | head -n 1 > /kbs/out/${ENV_DIR}/${name}`);
-  return lines.length ? `mkdir -p /kbs/out/${ENV_DIR}\n${lines.join("\n")}\n` : "";
+  const lines = Object.entries(recipe.kconfigEnvProbe).map(([name, cmd]) => `(cd /work && timeout 60 sh -c ${shQuote(cmd)} </dev/null 2>>${GUEST_OUT}/build.log) | head -n 1 > ${GUEST_OUT}/${ENV_DIR}/${name}`);
+  return lines.length ? `mkdir -p ${GUEST_OUT}/${ENV_DIR}\n${lines.join("\n")}\n` : "";
 }
 
 /** A small regular file the sandbox wrote, read without following links; undefined when it is anything else. */
@@ -135,14 +133,12 @@ export class TreeBinaryCache {
     const tmp = path.join(this.deps.settings.dataDir, "tmp");
     fs.mkdirSync(tmp, { recursive: true });
     const work = fs.mkdtempSync(path.join(tmp, "kconfig-bin-"));
-    const staged = new Staging(this.deps.settings.stagingDir).make();
     try {
       // The sandbox's outputs, as kbs wrote them from its tar: regular files only.
       const outDir = path.join(work, "out");
-      linkOrCopy(bundle, path.join(staged.dir, "bundle.tar"));
-      const r = await this.deps.sandbox.run({
+      const r = await runStaged(this.deps, {
         image: recipe.images.kconfig,
-        binds: [{ host: staged.dir, guest: "/kbs/in" }],
+        inputs: { "bundle.tar": { link: bundle } },
         argv: ["/bin/sh", "-c", `${BUILD_SCRIPTS[kind]}${probeScript(recipe)}exit 0\n`],
         cwd: "/work",
         env: { ...kconfigEnv(recipe), KBS_TOOLS_DIR: recipe.kconfigTools.dir },
@@ -172,7 +168,6 @@ export class TreeBinaryCache {
       const fresh = readCache(dir);
       return fresh ? { ...fresh, env: fresh.env ?? {} } : undefined;
     } finally {
-      staged.remove();
       fs.rmSync(work, { recursive: true, force: true });
     }
   }

@@ -7,7 +7,6 @@ import type { Recipe } from "../core/recipe";
 import type { Revision } from "../revdb/revdb";
 import type { KconfigTools } from "./kconfig-tools";
 import type { StoredConfig } from "./store";
-import { runTreeScript, type TreeScriptDeps } from "./tree-script";
 
 const upgradeHelper = path.join(path.dirname(fileURLToPath(import.meta.url)), "upgrade_helper.py");
 
@@ -25,7 +24,7 @@ export interface UpgradeResult extends UpgradeChanges {
   to: { rev: string; describe: string; commit: string };
 }
 
-export interface UpgradeDeps extends TreeScriptDeps {
+export interface UpgradeDeps {
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): Revision };
   configs: { require(id: string): StoredConfig; put(input: { project: string; commit: string; rev: string; text: string }): { id: string; created: boolean } };
@@ -41,10 +40,10 @@ export interface UpgradeDeps extends TreeScriptDeps {
  */
 export async function upgradeConfig(deps: UpgradeDeps, configId: string, rev: string, opts: { store?: boolean } = {}): Promise<UpgradeResult> {
   const c = deps.configs.require(configId);
-  const { recipe } = deps.projects.require(c.project);
+  deps.projects.require(c.project);
   const target = deps.revdb.resolve(c.project, rev);
   const complete = await deps.kconfig.olddefconfig(c.project, c, c.text);
-  const r = await runTreeScript(deps, { script: upgradeHelper, args: ["upgrade"], recipe, kconfigHash: target.kconfigHash, stdin: complete, what: `Upgrading the config to ${c.project} ${target.describe}` });
+  const r = await deps.kconfig.runHelper(c.project, target, { script: upgradeHelper, args: ["upgrade"], stdin: complete, failure: { code: "tree_script_failed", what: `Upgrading the config to ${c.project} ${target.describe}` } });
   let report: z.infer<typeof Report>;
   try {
     report = Report.parse(JSON.parse(r.stdout.toString("utf8")));

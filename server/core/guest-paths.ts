@@ -8,7 +8,10 @@ export const GUEST_IN = "/kbs/in";
 export const GUEST_OUT = "/kbs/out";
 /** kbs's own helper scripts (the warm stub), read-only. */
 export const GUEST_STUB = "/kbs/stub";
-/** gitref's objects, read-only, borrowed by a build's git work tree (alternates). */
+/**
+ * gitref's objects, read-only, borrowed by a build's git work tree (alternates). A direct
+ * child of /kbs: bwrap makes missing parents of a bind 0700, which the sandbox uid could not enter.
+ */
 export const GUEST_OBJECTS = "/kbs/objects";
 /** The download cache a fetch stage checks and a build reads (Buildroot's dl/), read-only. */
 export const GUEST_DL = "/kbs/dl";

@@ -4,8 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { helperScript, type KconfigTools } from "../configs/kconfig-tools";
-import { runTreeScript } from "../configs/tree-script";
 import { migrate, type Db } from "../core/db";
+import { GUEST_IN } from "../core/guest-paths";
 import { HttpError, notFound } from "../http/errors";
 import { histogram } from "../core/metrics";
 import type { PresetsSpec, Recipe } from "../core/recipe";
@@ -177,12 +177,12 @@ export class PresetService {
 
   /** A config from a preset and the user's answers, stored like any saved config; remembers where it came from. */
   async create(req: { project: string; rev: string; preset: string; answers?: Record<string, string> }): Promise<{ configId: string; created: boolean; preset: Preset }> {
-    const { recipe, spec } = this.spec(req.project);
+    const { spec } = this.spec(req.project);
     const known = await this.get(req.project, req.rev, req.preset);
     const revision = this.deps.revdb.resolve(req.project, req.rev);
     const file = (await listBoardFiles(this.deps.gitref.dir, revision.sha, spec.boardFiles)).filter((f) => f.path === known.file);
     const boards = await readBoardFiles(this.deps.gitref.dir, file);
-    const r = await this.runHelper(req.project, recipe, spec, revision, boards, ["apply", "--file", known.file, "--answers", JSON.stringify(req.answers ?? {})]);
+    const r = await this.runHelper(req.project, spec, revision, boards, ["apply", "--file", known.file, "--answers", JSON.stringify(req.answers ?? {})]);
     const out = this.parse(ApplyOutput, r, "apply");
     if (out.badAnswers.length) {
       throw new HttpError(400, "bad_answer", `Answers that do not fit preset '${known.id}': ${out.badAnswers.map((b) => `${b.question} = ${b.answer} (${b.why})`).join("; ")}.`, {}, { questions: out.questions });
@@ -225,7 +225,7 @@ export class PresetService {
   private async extract(project: string, recipe: Recipe, spec: PresetsSpec, revision: Revision, listed: Array<{ path: string; blob: string; size: number }>, key: string): Promise<PresetSet> {
     const started = performance.now();
     const boards = await readBoardFiles(this.deps.gitref.dir, listed);
-    const r = await this.runHelper(project, recipe, spec, revision, boards, ["extract"]);
+    const r = await this.runHelper(project, spec, revision, boards, ["extract"]);
     const out = this.parse(ExtractOutput, r, "extract");
     const presets: Preset[] = [];
     const failed: PresetSet["failed"] = [];
@@ -256,16 +256,14 @@ export class PresetService {
     return parsed.data;
   }
 
-  private async runHelper(project: string, recipe: Recipe, spec: PresetsSpec, revision: Revision, boards: BoardFile[], args: string[]): Promise<RunResult> {
-    return runTreeScript(this.deps, {
+  private async runHelper(project: string, spec: PresetsSpec, revision: Revision, boards: BoardFile[], args: string[]): Promise<RunResult> {
+    return this.deps.kconfig.runHelper(project, revision, {
       script: presetsHelper,
-      args: [...args, "--boards", "/kbs/in/boards.tar", "--mcu-choice", spec.mcuChoice],
-      recipe,
-      kconfigHash: revision.kconfigHash,
-      what: `Reading ${project}'s board files at ${revision.describe}`,
+      args: [...args, "--boards", `${GUEST_IN}/boards.tar`, "--mcu-choice", spec.mcuChoice],
       files: { "boards.tar": writeTar(boards.map((b) => ({ path: b.path, type: "file", mode: 0o644, data: b.data }))) },
       timeoutMs: 180_000,
       maxOutputBytes: 64 * 1024 * 1024,
+      failure: { code: "tree_script_failed", what: `Reading ${project}'s board files at ${revision.describe}` },
     });
   }
 }

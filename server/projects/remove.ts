@@ -1,7 +1,11 @@
-import { DerivedConfigs } from "../configs/derived";
+import type { DerivedConfigs } from "../configs/derived";
+import type { ConfigStore } from "../configs/store";
 import { HttpError } from "../http/errors";
 import { log } from "../core/log";
-import type { Kbs } from "../kbs";
+import type { GitRef } from "../gitref/gitref";
+import type { KconfigBundleStore } from "../revdb/bundles";
+import type { RevDb } from "../revdb/revdb";
+import type { ProjectRegistry } from "./registry";
 
 export interface RemovedProject {
   refs: number;
@@ -16,13 +20,15 @@ export interface RemovedProject {
  * other project (and no saved config) has. Saved configs and builds stay readable: a
  * config's derived forms are computed first, while the tree is still there.
  */
-export async function removeProject(kbs: Pick<Kbs, "projects" | "gitref" | "revdb" | "bundles" | "configs" | "kconfig">, id: string): Promise<RemovedProject> {
+export async function removeProject(
+  kbs: { projects: ProjectRegistry; gitref: GitRef; revdb: RevDb; bundles: KconfigBundleStore; configs: ConfigStore; derived: DerivedConfigs },
+  id: string,
+): Promise<RemovedProject> {
   const project = kbs.projects.require(id);
   if (project.sync.state === "syncing") throw new HttpError(409, "sync_running", `Project '${id}' is syncing; wait for it to finish, then remove it.`);
-  const derived = new DerivedConfigs(kbs.configs, kbs.kconfig);
   const underived = kbs.configs.underived(id);
   for (const c of underived) {
-    await derived.get(c).catch((e: unknown) => log.warn({ config: c.id, err: (e as Error).message }, "a saved config's minimal form could not be computed before its project was removed"));
+    await kbs.derived.get(c).catch((e: unknown) => log.warn({ config: c.id, err: (e as Error).message }, "a saved config's minimal form could not be computed before its project was removed"));
   }
   const revisions = project.revisionCount;
   const orphans = kbs.revdb.removeProject(id).filter((h) => !kbs.configs.usesKconfigHash(h));

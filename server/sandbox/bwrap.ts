@@ -12,6 +12,7 @@ import type { Bind, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxReque
 import { UidAllocator } from "./uids";
 import { OUT_IN_WORK, OutputCollector } from "./collector";
 import { ConsoleWarmSandbox, type Console } from "./warm";
+import { GUEST_IN, GUEST_OUT, GUEST_STUB } from "../core/guest-paths";
 
 const BWRAP = "/usr/bin/bwrap";
 const SECCOMP = seccompFilter();
@@ -86,8 +87,8 @@ export class BwrapBackend implements SandboxBackend {
     fs.mkdirSync(outDir, { mode: 0o755 });
     fs.chownSync(outDir, host.uid, host.gid);
     const binds: Bind[] = [
-      { host: inDir, guest: "/kbs/in" },
-      { host: outDir, guest: "/kbs/out", writable: true },
+      { host: inDir, guest: GUEST_IN },
+      { host: outDir, guest: GUEST_OUT, writable: true },
       ...(req.binds ?? []),
     ];
     const args = this.args(host, { ...req, binds }, { argv: image.warm, cwd: "/work", newSession: false, stub: true });
@@ -196,9 +197,9 @@ export class BwrapBackend implements SandboxBackend {
     a.push("--perms", "1777", "--size", String(req.workSizeBytes ?? DEFAULT_WORK_SIZE), "--tmpfs", "/work");
     a.push("--perms", "1777", "--dir", "/work/.home", "--perms", "1777", "--dir", "/work/.tmp", "--symlink", "/work/.tmp", "/tmp");
     a.push("--perms", "0755", "--dir", "/kbs");
-    if (job.stub) a.push("--ro-bind", STUB_DIR, "/kbs/stub");
+    if (job.stub) a.push("--ro-bind", STUB_DIR, GUEST_STUB);
     // Collected outputs live inside the size-limited /work, so they count against its quota.
-    if (job.outInWork) a.push("--perms", "1777", "--dir", `/work/${OUT_IN_WORK}`, "--symlink", `/work/${OUT_IN_WORK}`, "/kbs/out");
+    if (job.outInWork) a.push("--perms", "1777", "--dir", `/work/${OUT_IN_WORK}`, "--symlink", `/work/${OUT_IN_WORK}`, GUEST_OUT);
     for (const b of req.binds ?? []) a.push(b.writable ? "--bind" : "--ro-bind", b.host, b.guest);
     a.push("--clearenv");
     for (const [k, v] of Object.entries(envOf(req))) a.push("--setenv", k, v);

@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import type { ChildIo } from "./run-child";
 import type { RunRequest, RunResult } from "./types";
 import { collectTar } from "./untrusted";
+import { GUEST_OUT } from "../core/guest-paths";
 
 /** Where /kbs/out points inside a collecting sandbox: a dir of its size-limited /work. */
 export const OUT_IN_WORK = ".kbs-out";
@@ -23,7 +24,7 @@ export class OutputCollector {
 
   /** The job, then the tar of its outputs; the job's exit code is the sandbox's. */
   guestArgv(argv: string[]): string[] {
-    const script = `rc=0; "$@" || rc=$?; cd /kbs/out 2>/dev/null && /usr/bin/tar --format=ustar -cf - . >&${COLLECT_FD}; exit $rc`;
+    const script = `rc=0; "$@" || rc=$?; cd ${GUEST_OUT} 2>/dev/null && /usr/bin/tar --format=ustar -cf - . >&${COLLECT_FD}; exit $rc`;
     return ["/bin/sh", "-c", script, "kbs-job", ...argv];
   }
 

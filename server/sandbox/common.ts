@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { Env } from "../core/settings";
 import { alive } from "./procs";
 import type { Limits, SandboxRequest } from "./types";
+import { GUEST_STUB } from "../core/guest-paths";
 
 /** Limits a request gets unless it names its own (rlimits can only be lowered inside). */
 export const DEFAULT_LIMITS: Limits = {
@@ -45,7 +46,7 @@ const GUEST_PATH = /^\/[^\0]*$/;
 export function checkGuestPath(p: string): void {
   if (!GUEST_PATH.test(p) || p.split("/").includes("..")) throw new Error(`bad guest path "${p}": must be absolute, without ".."`);
   const top = `/${p.split("/")[1]}`;
-  if (["/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/proc", "/dev", "/kbs/stub"].some((s) => p === s || top === s || p.startsWith("/kbs/stub/"))) {
+  if (["/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/proc", "/dev", GUEST_STUB].some((s) => p === s || top === s || p.startsWith(`${GUEST_STUB}/`))) {
     throw new Error(`bad guest path "${p}": it would replace part of the sandbox's system`);
   }
 }

@@ -13,6 +13,7 @@ import { runChild } from "./run-child";
 import type { Bind, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
 import { collectTar } from "./untrusted";
 import { ConsoleWarmSandbox, type Console } from "./warm";
+import { GUEST_IN, GUEST_OUT, GUEST_STUB } from "../core/guest-paths";
 
 /**
  * docker or podman: one container per sandbox from the image's Containerfile (built on
@@ -48,7 +49,7 @@ export class EngineBackend implements SandboxBackend {
     // Collected outputs: a bind the container writes, read back only once it is gone, through
     // the host's tar (which records links, FIFOs and devices as such; collectTar refuses them).
     const outDir = req.collect && path.join(this.sandboxesDir, `${name}-out`);
-    const binds = [...(req.binds ?? []), ...(outDir ? [{ host: outDir, guest: "/kbs/out", writable: true }] : [])];
+    const binds = [...(req.binds ?? []), ...(outDir ? [{ host: outDir, guest: GUEST_OUT, writable: true }] : [])];
     if (outDir) {
       fs.mkdirSync(outDir, { recursive: true });
       fs.chownSync(outDir, 1000, 1000);
@@ -82,9 +83,9 @@ export class EngineBackend implements SandboxBackend {
     fs.chownSync(outDir, 1000, 1000);
     const name = `kbs-${id}`;
     const binds: Bind[] = [
-      { host: inDir, guest: "/kbs/in" },
-      { host: outDir, guest: "/kbs/out", writable: true },
-      { host: STUB_DIR, guest: "/kbs/stub" },
+      { host: inDir, guest: GUEST_IN },
+      { host: outDir, guest: GUEST_OUT, writable: true },
+      { host: STUB_DIR, guest: GUEST_STUB },
       ...(req.binds ?? []),
     ];
     const args = ["run", "--rm", "-it", ...this.flags(name, req, binds), "-w", "/work", tag, ...image.warm];
@@ -124,7 +125,7 @@ export class EngineBackend implements SandboxBackend {
       "--tmpfs", "/tmp:rw,size=64m,mode=1777",
     ];
     for (const b of binds) {
-      if (!b.guest.startsWith("/kbs/stub")) checkGuestPath(b.guest);
+      if (!b.guest.startsWith(GUEST_STUB)) checkGuestPath(b.guest);
       f.push("-v", `${b.host}:${b.guest}:${b.writable ? "rw" : "ro"}`);
     }
     if (req.hostname) f.push("--hostname", req.hostname);

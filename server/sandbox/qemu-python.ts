@@ -4,6 +4,7 @@ import path from "node:path";
 import { run } from "../core/proc";
 import { cpio, parentDirs, type CpioEntry } from "./cpio";
 import { IMAGES_DIR, STUB_DIR } from "./images";
+import { GUEST_STUB } from "../core/guest-paths";
 
 const PYTHON = "/usr/bin/python3";
 const TERMINFO = ["x/xterm-256color", "x/xterm", "l/linux", "v/vt100", "d/dumb"];
@@ -48,7 +49,7 @@ export async function pythonLayer(dir: string): Promise<Buffer> {
   files.set(PYTHON, fs.realpathSync(PYTHON));
   for (const f of [...modules, ...libs]) files.set(f, f);
   for (const t of TERMINFO) if (fs.existsSync(`/usr/lib/terminfo/${t}`)) files.set(`/lib/terminfo/${t}`, `/usr/lib/terminfo/${t}`);
-  files.set("/kbs/stub/warm_stub.py", path.join(STUB_DIR, "warm_stub.py"));
+  files.set(`${GUEST_STUB}/warm_stub.py`, path.join(STUB_DIR, "warm_stub.py"));
   // setlocale(LC_ALL, "") with LANG=C.UTF-8 (menuconfig calls it) needs the locale files.
   for (const f of walk("/usr/lib/locale/C.utf8")) files.set(f, f);
 

@@ -15,6 +15,7 @@ import type { LaunchJob, PoolKey, RunRequest, RunResult, SandboxBackend, Sandbox
 import { collectTar } from "./untrusted";
 import { ConsoleWarmSandbox, type Console } from "./warm";
 import { log } from "../core/log";
+import { GUEST_IN } from "../core/guest-paths";
 
 /** The most a warm guest may send back from /kbs/out at once (a session's config and its markers). */
 const GUEST_OUT_MAX = 16 * 2 ** 20;
@@ -235,7 +236,7 @@ export class QemuBackend implements SandboxBackend {
     const cached = path.join(this.opts.dir, `initramfs-${hash.digest("hex").slice(0, 16)}.cpio`);
     if (fs.existsSync(cached)) return (this.base = fs.readFileSync(cached));
     const [init, stub, limits, pystub] = files;
-    const dirs = ["/bin", "/etc", "/proc", "/sys", "/dev", "/work", "/kbs", "/kbs/in"];
+    const dirs = ["/bin", "/etc", "/proc", "/sys", "/dev", "/work", "/kbs", GUEST_IN];
     this.base = cpio([
       ...dirs.map((d) => ({ name: d, mode: 0o755, type: "dir" as const })),
       { name: "/tmp", mode: 0o777, type: "symlink", data: "/work/.tmp" },

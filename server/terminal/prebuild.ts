@@ -1,6 +1,17 @@
 import { bundleFiles } from "../configs/bundle-files";
-import type { Kbs } from "../kbs";
+import type { KconfigTools } from "../configs/kconfig-tools";
 import { log } from "../core/log";
+import type { Recipe } from "../core/recipe";
+import type { Settings } from "../core/settings";
+import type { RevDb } from "../revdb/revdb";
+
+export interface PrebuildDeps {
+  settings: Pick<Settings, "sessions">;
+  projects: { require(id: string): { recipe: Recipe } };
+  revdb: Pick<RevDb, "list">;
+  bundles: { path(kconfigHash: string): string };
+  kconfig: Pick<KconfigTools, "treeBinaries">;
+}
 
 /** How many named revisions (tags and branch heads, newest first) are looked at for their kconfig trees. */
 const NAMED_SCAN = 50;
@@ -11,7 +22,7 @@ const NAMED_SCAN = 50;
  * `KBS_PREBUILD_TREES` of them, so the first session on a new release does not compile
  * them. Each is built once per kconfig hash (kept in data/kconfig-bin), as sessions do.
  */
-export async function prebuildTreeTools(kbs: Kbs, projectId: string, progress: (done: number, total: number) => void): Promise<void> {
+export async function prebuildTreeTools(kbs: PrebuildDeps, projectId: string, progress: (done: number, total: number) => void): Promise<void> {
   const limit = kbs.settings.sessions.prebuildTrees;
   if (!limit) return;
   const { recipe } = kbs.projects.require(projectId);

@@ -1,6 +1,6 @@
 import { fixtureGit } from "../fixtures/fake-firmware";
 import { openDb, type Db } from "../../server/core/db";
-import { createProjectParts, type ProjectParts } from "../../server/projects/setup";
+import { createProjectParts, type ProjectParts } from "../../server/projects/parts";
 
 /** The projects/gitref/revdb services over a fresh data dir, without the rest of kbs. */
 export function openProjectParts(dataDir: string): ProjectParts & { db: Db } {

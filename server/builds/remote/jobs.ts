@@ -48,7 +48,10 @@ export class RemoteJobs {
   ) {
     this.uploads = path.join(settings.dataDir, "uploads");
     fs.mkdirSync(this.uploads, { recursive: true });
-    // Uploads a killed server was receiving: their workers send them again.
+  }
+
+  /** Uploads a killed server was receiving: their workers send them again (`kbs serve` only: a CLI verb beside a running server must leave its uploads alone). */
+  removeStaleUploads(): void {
     for (const f of fs.readdirSync(this.uploads, { recursive: true }).map(String)) if (f.endsWith(".part")) fs.rmSync(path.join(this.uploads, f), { force: true });
   }
 

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { z } from "zod";
-import type { Kbs } from "../../kbs";
+import type { BuildService } from "../../builds/service";
+import type { Settings } from "../../core/settings";
 import { Reply, readJson, readQuery, type Router } from "../router";
 import { clientAddress } from "../../core/client-address";
 
@@ -14,7 +15,7 @@ const contentType = (name: string) =>
   name.endsWith(".json") ? "application/json" : name.endsWith(".sh") ? "text/x-shellscript; charset=utf-8" : "application/octet-stream";
 
 /** DESIGN.md "HTTP API" for builds, plus cancel, pin and verify. */
-export function registerBuildRoutes(router: Router, kbs: Kbs): void {
+export function registerBuildRoutes(router: Router, kbs: { settings: Pick<Settings, "trustedProxies">; builds: BuildService }): void {
   const builds = kbs.builds;
 
   router.post("/api/builds", async ({ req }) => {

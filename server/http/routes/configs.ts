@@ -1,9 +1,11 @@
 import { z } from "zod";
-import { DerivedConfigs } from "../../configs/derived";
+import type { DerivedConfigs } from "../../configs/derived";
 import { diffConfigs } from "../../configs/diff";
 import { ConfigInputError, MAX_CONFIG_BYTES } from "../../configs/parse";
 import { storedConfigRunsCode } from "../../configs/runs-code";
-import type { Kbs } from "../../kbs";
+import type { ConfigStore } from "../../configs/store";
+import type { ProjectRegistry } from "../../projects/registry";
+import type { RevDb } from "../../revdb/revdb";
 import { HttpError } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
 
@@ -33,8 +35,8 @@ const plain = (res: import("node:http").ServerResponse, text: string, headers: R
 /** A file name safe in a Content-Disposition header. */
 const fileName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 100);
 
-export function registerConfigRoutes(router: Router, kbs: Kbs): void {
-  const derived = new DerivedConfigs(kbs.configs, kbs.kconfig);
+export function registerConfigRoutes(router: Router, kbs: { projects: ProjectRegistry; revdb: RevDb; configs: ConfigStore; derived: DerivedConfigs }): void {
+  const { derived } = kbs;
 
   router.post("/api/configs", async ({ req }) => {
     // JSON escaping can double a config's size; the config's own limit is checked after parsing.

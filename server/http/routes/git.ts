@@ -4,8 +4,9 @@ import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
 import zlib from "node:zlib";
-import type { Kbs } from "../../kbs";
 import { git, gitEnv, gitText } from "../../gitref/git";
+import type { GitRef } from "../../gitref/gitref";
+import type { ProjectRegistry } from "../../projects/registry";
 import { log } from "../../core/log";
 import type { WorkerTokens } from "../../workers/tokens";
 import { HttpError, notFound } from "../errors";
@@ -20,7 +21,8 @@ import type { Router } from "../router";
  * serves it on protocol v0, which lets a client want only the advertised tips, so other
  * projects' objects in the shared store stay out of reach.
  */
-export function registerGitRoutes(router: Router, kbs: Kbs, tokens: WorkerTokens): void {
+export function registerGitRoutes(router: Router, kbs: { settings: { dataDir: string }; projects: ProjectRegistry; gitref: GitRef; workerTokens: WorkerTokens }): void {
+  const tokens = kbs.workerTokens;
   const viewsDir = path.join(kbs.settings.dataDir, "git-views");
 
   async function view(project: string): Promise<string> {

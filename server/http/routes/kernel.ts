@@ -1,7 +1,6 @@
 import { z } from "zod";
-import type { Kbs } from "../../kbs";
-import { KernelDefconfigs } from "../../kernel/defconfig";
-import { kernelArches, startConfig } from "../../kernel/start";
+import type { KernelDefconfigs } from "../../kernel/defconfig";
+import { kernelArches, startConfig, type StartDeps } from "../../kernel/start";
 import { HttpError } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
 
@@ -35,8 +34,8 @@ const text = (res: import("node:http").ServerResponse, type: string, body: strin
   res.end(body);
 };
 
-export function registerKernelRoutes(router: Router, kbs: Kbs): void {
-  const defconfigs = new KernelDefconfigs(kbs);
+export function registerKernelRoutes(router: Router, kbs: StartDeps & { defconfigs: KernelDefconfigs }): void {
+  const { defconfigs } = kbs;
 
   router.get("/api/kernel/arches", async ({ url }) => {
     const q = readQuery(url, ArchesQuery);

@@ -1,7 +1,10 @@
 import { z } from "zod";
-import type { Kbs } from "../../kbs";
+import type { BuildService } from "../../builds/service";
+import type { KconfigTools } from "../../configs/kconfig-tools";
+import type { ConfigStore } from "../../configs/store";
 import { flashGuidance } from "../../presets/flash";
-import { PresetService } from "../../presets/service";
+import type { PresetService } from "../../presets/service";
+import type { ProjectRegistry } from "../../projects/registry";
 import { notFound } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
 
@@ -18,14 +21,6 @@ const PostPreset = z.object({
 
 const LinkPreset = z.object({ from: z.string().regex(/^[0-9a-f]{64}$/, "must be a config id (64 hex digits)") });
 
-/** The service behind the preset routes, one per kbs (the build and printer pages ask it where a config came from). */
-const services = new WeakMap<Kbs, PresetService>();
-export function presetService(kbs: Kbs): PresetService {
-  let s = services.get(kbs);
-  if (!s) services.set(kbs, (s = new PresetService(kbs)));
-  return s;
-}
-
 /**
  * Board presets (DESIGN.md "HTTP API"):
  *   GET  /api/projects/:id/revisions/:rev/presets?q=        [{id, title, file, mcu, complete, questions}]
@@ -35,8 +30,8 @@ export function presetService(kbs: Kbs): PresetService {
  *   GET  /api/builds/:id/flash                              how to flash it: the board file's lines, else the recipe's rule for the config
  *   POST /api/configs/:id/preset {from}                     a config saved in a session begun from preset config `from` keeps its origin
  */
-export function registerPresetRoutes(router: Router, kbs: Kbs): void {
-  const presets = presetService(kbs);
+export function registerPresetRoutes(router: Router, kbs: { presets: PresetService; projects: ProjectRegistry; configs: ConfigStore; builds: BuildService; kconfig: KconfigTools }): void {
+  const { presets } = kbs;
 
   router.get("/api/projects/:id/revisions/:rev/presets", async ({ params, url }) => {
     const { q, limit } = readQuery(url, ListQuery);

@@ -1,9 +1,11 @@
 import { z } from "zod";
-import type { Kbs } from "../../kbs";
+import type { KconfigTools } from "../../configs/kconfig-tools";
+import type { ConfigStore } from "../../configs/store";
 import { flashGuidance } from "../../presets/flash";
-import { PrinterService } from "../../printers/service";
+import type { PresetService } from "../../presets/service";
+import type { PrinterService } from "../../printers/service";
+import type { ProjectRegistry } from "../../projects/registry";
 import { readJson, Reply, type Router } from "../router";
-import { presetService } from "./presets";
 
 const PostPrinter = z.object({
   name: z.string().trim().min(1, "name is required").max(100),
@@ -26,9 +28,8 @@ const UpgradeAll = z.object({ rev: z.string().min(1).max(300).optional() });
  *   POST /api/printers/:id/build                          "Build all": {builds:[{role, id, state}]}
  *   POST /api/printers/:id/upgrade {rev?}                 "Upgrade all": 201 {id, parts:[{role, from, to, new, removed, changed}]} (a new profile)
  */
-export function registerPrinterRoutes(router: Router, kbs: Kbs): void {
-  const printers = new PrinterService(kbs);
-  const presets = presetService(kbs);
+export function registerPrinterRoutes(router: Router, kbs: { printers: PrinterService; presets: PresetService; projects: ProjectRegistry; configs: ConfigStore; kconfig: KconfigTools }): void {
+  const { printers, presets } = kbs;
 
   router.post("/api/printers", async ({ req }) => {
     const body = await readJson(req, PostPrinter, 16 * 1024);

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import type { Kbs } from "../../kbs";
-import type { Project } from "../../projects/registry";
-import type { Revision } from "../../revdb/revdb";
+import type { Project, ProjectRegistry } from "../../projects/registry";
+import type { SyncService } from "../../projects/sync";
+import type { Revision, RevDb } from "../../revdb/revdb";
 import { readQuery, Reply, type Router } from "../router";
 
 /** A project as the API shows it: the recipe by id, with what the chooser needs from it. */
@@ -28,7 +28,7 @@ const RevisionsQuery = z.object({
 });
 
 /** GET /api/projects, revisions of a project, one revision, and POST .../sync (DESIGN.md "HTTP API"). */
-export function registerProjectRoutes(router: Router, kbs: Kbs): void {
+export function registerProjectRoutes(router: Router, kbs: { projects: ProjectRegistry; revdb: RevDb; sync: SyncService }): void {
   router.get("/api/projects", () => kbs.projects.list().map(projectJson));
   router.get("/api/projects/:id", ({ params }) => projectJson(kbs.projects.require(params.id!)));
   router.get("/api/projects/:id/revisions", ({ params, url }) => {

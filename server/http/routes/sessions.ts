@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { Kbs } from "../../kbs";
+import type { Settings } from "../../core/settings";
+import type { SessionManager } from "../../terminal/manager";
 import { notFound } from "../errors";
 import { readJson, Reply, type Router } from "../router";
 import { clientAddress } from "../../core/client-address";
@@ -13,7 +14,7 @@ const PostSession = z.object({
 
 const isoTime = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-export function registerSessionRoutes(router: Router, kbs: Kbs): void {
+export function registerSessionRoutes(router: Router, kbs: { settings: Pick<Settings, "trustedProxies">; sessions: SessionManager }): void {
   router.post("/api/sessions", async ({ req }) => {
     const body = await readJson(req, PostSession, 16 * 1024);
     const created = await kbs.sessions.create({ ...body, clientAddress: clientAddress(req, kbs.settings.trustedProxies) });

@@ -1,6 +1,9 @@
 import { z } from "zod";
-import { DerivedConfigs } from "../../configs/derived";
-import type { Kbs } from "../../kbs";
+import type { DerivedConfigs } from "../../configs/derived";
+import type { ConfigStore } from "../../configs/store";
+import type { ProjectRegistry } from "../../projects/registry";
+import type { RevDb } from "../../revdb/revdb";
+import type { SymbolService } from "../../symbols/service";
 import { readTreeFile } from "../../symbols/tree-files";
 import { readQuery, type Router } from "../router";
 
@@ -20,8 +23,8 @@ const LookupQuery = z.object({
 const ArchQuery = z.object({ arch: Arch });
 
 /** The symbol explorer (DESIGN.md "HTTP API"): search, one symbol, its history, tree files, and a config's chosen symbols. */
-export function registerSymbolRoutes(router: Router, kbs: Kbs): void {
-  const derived = new DerivedConfigs(kbs.configs, kbs.kconfig);
+export function registerSymbolRoutes(router: Router, kbs: { symbols: SymbolService; projects: ProjectRegistry; revdb: RevDb; gitref: { dir: string }; configs: ConfigStore; derived: DerivedConfigs }): void {
+  const { derived } = kbs;
 
   router.get("/api/projects/:id/revisions/:rev/symbols", ({ params, url }) => {
     const { q, limit, arch } = readQuery(url, SearchQuery);

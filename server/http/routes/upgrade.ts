@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { newerOnBranch, upgradeConfig } from "../../configs/upgrade";
-import type { Kbs } from "../../kbs";
+import { newerOnBranch, upgradeConfig, type UpgradeDeps } from "../../configs/upgrade";
+import type { PresetService } from "../../presets/service";
 import { readJson, Reply, type Router } from "../router";
-import { presetService } from "./presets";
 
 const UpgradeBody = z.object({ rev: z.string().min(1).max(300) });
 
@@ -11,12 +10,12 @@ const UpgradeBody = z.object({ rev: z.string().min(1).max(300) });
  *   POST /api/configs/:id/upgrade {rev}   201 {configId, from, to, new, removed, changed}
  *   GET  /api/configs/:id/latest          {latest: {branch, rev, describe, commit} | null, new, removed, changed}: what upgrading to the branch head would change (nothing stored)
  */
-export function registerUpgradeRoutes(router: Router, kbs: Kbs): void {
+export function registerUpgradeRoutes(router: Router, kbs: UpgradeDeps & Parameters<typeof newerOnBranch>[0] & { presets: PresetService }): void {
   router.post("/api/configs/:id/upgrade", async ({ req, params }) => {
     const body = await readJson(req, UpgradeBody, 4096);
     const out = await upgradeConfig(kbs, params.id!, body.rev);
     // The board's flashing lines still apply to the upgraded config.
-    const presets = presetService(kbs);
+    const { presets } = kbs;
     if (presets.origin(params.id!) && out.configId !== params.id) presets.link(out.configId!, params.id!, kbs.configs.require(params.id!).project);
     return new Reply(201, out);
   });

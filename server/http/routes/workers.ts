@@ -1,14 +1,13 @@
 import fs from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
-import type { Kbs } from "../../kbs";
-import { RemoteJobs } from "../../builds/remote/jobs";
+import type { RemoteJobs } from "../../builds/remote/jobs";
+import type { BuildService } from "../../builds/service";
 import { buildStates } from "../../builds/types";
-import { WorkerRegistry } from "../../workers/registry";
-import { WorkerTokens } from "../../workers/tokens";
+import type { Settings } from "../../core/settings";
+import type { WorkerTokens } from "../../workers/tokens";
 import { badRequest } from "../errors";
 import { readBody, readJson, readQuery, type Router } from "../router";
-import { registerGitRoutes } from "./git";
 
 const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/, "a worker name is letters, digits and ._:@/- (at most 128)");
 const Attempt = z.object({ attempt: z.coerce.number().int().min(1) });
@@ -28,13 +27,11 @@ const FinishBody = z.object({
 
 /**
  * Remote build workers (`kbs worker --server URL --token T`): the job API under
- * /api/worker/ and the sources under /git/ (server/http/routes/git.ts), each request with
+ * /api/worker/ (the sources are under /git/, server/http/routes/git.ts), each request with
  * a worker token; GET /api/workers lists the workers seen.
  */
-export function registerWorkerRoutes(router: Router, kbs: Kbs): void {
-  const tokens = new WorkerTokens(kbs.db);
-  const jobs = new RemoteJobs(kbs.settings, kbs.builds, { projects: kbs.projects, configs: kbs.configs }, new WorkerRegistry());
-  registerGitRoutes(router, kbs, tokens);
+export function registerWorkerRoutes(router: Router, kbs: { settings: Pick<Settings, "redisUrl">; builds: BuildService; workerTokens: WorkerTokens; remoteJobs: RemoteJobs }): void {
+  const { workerTokens: tokens, remoteJobs: jobs } = kbs;
 
   const caller = (req: IncomingMessage) => {
     const token = tokens.authenticate(req.headers.authorization);

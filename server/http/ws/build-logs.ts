@@ -2,8 +2,8 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { WebSocketServer } from "ws";
-import type { UpgradeRoute } from "../kbs";
-import type { BuildService } from "./service";
+import type { BuildService } from "../../builds/service";
+import type { UpgradeRoute } from "./route";
 
 /**
  * `/ws/builds/:id/log`: the build log, live. Text frames carry log text from the start

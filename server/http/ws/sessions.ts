@@ -1,12 +1,12 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { shown } from "../http/edge";
-import type { UpgradeRoute } from "../kbs";
-import { log } from "../core/log";
-import type { SessionManager } from "./manager";
-import { parseClientMessage, type ServerMessage } from "./protocol";
-import type { Session, TerminalClient } from "./session";
+import { shown } from "../edge";
+import { log } from "../../core/log";
+import type { SessionManager } from "../../terminal/manager";
+import { parseClientMessage, type ServerMessage } from "../../terminal/protocol";
+import type { Session, TerminalClient } from "../../terminal/session";
+import type { UpgradeRoute } from "./route";
 
 export const WS_PREFIX = "/ws/sessions/";
 /** Keystrokes and pastes are small; anything larger is refused (close 1009). */

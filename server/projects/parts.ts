@@ -1,10 +1,8 @@
 import path from "node:path";
 import type { Db } from "../core/db";
 import { GitRef } from "../gitref/gitref";
-import type { Kbs } from "../kbs";
 import { KconfigBundleStore } from "../revdb/bundles";
 import { RevDb } from "../revdb/revdb";
-import { ensureBuiltins, registerUpstreams } from "./builtins";
 import { loadRecipes } from "../core/recipe";
 import { ProjectRegistry } from "./registry";
 import { SyncService } from "./sync";
@@ -27,23 +25,4 @@ export function createProjectParts(dataDir: string, db: Db): ProjectParts {
   const bundles = new KconfigBundleStore(path.join(dataDir, "bundles"), gitref.dir);
   const sync = new SyncService({ db, projects, gitref, revdb, bundles });
   return { projects, gitref, revdb, bundles, sync };
-}
-
-/**
- * Attach the projects/gitref/revdb part to the service graph. Built-ins are imported
- * before this returns (offline, fast when unchanged); pre-registered upstreams sync in
- * the background once the server runs, never blocking start-up.
- */
-export async function attachProjects(kbs: Kbs): Promise<void> {
-  const { settings } = kbs;
-  Object.assign(kbs, createProjectParts(settings.dataDir, kbs.db));
-  if (settings.builtins) await ensureBuiltins(kbs.projects, kbs.sync);
-  if (settings.upstreams) {
-    const ids = registerUpstreams(kbs.projects);
-    kbs.onStart(() => {
-      void (async () => {
-        for (const id of ids) await kbs.sync.start(id);
-      })();
-    });
-  }
 }
