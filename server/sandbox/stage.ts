@@ -13,7 +13,7 @@ import type { Bind, RunRequest, RunResult } from "./types";
 export type Inputs = Record<string, { link: string } | { copy: string } | string | Buffer>;
 
 /** A hard link when on the same filesystem (bundles are immutable), else a copy. */
-export function linkOrCopy(from: string, to: string): void {
+function linkOrCopy(from: string, to: string): void {
   try {
     fs.linkSync(from, to);
   } catch {

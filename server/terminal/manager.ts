@@ -1,13 +1,12 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import { bundleFiles } from "../configs/bundle-files";
 import { kconfigEnv } from "../configs/kconfig-env";
 import type { KconfigTools } from "../configs/kconfig-tools";
-import { linkOrCopy } from "../sandbox/stage";
+import { placeInputs } from "../sandbox/stage";
 import type { ConfigStore } from "../configs/store";
 import type { Db } from "../core/db";
 import { invalid, notFound } from "../core/errors";
+import { GUEST_IN, GUEST_OUT } from "../core/guest-paths";
 import { log } from "../core/log";
 import { counter, gauge } from "../core/metrics";
 import type { Recipe } from "../core/recipe";
@@ -215,14 +214,15 @@ export class SessionManager {
     const bundle = this.deps.bundles.path(kconfigHash);
     const files = await bundleFiles(bundle);
     const own = await this.deps.kconfig.treeBinaries.get(recipe, kconfigHash, bundle, files);
-    const frontend = chooseFrontend(recipe, files, own?.mconf, "/kbs/out/.config");
+    const config = `${GUEST_OUT}/.config`;
+    const frontend = chooseFrontend(recipe, files, own?.mconf, config);
     const job: LaunchSpec["job"] = {
-      extract: own ? [`/kbs/in/${IN_BUNDLE}`, `/kbs/in/${IN_TOOLS}`] : [`/kbs/in/${IN_BUNDLE}`],
-      copy: withConfig ? [{ from: `/kbs/in/${IN_CONFIG}`, to: "/kbs/out/.config" }] : [],
+      extract: own ? [`${GUEST_IN}/${IN_BUNDLE}`, `${GUEST_IN}/${IN_TOOLS}`] : [`${GUEST_IN}/${IN_BUNDLE}`],
+      copy: withConfig ? [{ from: `${GUEST_IN}/${IN_CONFIG}`, to: config }] : [],
       cwd: "/work",
       argv: frontend.argv,
       // The tree's probed environment (KERNELVERSION, CC_VERSION_TEXT) as its Makefile sets it for a local menuconfig.
-      env: { ...kconfigEnv(recipe, arch), ...own?.env, KCONFIG_CONFIG: "/kbs/out/.config", [recipe.configVar]: "/kbs/out/.config", srctree: "/work" },
+      env: { ...kconfigEnv(recipe, arch), ...own?.env, KCONFIG_CONFIG: config, [recipe.configVar]: config, srctree: "/work" },
     };
     return { key: JSON.stringify([projectId, kconfigHash, recipe.images.menuconfig, job]), kconfigHash, bundle, tools: own?.tar, image: recipe.images.menuconfig, frontend, job };
   }
@@ -231,9 +231,11 @@ export class SessionManager {
   private async sandboxFor(spec: LaunchSpec, startText: string | undefined): Promise<WarmSandbox> {
     const sandbox = await this.deps.sandbox.claim({ image: spec.image });
     try {
-      linkOrCopy(spec.bundle, path.join(sandbox.inDir, IN_BUNDLE));
-      if (spec.tools) linkOrCopy(spec.tools, path.join(sandbox.inDir, IN_TOOLS));
-      if (startText !== undefined) fs.writeFileSync(path.join(sandbox.inDir, IN_CONFIG), startText);
+      placeInputs(sandbox.inDir, {
+        [IN_BUNDLE]: { link: spec.bundle },
+        ...(spec.tools ? { [IN_TOOLS]: { link: spec.tools } } : {}),
+        ...(startText !== undefined ? { [IN_CONFIG]: startText } : {}),
+      });
     } catch (e) {
       await sandbox.kill();
       throw e;
