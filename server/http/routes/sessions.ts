@@ -23,9 +23,11 @@ export function registerSessionRoutes(router: Router, kbs: { settings: Pick<Sett
 
   router.get("/api/sessions/:id", ({ params }) => {
     const rec = kbs.sessions.record(params.id!);
-    if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
+    if (!rec) throw notFound("unknown_session", "No such session: it may have been mistyped. Start a new session from the project's page.");
     const live = kbs.sessions.get(rec.id);
-    return { ...rec, state: live?.active ? "active" : "ended", wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
+    // "ended" once the end is recorded (its reason, its last config); "ending" while that last store runs.
+    const state = live?.active ? "active" : rec.endedAt ? "ended" : "ending";
+    return { ...rec, state, wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
   });
 
   // Ends the session now, storing its latest config first.
