@@ -1,7 +1,7 @@
 import { DerivedConfigs } from "../configs/derived";
-import { HttpError } from "../http/errors";
 import { log } from "../core/log";
 import type { Kbs } from "../kbs";
+import { conflict } from "../core/errors";
 
 export interface RemovedProject {
   refs: number;
@@ -18,7 +18,7 @@ export interface RemovedProject {
  */
 export async function removeProject(kbs: Pick<Kbs, "projects" | "gitref" | "revdb" | "bundles" | "configs" | "kconfig">, id: string): Promise<RemovedProject> {
   const project = kbs.projects.require(id);
-  if (project.sync.state === "syncing") throw new HttpError(409, "sync_running", `Project '${id}' is syncing; wait for it to finish, then remove it.`);
+  if (project.sync.state === "syncing") throw conflict("sync_running", `Project '${id}' is syncing; wait for it to finish, then remove it.`);
   const derived = new DerivedConfigs(kbs.configs, kbs.kconfig);
   const underived = kbs.configs.underived(id);
   for (const c of underived) {
