@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError, UsageError } from "../cli";
-import { HttpError } from "../http/errors";
+import { CliError, UsageError } from "./exit";
 import { createKbs, type Kbs } from "../kbs";
 import type { Upstream } from "../projects/registry";
 import { removeProject } from "../projects/remove";
@@ -120,9 +119,6 @@ export async function run(argv: string[]): Promise<number> {
   const kbs = await createKbs(loadSettings());
   try {
     return await handler(kbs, rest);
-  } catch (e) {
-    if (e instanceof HttpError) throw new CliError(`kbs project ${sub}: ${e.message}`);
-    throw e;
   } finally {
     await kbs.close();
   }

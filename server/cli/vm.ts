@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError, UsageError } from "../cli";
+import { CliError, UsageError } from "./exit";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
 import { AssetMismatchError, fetchVerified, httpSource, storeSource, type AssetSource } from "../vm/assets";
@@ -61,8 +61,7 @@ export async function run(argv: string[]): Promise<number> {
 /** The build's files from a kbs server (--url) or a data dir (--data-dir, else KBS_DATA_DIR). */
 async function withSource<T>(buildId: string, opts: { url?: string; "data-dir"?: string }, fn: (s: AssetSource) => Promise<T>): Promise<T> {
   if (opts.url) return fn(httpSource(opts.url, buildId));
-  const env = { ...process.env, ...(opts["data-dir"] ? { KBS_DATA_DIR: opts["data-dir"] } : {}), KBS_BUILTINS: "0", KBS_UPSTREAMS: "0", KBS_POOL_SIZE: "0" };
-  const kbs = await createKbs(loadSettings(env));
+  const kbs = await createKbs(loadSettings(undefined, { KBS_DATA_DIR: opts["data-dir"], KBS_BUILTINS: "0", KBS_UPSTREAMS: "0", KBS_POOL_SIZE: "0" }));
   try {
     const build = kbs.builds.get(buildId);
     if (!build) throw new Error(`there is no build ${buildId} in ${kbs.settings.dataDir}`);

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
+import { CliError } from "./exit";
 import { openDb } from "../core/db";
 import { loadSettings } from "../core/settings";
 import { WorkerTokens } from "../workers/tokens";
