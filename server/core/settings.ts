@@ -134,8 +134,8 @@ export function defaultStagingRoot(dataDir: string): string {
 }
 
 export function loadSettings(env: Env = process.env, overrides: SettingOverrides = {}): Settings {
-  const given = Object.entries({ ...env, ...overrides }).filter(([, v]) => v !== undefined && v !== "");
-  const parsed = SettingsSchema.safeParse(Object.fromEntries(given));
+  const given = (vars: Env) => Object.entries(vars).filter(([, v]) => v !== undefined && v !== "");
+  const parsed = SettingsSchema.safeParse(Object.fromEntries([...given(env), ...given(overrides)]));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new SettingsError(`kbs: bad settings in the environment:\n${lines.join("\n")}`);
