@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
 import { DEFAULT_PREFIX, formatConfig, parseConfig, parseConfigStrict, type ParsedConfig } from "./parse";
-import type { RevisionPin } from "../revdb/revdb";
+import type { RevisionPin } from "../core/revision";
 import { notFound } from "../core/errors";
 
 /** What the store needs from revdb: a commit's describe string and kconfig hash. */

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { run } from "../core/proc";
 import type { Recipe } from "../core/recipe";
-import type { Revision } from "../revdb/revdb";
+import type { Revision } from "../core/revision";
 import type { KconfigTools } from "./kconfig-tools";
 import type { StoredConfig } from "./store";
 import { runTreeScript, type TreeScriptDeps } from "./tree-script";

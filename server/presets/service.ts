@@ -8,7 +8,7 @@ import { runTreeScript } from "../configs/tree-script";
 import { migrate, type Db } from "../core/db";
 import { histogram } from "../core/metrics";
 import type { PresetsSpec, Recipe } from "../core/recipe";
-import type { Revision } from "../revdb/revdb";
+import type { Revision } from "../core/revision";
 import { writeTar } from "../core/tar";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { listBoardFiles, readBoardFiles, type BoardFile } from "./boards";

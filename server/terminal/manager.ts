@@ -16,7 +16,7 @@ import { DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK } from "./flow";
 import { chooseFrontend, type Frontend } from "./frontend";
 import { Primer, type PrimeHooks } from "./primer";
 import { Session, type EndReason, type SessionOptions, type SessionOwner } from "./session";
-import type { RevisionPin } from "../revdb/revdb";
+import type { RevisionPin } from "../core/revision";
 
 export interface SessionDeps {
   settings: Settings;

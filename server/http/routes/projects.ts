@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Kbs } from "../../kbs";
 import type { Project } from "../../projects/registry";
-import type { Revision } from "../../revdb/revdb";
+import type { Revision } from "../../core/revision";
 import { readQuery, Reply, type Router } from "../router";
 
 /** A project as the API shows it: the recipe by id, with what the chooser needs from it. */
