@@ -132,10 +132,10 @@ describe("revdb on the fake firmware repo", () => {
       try {
         parts.revdb.resolve("fw", "v0.2.1");
       } catch (e) {
-        return e as { status: number; code: string; message: string; details: { closeMatches: Array<{ name: string }> } };
+        return e as { kind: string; code: string; message: string; details: { closeMatches: Array<{ name: string }> } };
       }
     })()!;
-    expect(unknown.status).toBe(404);
+    expect(unknown.kind).toBe("not_found");
     expect(unknown.code).toBe("unknown_revision");
     expect(unknown.details.closeMatches.map((m) => m.name)).toContain("v0.2.0");
     expect(unknown.message).toMatch(/did you mean .*v0\.2\.0/);
