@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { KbsError } from "../core/errors";
 import { CliError, UsageError } from "./exit";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
@@ -51,7 +52,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`kbs vm: ${e.message}\n`);
       return 4;
     }
-    if (e instanceof CliError) throw e;
+    // An error of kbs's own parts keeps its kind; the rest (the network, a missing build) is the input's.
+    if (e instanceof CliError || e instanceof KbsError) throw e;
     throw new CliError(`kbs vm: ${(e as Error).message}`);
   } finally {
     if (!values.keep) fs.rmSync(dir, { recursive: true, force: true });

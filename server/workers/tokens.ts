@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
-import { KbsError } from "../core/errors";
+import { conflict, invalid, KbsError } from "../core/errors";
 
 /**
  * Worker tokens (`kbs worker-token create|list|revoke`): what a remote `kbs worker`
@@ -51,8 +51,8 @@ export class WorkerTokens {
 
   /** A new token; the secret is only in the returned string. */
   create(name: string): { token: string; info: WorkerToken } {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new Error(`a token name is 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(name)})`);
-    if (this.db.prepare("SELECT 1 FROM worker_tokens WHERE name = ?").get(name)) throw new Error(`a token named '${name}' exists already; revoke it or pick another name`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw invalid("bad_token_name", `A token name is 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(name)}).`);
+    if (this.db.prepare("SELECT 1 FROM worker_tokens WHERE name = ?").get(name)) throw conflict("token_exists", `A token named '${name}' exists already; revoke it or pick another name.`);
     const id = crypto.randomBytes(6).toString("hex");
     const secret = crypto.randomBytes(24).toString("hex");
     this.db.prepare("INSERT INTO worker_tokens (id, name, secret_sha256, created_at) VALUES (?, ?, ?, ?)").run(id, name, digest(secret), new Date().toISOString());
