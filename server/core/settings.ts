@@ -201,8 +201,8 @@ export function loadSettings(env: Env = process.env, overrides: SettingOverrides
 }
 
 /**
- * The log level, read on its own: the logger exists before the settings are loaded (and
- * reports when they are bad). A level loadSettings would refuse logs at info until then.
+ * The log level, read on its own: the logger exists before the settings are loaded. A
+ * level loadSettings refuses means info here (and loadSettings then says what is wrong).
  */
 export function logLevel(env: Env = process.env): LogLevel {
   const level = z.enum(LOG_LEVELS).safeParse(env.KBS_LOG_LEVEL);
