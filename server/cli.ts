@@ -12,6 +12,8 @@ export type Verb = (argv: string[]) => Promise<number>;
 export interface VerbModule {
   run: Verb;
   usage: string | ((argv: string[]) => string);
+  /** Its sub-verbs, if it has any: an error line then names the one that failed (`kbs project add: …`). */
+  subVerbs?: readonly string[];
 }
 
 /**
@@ -86,7 +88,8 @@ export async function main(argv: string[], extra: Record<string, () => Promise<V
     }
     return await mod.run(rest);
   } catch (e) {
-    const f = failure(verb, e, debugStackTraces());
+    const sub = rest[0] !== undefined && mod?.subVerbs?.includes(rest[0]) ? ` ${rest[0]}` : "";
+    const f = failure(`${verb}${sub}`, e, debugStackTraces());
     process.stderr.write(f.withUsage ? `${f.text}\n\n${verbUsage().trimEnd()}\n` : `${f.text}\n`);
     return f.code;
   }

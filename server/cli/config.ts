@@ -5,6 +5,7 @@ import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
 
 export const usage = "usage: kbs config upgrade <config-id> <rev> [--json]";
+export const subVerbs = ["upgrade"];
 
 /** `kbs config upgrade <config-id> <rev>`: the config brought to another revision, with what changed. */
 export async function run(argv: string[]): Promise<number> {

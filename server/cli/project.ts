@@ -110,11 +110,12 @@ async function setUrl(kbs: Kbs, argv: string[]): Promise<number> {
   return 0;
 }
 
-const subVerbs: Record<string, (kbs: Kbs, argv: string[]) => number | Promise<number>> = { add, list, remove, "set-url": setUrl };
+const handlers: Record<string, (kbs: Kbs, argv: string[]) => number | Promise<number>> = { add, list, remove, "set-url": setUrl };
+export const subVerbs = Object.keys(handlers);
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  const handler = sub && Object.hasOwn(subVerbs, sub) ? subVerbs[sub] : undefined;
+  const handler = sub && Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
   if (!handler) throw new UsageError(sub ? `unknown sub-verb '${sub}'` : "give a sub-verb");
   const kbs = await createKbs(loadSettings());
   try {
