@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError } from "../server/cli";
+import { CliError } from "../server/cli/exit";
 import { svgChart } from "./chart";
 import { markdownTable, textTable } from "./report";
 import { removeDir, runBench } from "./runner";

@@ -1,4 +1,5 @@
-import { SettingsError } from "./core/settings";
+import { failure } from "./cli/exit";
+import { debugStackTraces } from "./core/settings";
 
 /** A `kbs` verb: takes its own argv (after the verb), returns the exit code. */
 export type Verb = (argv: string[]) => Promise<number>;
@@ -11,6 +12,8 @@ export type Verb = (argv: string[]) => Promise<number>;
 export interface VerbModule {
   run: Verb;
   usage: string | ((argv: string[]) => string);
+  /** Its sub-verbs, if it has any: an error line then names the one that failed (`kbs project add: …`). */
+  subVerbs?: readonly string[];
 }
 
 /**
@@ -49,6 +52,10 @@ const usage = `usage: kbs <verb> [options]
   vm run <build-id> [--data-dir D | --url U]  verify a VM image build's sha256s and boot it in QEMU here
   doctor                                   what this machine can run, and how to fix what it cannot
   bench [--json] [--out FILE] [--quick] [--only S,..] [--full]  the benchmark suite
+
+exit codes: 0 done; 1 failed (a failed build, or kbs itself: set KBS_DEBUG=1 for the stack trace);
+  2 bad usage or input (a bad name, an unknown project or revision, a config that is not one);
+  75 not possible right now (a full queue, the server busy, the disk full): run it again later
 `;
 
 /**
@@ -81,17 +88,10 @@ export async function main(argv: string[], extra: Record<string, () => Promise<V
     }
     return await mod.run(rest);
   } catch (e) {
-    if (e instanceof UsageError || isParseArgsError(e)) {
-      process.stderr.write(`kbs ${verb}: ${(e as Error).message}\n\n${verbUsage().trimEnd()}\n`);
-      return 2;
-    }
-    if (e instanceof SettingsError || e instanceof CliError) {
-      process.stderr.write(`${e.message}\n`);
-      return 2;
-    }
-    // Never a stack trace to a user: the message, and where the details are for a developer.
-    process.stderr.write(`kbs ${verb}: ${(e as Error)?.message ?? String(e)}\n${process.env.KBS_DEBUG ? `${(e as Error)?.stack ?? ""}\n` : "(set KBS_DEBUG=1 for the stack trace)\n"}`);
-    return 1;
+    const sub = rest[0] !== undefined && mod?.subVerbs?.includes(rest[0]) ? ` ${rest[0]}` : "";
+    const f = failure(`${verb}${sub}`, e, debugStackTraces());
+    process.stderr.write(f.withUsage ? `${f.text}\n\n${verbUsage().trimEnd()}\n` : `${f.text}\n`);
+    return f.code;
   }
 }
 
@@ -100,14 +100,3 @@ function wantsHelp(argv: string[]): boolean {
   const own = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
   return own.includes("--help") || own.includes("-h");
 }
-
-/** node:util parseArgs's own errors (an unknown option, a missing option value). */
-function isParseArgsError(e: unknown): boolean {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string" && (e as NodeJS.ErrnoException).code!.startsWith("ERR_PARSE_ARGS_");
-}
-
-/** An input error: printed as is, exit 2. */
-export class CliError extends Error {}
-
-/** Bad usage (a missing argument, one too many): printed with the verb's usage, exit 2. */
-export class UsageError extends Error {}

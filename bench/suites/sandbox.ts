@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { BenchFigure, BenchSuite } from "../types";
 import { SandboxPool } from "../../server/sandbox/pool";
+import { loadSettings } from "../../server/core/settings";
 import { createBackend, type BackendName } from "../../server/sandbox/service";
 import type { SandboxBackend, WarmSandbox } from "../../server/sandbox/types";
 
@@ -67,7 +68,7 @@ function memoryOf(pid: number): { rss: number; pss: number } {
 }
 
 async function backendFigures(name: BackendName, workDir: string, quick: boolean, log: (m: string) => void): Promise<BenchFigure[]> {
-  const backend = await createBackend(name, { dataDir: path.join(workDir, name), env: process.env });
+  const backend = await createBackend(name, { dataDir: path.join(workDir, name), sandboxes: loadSettings().sandboxes });
   const avail = await backend.available();
   const vm = name === "qemu";
   const figures = {
@@ -119,7 +120,7 @@ async function backendFigures(name: BackendName, workDir: string, quick: boolean
 
 /** 100 sandboxes at once (one-shot runs that overlap), counting errors. */
 async function concurrent(workDir: string, log: (m: string) => void): Promise<BenchFigure[]> {
-  const backend = await createBackend("bwrap", { dataDir: path.join(workDir, "burst"), env: process.env });
+  const backend = await createBackend("bwrap", { dataDir: path.join(workDir, "burst"), sandboxes: loadSettings().sandboxes });
   const n = 100;
   log(`bwrap: ${n} concurrent sandboxes`);
   let live = 0;

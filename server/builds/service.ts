@@ -4,7 +4,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { storedConfigRunsCode } from "../configs/runs-code";
 import type { Db } from "../core/db";
-import { HttpError, badRequest, notFound } from "../http/errors";
 import { isDiskFull } from "../core/disk-full";
 import { log } from "../core/log";
 import { loadRecipes, type Recipe } from "../core/recipe";
@@ -24,6 +23,7 @@ import type { BuildQueue, Job } from "./queue/types";
 import { BuildStore, type Finish } from "./store";
 import { isFinal, type BuildDeps, type BuildRevision, type BuildRow, type BuildView, type Manifest, type Verification } from "./types";
 import { compareRebuild } from "./verify";
+import { KbsError, conflict, invalid, notFound } from "../core/errors";
 
 export interface BuildRequest {
   project: string;
@@ -76,7 +76,7 @@ export class BuildService {
     const revision = this.deps.revdb.resolve(project.id, r.rev);
     const config = this.deps.configs.require(r.configId);
     if (config.project !== project.id) {
-      throw badRequest("config_project_mismatch", `Config ${config.id.slice(0, 8)} belongs to project '${config.project}', not '${project.id}'. Save a config for ${project.id} first.`);
+      throw invalid("config_project_mismatch", `Config ${config.id.slice(0, 8)} belongs to project '${config.project}', not '${project.id}'. Save a config for ${project.id} first.`);
     }
     const recipe = project.recipe;
     const image = imageId(recipe.build.image);
@@ -99,7 +99,7 @@ export class BuildService {
     } catch (e) {
       log.error({ err: e, build: id }, "could not queue a build");
       this.store.abandon(id, `The build queue could not take the build (${(e as Error).message}). Request it again.`);
-      throw new HttpError(503, "queue_unavailable", "The build queue is not reachable right now; try again in a minute.", { "Retry-After": "60" });
+      throw new KbsError("unavailable", "queue_unavailable", "The build queue is not reachable right now; try again in a minute.", { retryAfterSec: 60 });
     }
   }
 
@@ -141,7 +141,7 @@ export class BuildService {
 
   require(id: string): BuildRow {
     const b = this.store.get(id);
-    if (!b) throw notFound("unknown_build", `There is no build ${id}. Builds are listed by the page that started them; start one with POST /api/builds.`);
+    if (!b) throw notFound("unknown_build", `There is no build ${id}: check the id, which requesting a build returns.`);
     return b;
   }
 
@@ -190,7 +190,7 @@ export class BuildService {
 
   /** The stored file of one artifact of a build. */
   artifact(b: BuildRow, name: string): { file: string; size: number; sha256: string; downloadName: string } {
-    if (b.expired) throw new HttpError(410, "build_expired", `Build ${b.id} has expired and its files were removed; request the build again to rebuild it.`);
+    if (b.expired) throw new KbsError("gone", "build_expired", `Build ${b.id} has expired and its files were removed; request the build again to rebuild it.`);
     const a = b.artifacts.find((x) => x.name === name);
     if (!a) {
       const names = b.artifacts.map((x) => x.name).join(", ") || "none yet";
@@ -215,12 +215,12 @@ export class BuildService {
    */
   verify(id: string): { build: BuildRow; started: boolean } {
     const b = this.require(id);
-    if (b.expired) throw new HttpError(410, "build_expired", `Build ${b.id} has expired and its files were removed, so there is nothing to compare a rebuild with; request the build again, then verify the new one.`);
+    if (b.expired) throw new KbsError("gone", "build_expired", `Build ${b.id} has expired and its files were removed, so there is nothing to compare a rebuild with; request the build again, then verify the new one.`);
     if (b.state !== "succeeded") {
       const why = isFinal(b.state)
         ? `${b.state.replace("_", " ")}${b.failedStep ? ` at step '${b.failedStep}'` : ""}; only a build that succeeded can be verified. Fix the config and build again`
         : `is still ${b.state}; only a build that succeeded can be verified: verify it once it has`;
-      throw new HttpError(409, "build_not_succeeded", `Build ${b.id} ${why}.`);
+      throw conflict("build_not_succeeded", `Build ${b.id} ${why}.`);
     }
     const startedAt = new Date().toISOString();
     const running: Verification = { state: "running", reproducible: null, differences: [], error: null, startedAt, finishedAt: null };

@@ -54,7 +54,7 @@ describe("BuildStore", () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toMatchObject({ status: 429, code: "queue_full", headers: { "Retry-After": "7" } });
+    expect(err).toMatchObject({ kind: "busy", code: "queue_full", retryAfterSec: 7 });
     expect(() => s.createOrJoin(input("q5"), { ...bounds, clientMax: 3 })).toThrow(/already have 3 builds waiting/);
     expect(s.createOrJoin(input("q5", "5.6.7.8"), { ...bounds, clientMax: 3 }).outcome).toBe("created");
     s.claimNext("w");

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
-import { HttpError } from "../http/errors";
 import type { ArtifactRef, BuildInputRef, BuildRow, BuildState, Verification } from "./types";
+import { KbsError } from "../core/errors";
 
 /**
  * The build records, in SQLite for both queue engines (the Redis engine only carries
@@ -150,14 +150,13 @@ export class BuildStore {
           const live = this.db.prepare(`SELECT * FROM builds WHERE key = ? AND ${LIVE}`).get(input.key) as Row | undefined;
           if (live) return { build: toBuild(live), outcome: live.state === "succeeded" ? "cached" : "joined" };
           if (this.queuedCount() >= bounds.queueMax) {
-            const after = String(bounds.retryAfter());
-            throw new HttpError(429, "queue_full", `The build queue is full (${bounds.queueMax} waiting). Try again in about ${after} s.`, { "Retry-After": after });
+            const after = bounds.retryAfter();
+            throw new KbsError("busy", "queue_full", `The build queue is full (${bounds.queueMax} waiting). Try again in about ${after} s.`, { retryAfterSec: after });
           }
           const mine = (this.db.prepare("SELECT count(*) AS n FROM builds WHERE state = 'queued' AND client = ?").get(input.client) as { n: number }).n;
           if (mine >= bounds.clientMax) {
-            const after = String(bounds.retryAfter());
-            throw new HttpError(429, "too_many_builds", `You already have ${mine} builds waiting (the limit is ${bounds.clientMax}). Wait for one to start, then try again.`, {
-              "Retry-After": after,
+            throw new KbsError("busy", "too_many_builds", `You already have ${mine} builds waiting (the limit is ${bounds.clientMax}). Wait for one to start, then try again.`, {
+              retryAfterSec: bounds.retryAfter(),
             });
           }
           const id = crypto.randomBytes(8).toString("hex");

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
-import type { RevisionPin } from "../revdb/revdb";
+import type { RevisionPin } from "../core/revision";
 import type { StepTiming } from "./timings";
 import type { GitRefView } from "./worktree";
 

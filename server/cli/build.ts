@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CliError, UsageError } from "../cli";
+import { CliError, UsageError } from "./exit";
 import { createKbs } from "../kbs";
 import { killAllGroups } from "../core/proc";
 import { loadSettings } from "../core/settings";
@@ -33,8 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CliError(`kbs build: cannot read the config file ${values.config}: ${(e as Error).message}`);
   }
-  const settings = loadSettings(process.env);
-  const kbs = await createKbs(settings);
+  const kbs = await createKbs(loadSettings());
   const say = (s: string) => process.stderr.write(`${s}\n`);
   try {
     const revision = kbs.revdb.resolve(kbs.projects.require(projectId).id, rev);
@@ -78,13 +77,6 @@ export async function run(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify(view, null, 2) + "\n");
     say(done.state === "succeeded" ? `build ${done.id} succeeded` : `build ${done.id} ${done.state}${done.failedStep ? ` at step '${done.failedStep}'` : ""}: ${done.errorSummary ?? ""}`);
     return done.state === "succeeded" && reproducible ? 0 : 1;
-  } catch (e) {
-    const err = e as { status?: number; message: string };
-    if (err.status) {
-      say(`kbs build: ${err.message}`);
-      return 2;
-    }
-    throw e;
   } finally {
     await kbs.close();
     killAllGroups();

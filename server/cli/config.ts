@@ -1,11 +1,11 @@
 import { parseArgs } from "node:util";
-import { UsageError } from "../cli";
+import { UsageError } from "./exit";
 import { upgradeConfig } from "../configs/upgrade";
-import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
 
 export const usage = "usage: kbs config upgrade <config-id> <rev> [--json]";
+export const subVerbs = ["upgrade"];
 
 /** `kbs config upgrade <config-id> <rev>`: the config brought to another revision, with what changed. */
 export async function run(argv: string[]): Promise<number> {
@@ -26,12 +26,6 @@ export async function run(argv: string[]): Promise<number> {
     for (const s of out.changed) w(`  changed  ${s.symbol}: ${s.from} -> ${s.to}`);
     if (!out.new.length && !out.removed.length && !out.changed.length) w("  no symbol changed");
     return 0;
-  } catch (e) {
-    if (e instanceof HttpError) {
-      process.stderr.write(`kbs config upgrade: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
   } finally {
     await kbs.close();
   }

@@ -1,10 +1,7 @@
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { CliError, UsageError } from "../cli";
-import { ConfigInputError } from "../configs/parse";
-import { KbsError } from "../core/errors";
+import { CliError, UsageError } from "./exit";
 import { writeFileAtomic } from "../core/fs-atomic";
-import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
 import type { ServerMessage } from "../terminal/protocol";
@@ -56,9 +53,6 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`kbs menuconfig: wrote ${values.out}\n`);
     }
     return outcome.code;
-  } catch (e) {
-    if (e instanceof KbsError || e instanceof HttpError || e instanceof ConfigInputError) throw new CliError(`kbs menuconfig: ${e.message}`);
-    throw e;
   } finally {
     await kbs.close();
   }

@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError, UsageError } from "../cli";
-import { HttpError } from "../http/errors";
+import { CliError, UsageError } from "./exit";
 import { createKbs, type Kbs } from "../kbs";
 import type { Upstream } from "../projects/registry";
 import { removeProject } from "../projects/remove";
@@ -111,18 +110,16 @@ async function setUrl(kbs: Kbs, argv: string[]): Promise<number> {
   return 0;
 }
 
-const subVerbs: Record<string, (kbs: Kbs, argv: string[]) => number | Promise<number>> = { add, list, remove, "set-url": setUrl };
+const handlers: Record<string, (kbs: Kbs, argv: string[]) => number | Promise<number>> = { add, list, remove, "set-url": setUrl };
+export const subVerbs = Object.keys(handlers);
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  const handler = sub && Object.hasOwn(subVerbs, sub) ? subVerbs[sub] : undefined;
+  const handler = sub && Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
   if (!handler) throw new UsageError(sub ? `unknown sub-verb '${sub}'` : "give a sub-verb");
   const kbs = await createKbs(loadSettings());
   try {
     return await handler(kbs, rest);
-  } catch (e) {
-    if (e instanceof HttpError) throw new CliError(`kbs project ${sub}: ${e.message}`);
-    throw e;
   } finally {
     await kbs.close();
   }

@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
-import { CliError, UsageError } from "../cli";
-import { HttpError } from "../http/errors";
+import { UsageError } from "./exit";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
 
@@ -28,9 +27,6 @@ export async function run(argv: string[]): Promise<number> {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows]) process.stdout.write(r.map((c, i) => (i < head.length - 1 ? c.padEnd(widths[i]!) : c)).join("  ").trimEnd() + "\n");
     return 0;
-  } catch (e) {
-    if (e instanceof HttpError) throw new CliError(`kbs revisions: ${e.message}`);
-    throw e;
   } finally {
     await kbs.close();
   }

@@ -9,9 +9,6 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: { port: { type: "string" }, host: { type: "string" }, "no-next": { type: "boolean" } },
   });
-  const env = { ...process.env };
-  if (values.port !== undefined) env.PORT = values.port;
-  if (values.host !== undefined) env.HOST = values.host;
-  await serveForever(loadSettings(env), { withNext: !values["no-next"] });
+  await serveForever(loadSettings(undefined, { PORT: values.port, HOST: values.host }), { withNext: !values["no-next"] });
   return new Promise<number>(() => {}); // runs until a signal ends the process
 }

@@ -1,6 +1,4 @@
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
-import { HttpError } from "../http/errors";
 import { createKbs } from "../kbs";
 import type { SyncProgress } from "../projects/sync";
 import { printableName } from "../gitref/refname";
@@ -40,13 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   let failed = 0;
   try {
     const ids = positionals.length ? positionals : kbs.projects.list().map((p) => p.id);
-    for (const id of ids) {
-      try {
-        kbs.projects.require(id);
-      } catch (e) {
-        throw new CliError(`kbs sync: ${(e as Error).message}`);
-      }
-    }
+    for (const id of ids) kbs.projects.require(id);
     for (const id of ids) {
       const printer = progressPrinter(id, !!process.stderr.isTTY);
       try {
@@ -58,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
       } catch (e) {
         printer.end();
         failed++;
-        process.stderr.write(`${id}: ${e instanceof HttpError ? e.message : (e as Error).message}\n`);
+        process.stderr.write(`${id}: ${(e as Error).message}\n`);
       }
     }
   } finally {

@@ -3,7 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { CliError, UsageError } from "../cli";
+import { KbsError } from "../core/errors";
+import { CliError, UsageError } from "./exit";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
 import { AssetMismatchError, fetchVerified, httpSource, storeSource, type AssetSource } from "../vm/assets";
@@ -51,7 +52,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`kbs vm: ${e.message}\n`);
       return 4;
     }
-    if (e instanceof CliError) throw e;
+    // An error of kbs's own parts keeps its kind; the rest (the network, a missing build) is the input's.
+    if (e instanceof CliError || e instanceof KbsError) throw e;
     throw new CliError(`kbs vm: ${(e as Error).message}`);
   } finally {
     if (!values.keep) fs.rmSync(dir, { recursive: true, force: true });
@@ -61,8 +63,7 @@ export async function run(argv: string[]): Promise<number> {
 /** The build's files from a kbs server (--url) or a data dir (--data-dir, else KBS_DATA_DIR). */
 async function withSource<T>(buildId: string, opts: { url?: string; "data-dir"?: string }, fn: (s: AssetSource) => Promise<T>): Promise<T> {
   if (opts.url) return fn(httpSource(opts.url, buildId));
-  const env = { ...process.env, ...(opts["data-dir"] ? { KBS_DATA_DIR: opts["data-dir"] } : {}), KBS_BUILTINS: "0", KBS_UPSTREAMS: "0", KBS_POOL_SIZE: "0" };
-  const kbs = await createKbs(loadSettings(env));
+  const kbs = await createKbs(loadSettings(undefined, { KBS_DATA_DIR: opts["data-dir"], KBS_BUILTINS: "0", KBS_UPSTREAMS: "0", KBS_POOL_SIZE: "0" }));
   try {
     const build = kbs.builds.get(buildId);
     if (!build) throw new Error(`there is no build ${buildId} in ${kbs.settings.dataDir}`);

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { CliError } from "../cli";
+import { CliError } from "./exit";
 import { openDb } from "../core/db";
 import { loadSettings } from "../core/settings";
 import { WorkerTokens } from "../workers/tokens";
@@ -17,12 +17,7 @@ export async function run(argv: string[]): Promise<number> {
     switch (sub) {
       case "create": {
         if (!arg) throw new CliError(`kbs worker-token create: name the token (e.g. the worker's host)\n${usage}`);
-        let made: ReturnType<WorkerTokens["create"]>;
-        try {
-          made = tokens.create(arg);
-        } catch (e) {
-          throw new CliError(`kbs worker-token create: ${(e as Error).message}`);
-        }
+        const made = tokens.create(arg);
         if (values.json) process.stdout.write(JSON.stringify({ ...made.info, token: made.token }) + "\n");
         else process.stdout.write(`${made.token}\n`);
         process.stderr.write(`token '${arg}' (id ${made.info.id}) created; it is shown only now. Start the worker with: kbs worker --server URL --token <token> (or KBS_WORKER_TOKEN)\n`);

@@ -5,7 +5,7 @@ import { createKbs } from "../kbs";
 import { killAllGroups } from "../core/proc";
 import { createSandboxService } from "../sandbox/service";
 import { loadSettings } from "../core/settings";
-import { CliError } from "../cli";
+import { CliError } from "./exit";
 
 const stopped = () =>
   new Promise<void>((resolve) => {
@@ -27,15 +27,10 @@ export const usage = "usage: kbs worker [--redis URL] [--workers N]";
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { redis: { type: "string" }, workers: { type: "string" }, server: { type: "string" }, token: { type: "string" } } });
-  const env = { ...process.env };
-  if (values.redis) env.KBS_REDIS_URL = values.redis;
-  if (values.workers !== undefined) {
-    if (!/^[1-9][0-9]*$/.test(values.workers)) throw new CliError("kbs worker: --workers must be a whole number of at least 1");
-    env.KBS_BUILD_WORKERS = values.workers;
-  }
-  const settings = loadSettings(env);
+  if (values.workers !== undefined && !/^[1-9][0-9]*$/.test(values.workers)) throw new CliError("kbs worker: --workers must be a whole number of at least 1");
+  const settings = loadSettings(undefined, { KBS_REDIS_URL: values.redis, KBS_BUILD_WORKERS: values.workers });
   const n = Math.max(1, settings.buildWorkers);
-  if (values.server !== undefined) return remote(values.server, values.token ?? process.env.KBS_WORKER_TOKEN, values.redis, n, settings);
+  if (values.server !== undefined) return remote(values.server, values.token ?? settings.workerToken, values.redis, n, settings);
   if (values.token) throw new CliError("kbs worker: --token goes with --server URL (a worker on another machine)");
   const kbs = await createKbs(settings);
   await kbs.builds.startWorkers(n);

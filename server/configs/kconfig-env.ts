@@ -1,5 +1,5 @@
 import type { Recipe } from "../core/recipe";
-import { HttpError } from "../http/errors";
+import { invalid } from "../core/errors";
 
 /** Linux's ARCH -> SRCARCH (the arch/<dir> name) where they differ. */
 const SRCARCH: Record<string, string> = { x86_64: "x86", i386: "x86", sparc64: "sparc", sh64: "sh", parisc64: "parisc" };
@@ -7,11 +7,11 @@ const SRCARCH: Record<string, string> = { x86_64: "x86", i386: "x86", sparc64: "
 /** The architecture for a run on a recipe: the one asked for (checked), else the recipe's first; none for recipes without arches. */
 export function chooseArch(recipe: Recipe, arch?: string): string | undefined {
   if (!recipe.arches.length) {
-    if (arch) throw new HttpError(400, "bad_arch", `Recipe '${recipe.id}' has no architecture choice; leave arch out.`);
+    if (arch) throw invalid("bad_arch", `Recipe '${recipe.id}' has no architecture choice; leave arch out.`);
     return undefined;
   }
   if (arch && !recipe.arches.includes(arch)) {
-    throw new HttpError(400, "bad_arch", `Unknown architecture '${arch.slice(0, 40)}' for recipe '${recipe.id}'; choose one of: ${recipe.arches.join(", ")}.`);
+    throw invalid("bad_arch", `Unknown architecture '${arch.slice(0, 40)}' for recipe '${recipe.id}'; choose one of: ${recipe.arches.join(", ")}.`);
   }
   return arch ?? recipe.arches[0];
 }

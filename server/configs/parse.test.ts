@@ -84,7 +84,7 @@ describe(".config parsing", () => {
 
   it("refuses lines that are neither settings nor comments, naming the line numbers", () => {
     const e = inputError(() => parseConfigStrict("CONFIG_A=y\nhello world\nCONFIG_B=maybe\nCONFIG_C=\"open\n"));
-    expect(e.status).toBe(400);
+    expect(e.kind).toBe("invalid");
     expect(e.problems.map((p) => p.line)).toEqual([2, 3, 4]);
     expect(e.message).toMatch(/line 2: not a \.config line/);
     expect(e.message).toMatch(/line 3: CONFIG_B: the value must be/);
@@ -94,7 +94,7 @@ describe(".config parsing", () => {
     const garbage = crypto.randomBytes(4096);
     garbage[10] = 0;
     const e = inputError(() => parseConfig(garbage));
-    expect(e.status).toBe(400);
+    expect(e.kind).toBe("invalid");
     expect(e.code).toBe("config_not_text");
     expect(inputError(() => parseConfig("CONFIG_A=y\nCONFIG_B=\0\n")).message).toMatch(/NUL byte on line 2/);
     expect(inputError(() => parseConfig(Buffer.from([0x43, 0xff, 0xfe, 0x0a]))).code).toBe("config_not_text");
@@ -103,7 +103,7 @@ describe(".config parsing", () => {
   it("refuses a 50 MB config with 413 naming the limit", () => {
     const big = Buffer.alloc(50 * 1024 * 1024, "CONFIG_A=y\n");
     const e = inputError(() => parseConfig(big));
-    expect(e.status).toBe(413);
+    expect(e.kind).toBe("too_large");
     expect(e.message).toContain(`limit is ${MAX_CONFIG_BYTES} bytes`);
   });
 });

@@ -6,6 +6,7 @@
  * comments and blank lines around them. Values stay text: nothing here (or anywhere
  * in kbs) interprets a string value, so shell metacharacters are kept as written.
  */
+import { KbsError } from "../core/errors";
 
 /** The largest `.config` kbs accepts (a full Linux allyesconfig is about 300 KB). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -26,15 +27,15 @@ export interface ParsedConfig {
   warnings: ConfigProblem[];
 }
 
-/** Thrown for input that is not a `.config`; the HTTP layer maps `status` (400 or 413). */
-export class ConfigInputError extends Error {
+/** Thrown for input that is not a `.config` (or over the size limit); the bad lines go with it as `details.problems`. */
+export class ConfigInputError extends KbsError {
   constructor(
-    readonly status: 400 | 413,
-    readonly code: string,
+    kind: "invalid" | "too_large",
+    code: string,
     message: string,
     readonly problems: ConfigProblem[] = [],
   ) {
-    super(message);
+    super(kind, code, message, { details: problems.length ? { problems } : undefined });
   }
 }
 
@@ -60,7 +61,7 @@ const MAX_REPORTED = 20;
 export function decodeConfig(input: Buffer | string): string {
   const size = typeof input === "string" ? Buffer.byteLength(input) : input.length;
   if (size > MAX_CONFIG_BYTES) {
-    throw new ConfigInputError(413, "config_too_large", `The config is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes (1 MiB). A .config is normally well under 100 KB: is this the right file?`);
+    throw new ConfigInputError("too_large", "config_too_large", `The config is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} bytes (1 MiB). A .config is normally well under 100 KB: is this the right file?`);
   }
   let text: string;
   if (typeof input === "string") text = input;
@@ -68,13 +69,13 @@ export function decodeConfig(input: Buffer | string): string {
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(input);
     } catch {
-      throw new ConfigInputError(400, "config_not_text", "The config is not UTF-8 text (binary data?). Upload the .config file that menuconfig writes.");
+      throw new ConfigInputError("invalid", "config_not_text", "The config is not UTF-8 text (binary data?). Upload the .config file that menuconfig writes.");
     }
   }
   const nul = text.indexOf("\0");
   if (nul >= 0) {
     const line = text.slice(0, nul).split("\n").length;
-    throw new ConfigInputError(400, "config_not_text", `The config holds a NUL byte on line ${line}: it is binary data, not a .config.`, [{ line, message: "NUL byte" }]);
+    throw new ConfigInputError("invalid", "config_not_text", `The config holds a NUL byte on line ${line}: it is binary data, not a .config.`, [{ line, message: "NUL byte" }]);
   }
   return text;
 }
@@ -136,7 +137,7 @@ export function parseConfigStrict(input: Buffer | string, prefix = DEFAULT_PREFI
   if (parsed.errors.length) {
     const shown = parsed.errors.slice(0, MAX_REPORTED).map((e) => `line ${e.line}: ${e.message}`);
     const more = parsed.errors.length > MAX_REPORTED ? `; and ${parsed.errors.length - MAX_REPORTED} more` : "";
-    throw new ConfigInputError(400, "bad_config", `This is not a valid .config (${parsed.errors.length} bad line${parsed.errors.length === 1 ? "" : "s"}): ${shown.join("; ")}${more}`, parsed.errors);
+    throw new ConfigInputError("invalid", "bad_config", `This is not a valid .config (${parsed.errors.length} bad line${parsed.errors.length === 1 ? "" : "s"}): ${shown.join("; ")}${more}`, parsed.errors);
   }
   return parsed;
 }

@@ -1,8 +1,8 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
-import { notFound } from "../http/errors";
 import { DEFAULT_PREFIX, formatConfig, parseConfig, parseConfigStrict, type ParsedConfig } from "./parse";
-import type { RevisionPin } from "../revdb/revdb";
+import type { RevisionPin } from "../core/revision";
+import { notFound } from "../core/errors";
 
 /** What the store needs from revdb: a commit's describe string and kconfig hash. */
 export interface RevisionLookup {
@@ -138,7 +138,7 @@ export class ConfigStore {
 
   require(id: string): StoredConfig {
     const c = this.get(id);
-    if (!c) throw notFound("unknown_config", `No saved config '${id.slice(0, 80)}'. Config ids are the 64-hex-digit ids that POST /api/configs and session saves return.`);
+    if (!c) throw notFound("unknown_config", `No saved config '${id.slice(0, 80)}'. Config ids are the 64 hex digits a config gets when it is saved (uploaded, or written by menuconfig).`);
     return c;
   }
 

@@ -1,12 +1,12 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { HttpError } from "../http/errors";
 import { run } from "../core/proc";
 import type { Recipe } from "../core/recipe";
-import type { Revision } from "../revdb/revdb";
+import type { Revision } from "../core/revision";
 import type { KconfigTools } from "./kconfig-tools";
 import type { StoredConfig } from "./store";
+import { unprocessable } from "../core/errors";
 
 const upgradeHelper = path.join(path.dirname(fileURLToPath(import.meta.url)), "upgrade_helper.py");
 
@@ -48,7 +48,7 @@ export async function upgradeConfig(deps: UpgradeDeps, configId: string, rev: st
   try {
     report = Report.parse(JSON.parse(r.stdout.toString("utf8")));
   } catch {
-    throw new HttpError(422, "upgrade_failed", `Upgrading the config to ${c.project} ${target.describe} gave no usable result.`);
+    throw unprocessable("upgrade_failed", `Upgrading the config to ${c.project} ${target.describe} gave no usable result.`);
   }
   const { config, ...changes } = report;
   const out: UpgradeResult = { ...changes, from: { rev: c.rev, describe: c.describe, commit: c.commit }, to: { rev, describe: target.describe, commit: target.sha } };

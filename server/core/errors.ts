@@ -21,6 +21,8 @@ export type ErrorKind =
   | "disk_full"
   /** Over a size limit. */
   | "too_large"
+  /** Of a type this cannot handle (a binary file where only text is shown). */
+  | "unsupported"
   /** No valid credential (a worker token). */
   | "unauthorized"
   /** A valid credential, not allowed this. */

@@ -1,8 +1,9 @@
 import pino from "pino";
+import { logLevel } from "./settings";
 
 /** One logger for the process; parts take a child with their name. */
 export const log = pino({
-  level: process.env.KBS_LOG_LEVEL || "info",
+  level: logLevel(),
   base: undefined,
 });
 

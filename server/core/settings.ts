@@ -4,6 +4,9 @@ import path from "node:path";
 import { z } from "zod";
 import { parseTrustedProxies } from "./client-address";
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** Everything kbs reads from the environment, validated once at start. */
 const intFrom = (name: string, def: number, min: number, max: number) =>
   z.coerce
@@ -24,7 +27,7 @@ const SettingsSchema = z.object({
   KBS_SANDBOX: z.enum(["bwrap", "qemu", "docker", "podman"]).default("bwrap"),
   KBS_POOL_SIZE: intFrom("KBS_POOL_SIZE", 2, 0, 200),
   KBS_BUILD_WORKERS: intFrom("KBS_BUILD_WORKERS", Math.max(1, os.availableParallelism() - 1), 0, 64),
-  KBS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  KBS_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   /** Extra exact origins, comma separated, that may open terminal WebSockets and call the state-changing API (those of the allowed hosts always may). */
   KBS_ALLOWED_ORIGINS: z.string().default(""),
   /**
@@ -69,7 +72,35 @@ const SettingsSchema = z.object({
   KBS_PREBUILD_TREES: intFrom("KBS_PREBUILD_TREES", 3, 0, 100),
   /** Reverse proxies (CIDRs, comma separated) whose X-Forwarded-For names the client for the per-client limits. */
   KBS_TRUSTED_PROXIES: z.string().default(""),
+  /** As root: the host uids handed out one per live sandbox. */
+  KBS_SANDBOX_UID_BASE: intFrom("KBS_SANDBOX_UID_BASE", 200_000, 1000, 2 ** 31 - 100_000),
+  KBS_SANDBOX_UID_COUNT: intFrom("KBS_SANDBOX_UID_COUNT", 50_000, 1, 1_000_000),
+  /** Warm sandboxes older than this are replaced by fresh ones (seconds). */
+  KBS_POOL_IDLE_SECONDS: intFrom("KBS_POOL_IDLE_SECONDS", 1800, 5, 7 * 86400),
+  /** Images the pool keeps warm (comma separated). */
+  KBS_POOL_IMAGES: z.string().default("menuconfig"),
+  /** How many sandboxes may be starting at once (claims first, then refills). */
+  KBS_SANDBOX_SPAWN_CONCURRENCY: intFrom("KBS_SANDBOX_SPAWN_CONCURRENCY", 4, 1, 64),
+  /** The qemu backend's guest kernel (default: the newest /boot/vmlinuz-*-cloud-amd64), and its accelerator. */
+  KBS_QEMU_KERNEL: z.string().min(1).optional(),
+  KBS_QEMU_ACCEL: z.enum(["tcg", "kvm"], { error: "KBS_QEMU_ACCEL must be tcg or kvm" }).default("tcg"),
+  /** The token `kbs worker --server` sends when no --token is given. */
+  KBS_WORKER_TOKEN: z.string().min(1).optional(),
 });
+
+/** Settings given as flags (`kbs serve --port`), by the name of the variable they stand for; they win over the environment. */
+export type SettingOverrides = Partial<Record<keyof z.input<typeof SettingsSchema>, string>>;
+
+/** The sandbox backends' and the warm pool's knobs. */
+export interface SandboxSettings {
+  uidBase: number;
+  uidCount: number;
+  poolIdleMs: number;
+  poolImages: string[];
+  spawnConcurrency: number;
+  qemuKernel: string | undefined;
+  qemuAccel: "tcg" | "kvm";
+}
 
 export type Settings = {
   dataDir: string;
@@ -79,7 +110,7 @@ export type Settings = {
   sandbox: "bwrap" | "qemu" | "docker" | "podman";
   poolSize: number;
   buildWorkers: number;
-  logLevel: string;
+  logLevel: LogLevel;
   allowedOrigins: string[];
   allowedHosts: string[];
   http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerClient: number };
@@ -89,6 +120,8 @@ export type Settings = {
   sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number; primedMemoryMB: number; prebuildTrees: number };
   stagingDir: string;
   trustedProxies: net.BlockList;
+  sandboxes: SandboxSettings;
+  workerToken: string | undefined;
 };
 
 const commaList = (s: string) => s.split(",").map((o) => o.trim()).filter(Boolean);
@@ -100,8 +133,9 @@ export function defaultStagingRoot(dataDir: string): string {
   return process.getuid?.() === 0 ? "/run/kbs" : path.join(dataDir, "staging");
 }
 
-export function loadSettings(env: Env = process.env): Settings {
-  const parsed = SettingsSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
+export function loadSettings(env: Env = process.env, overrides: SettingOverrides = {}): Settings {
+  const given = (vars: Env) => Object.entries(vars).filter(([, v]) => v !== undefined && v !== "");
+  const parsed = SettingsSchema.safeParse(Object.fromEntries([...given(env), ...given(overrides)]));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new SettingsError(`kbs: bad settings in the environment:\n${lines.join("\n")}`);
@@ -153,7 +187,31 @@ export function loadSettings(env: Env = process.env): Settings {
     },
     stagingDir: s.KBS_STAGING_DIR ? path.resolve(s.KBS_STAGING_DIR) : defaultStagingRoot(dataDir),
     trustedProxies,
+    sandboxes: {
+      uidBase: s.KBS_SANDBOX_UID_BASE,
+      uidCount: s.KBS_SANDBOX_UID_COUNT,
+      poolIdleMs: s.KBS_POOL_IDLE_SECONDS * 1000,
+      poolImages: commaList(s.KBS_POOL_IMAGES),
+      spawnConcurrency: s.KBS_SANDBOX_SPAWN_CONCURRENCY,
+      qemuKernel: s.KBS_QEMU_KERNEL,
+      qemuAccel: s.KBS_QEMU_ACCEL,
+    },
+    workerToken: s.KBS_WORKER_TOKEN,
   };
+}
+
+/**
+ * The log level, read on its own: the logger exists before the settings are loaded. A
+ * level loadSettings refuses means info here (and loadSettings then says what is wrong).
+ */
+export function logLevel(env: Env = process.env): LogLevel {
+  const level = z.enum(LOG_LEVELS).safeParse(env.KBS_LOG_LEVEL);
+  return level.success ? level.data : "info";
+}
+
+/** KBS_DEBUG: `kbs` prints the stack trace of an unexpected error (read on its own: settings may be what failed). */
+export function debugStackTraces(env: Env = process.env): boolean {
+  return !!env.KBS_DEBUG;
 }
 
 /** An environment as a plain map (Next's types make NODE_ENV required on ProcessEnv). */

@@ -27,6 +27,7 @@ const STATUS: Record<ErrorKind, number> = {
   gone: 410,
   disk_full: 507,
   too_large: 413,
+  unsupported: 415,
   unauthorized: 401,
   forbidden: 403,
   internal: 500,
@@ -37,6 +38,8 @@ export function httpView(e: unknown): { status: number; code: string; message: s
   if (e instanceof HttpError) return { status: e.status, code: e.code, message: e.message, headers: e.headers, details: e.details };
   if (e instanceof KbsError) {
     const headers: Record<string, string> = e.retryAfterSec === undefined ? {} : { "Retry-After": String(e.retryAfterSec) };
+    // A 401 names the scheme it wants (RFC 9110); the only credentials kbs takes are worker tokens.
+    if (e.kind === "unauthorized") headers["WWW-Authenticate"] = 'Bearer realm="kbs workers"';
     return { status: STATUS[e.kind], code: e.code, message: e.message, headers, details: e.details };
   }
   return undefined;

@@ -1,6 +1,6 @@
 import type { Recipe } from "../core/recipe";
-import { HttpError } from "../http/errors";
 import { kconfigEnv } from "../configs/kconfig-env";
+import { invalid } from "../core/errors";
 
 /**
  * Linux architectures: which of the recipe's ARCH values a tree has (an
@@ -26,7 +26,7 @@ function markers(recipe: Recipe, arch: string): string[] {
 export function configArch(recipe: Recipe, entries: Map<string, string>, asked?: string): string {
   if (asked) {
     if (!recipe.arches.includes(asked)) {
-      throw new HttpError(400, "bad_arch", `Unknown architecture '${asked.slice(0, 40)}'; choose one of: ${recipe.arches.join(", ")}.`);
+      throw invalid("bad_arch", `Unknown architecture '${asked.slice(0, 40)}'; choose one of: ${recipe.arches.join(", ")}.`);
     }
     return asked;
   }

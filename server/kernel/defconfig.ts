@@ -1,10 +1,10 @@
 import { parseConfig } from "../configs/parse";
-import { HttpError, notFound } from "../http/errors";
 import type { Recipe } from "../core/recipe";
 import { configArch, srcArch } from "./arch";
 import { readBundleFile } from "./bundle-file";
 import { formatPatch, unifiedDiff, type Author } from "./patch";
 import { treeMake, type TreeMakeDeps } from "./tree-make";
+import { invalid, notFound } from "../core/errors";
 
 /**
  * The maintainer flow for defconfigs (the recipe's `defconfigs`): a saved config's minimal
@@ -29,7 +29,7 @@ export function defconfigDir(recipe: Recipe, arch?: string): string {
 /** `x86_64` -> <dir>/x86_64_defconfig; `defconfig` (or any `*_defconfig`) as is. */
 export function defconfigPath(recipe: Recipe, arch: string | undefined, name: string): string {
   if (!defconfigName.test(name)) {
-    throw new HttpError(400, "bad_defconfig_name", `'${name.slice(0, 40)}' is not a defconfig name: use letters, digits, _ . + - (e.g. x86_64 or defconfig).`);
+    throw invalid("bad_defconfig_name", `'${name.slice(0, 40)}' is not a defconfig name: use letters, digits, _ . + - (e.g. x86_64 or defconfig).`);
   }
   const file = name === "defconfig" || name.endsWith("_defconfig") ? name : `${name}_defconfig`;
   return `${defconfigDir(recipe, arch)}/${file}`;
@@ -50,9 +50,9 @@ export class KernelDefconfigs {
     const config = this.deps.configs.require(configId);
     const { recipe } = this.deps.projects.require(config.project);
     if (!recipe.defconfigs) {
-      throw new HttpError(400, "no_defconfigs", `Project '${config.project}' (recipe ${recipe.id}) keeps no defconfig files; there is nothing to diff or patch against.`);
+      throw invalid("no_defconfigs", `Project '${config.project}' (recipe ${recipe.id}) keeps no defconfig files; there is nothing to diff or patch against.`);
     }
-    if (arch && !recipe.arches.length) throw new HttpError(400, "bad_arch", `Recipe '${recipe.id}' has no variants; leave arch out.`);
+    if (arch && !recipe.arches.length) throw invalid("bad_arch", `Recipe '${recipe.id}' has no variants; leave arch out.`);
     const a = recipe.arches.length ? configArch(recipe, parseConfig(config.text, recipe.symbolPrefix).entries, arch) : undefined;
     const { savedefconfig, output } = recipe.defconfigs;
     const text = await treeMake(this.deps, { recipe, project: config.project, describe: config.describe, kconfigHash: config.kconfigHash, arch: a, argv: savedefconfig, config: config.text, output });

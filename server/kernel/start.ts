@@ -1,9 +1,9 @@
-import { HttpError } from "../http/errors";
 import type { Recipe } from "../core/recipe";
 import { archesInTree, srcArch } from "./arch";
 import { bundleFiles } from "../configs/bundle-files";
 import { defconfigDir } from "./defconfig";
 import { treeMake, type TreeMakeDeps } from "./tree-make";
+import { invalid, notFound } from "../core/errors";
 
 /**
  * Starting points for a config from the recipe's `defconfigs`: the tree's own
@@ -34,13 +34,13 @@ export async function startConfig(
   const { recipe } = deps.projects.require(req.project);
   const defconfigs = recipe.defconfigs;
   if (!defconfigs) {
-    throw new HttpError(400, "no_defconfigs", `Project '${req.project}' (recipe ${recipe.id}) has no defconfig start points; start it from an empty or uploaded config instead.`);
+    throw invalid("no_defconfigs", `Project '${req.project}' (recipe ${recipe.id}) has no defconfig start points; start it from an empty or uploaded config instead.`);
   }
   if (!defconfigs.targets.includes(req.start) && !defconfigTarget.test(req.start)) {
     const targets = [...defconfigs.targets, "<name>_defconfig"].join(", ");
-    throw new HttpError(400, "bad_start", `'${req.start.slice(0, 40)}' is not a starting point: use ${targets} (a file in ${defconfigs.dir}).`);
+    throw invalid("bad_start", `'${req.start.slice(0, 40)}' is not a starting point: use ${targets} (a file in ${defconfigs.dir}).`);
   }
-  if (req.arch && !recipe.arches.length) throw new HttpError(400, "bad_arch", `Recipe '${recipe.id}' has no variants; leave variant/arch out.`);
+  if (req.arch && !recipe.arches.length) throw invalid("bad_arch", `Recipe '${recipe.id}' has no variants; leave variant/arch out.`);
   const revision = deps.revdb.resolve(req.project, req.rev);
   const bundle = deps.bundles.path(revision.kconfigHash);
   const files = await bundleFiles(bundle);
@@ -49,14 +49,14 @@ export async function startConfig(
     const arches = archesInTree(recipe, files);
     arch = req.arch ?? arches[0] ?? recipe.arches[0]!;
     if (!arches.includes(arch)) {
-      throw new HttpError(400, "bad_arch", `${req.project} ${revision.describe} has no arch/${srcArch(recipe, arch)}; its architectures: ${arches.join(", ") || "none"}.`);
+      throw invalid("bad_arch", `${req.project} ${revision.describe} has no arch/${srcArch(recipe, arch)}; its architectures: ${arches.join(", ") || "none"}.`);
     }
   }
   if (!defconfigs.targets.includes(req.start)) {
     const dir = defconfigDir(recipe, arch);
     if (!files.has(`${dir}/${req.start}`)) {
       const have = [...files].filter((f) => f.startsWith(`${dir}/`) && f.endsWith("_defconfig")).map((f) => f.slice(dir.length + 1));
-      throw new HttpError(404, "unknown_defconfig", `${req.project} ${revision.describe} has no ${dir}/${req.start}; it has: ${have.slice(0, 50).join(", ") || "none"}${have.length > 50 ? `, … (${have.length} in all)` : ""}.`);
+      throw notFound("unknown_defconfig", `${req.project} ${revision.describe} has no ${dir}/${req.start}; it has: ${have.slice(0, 50).join(", ") || "none"}${have.length > 50 ? `, … (${have.length} in all)` : ""}.`);
     }
   }
   const text = await treeMake(deps, { recipe, project: req.project, describe: revision.describe, kconfigHash: revision.kconfigHash, arch, argv: ["make", "-s", req.start], output: recipe.configFile });

@@ -214,7 +214,7 @@ describe("config upgrade (POST /api/configs/:id/upgrade, GET /api/configs/:id/la
     expect(r.status).toBe(404);
     expect(r.body.error.code).toBe("unknown_revision");
     const cli = spawnSync(process.execPath, [kbsBin, "config", "upgrade", id, "v9.9"], { env: { ...process.env, ...buildTestEnv, KBS_DATA_DIR: dataDir }, encoding: "utf8" });
-    expect(cli.status).toBe(1);
+    expect(cli.status).toBe(2);
     expect(cli.stderr).toContain("has no revision 'v9.9'");
     expect(cli.stderr).not.toMatch(/\n\s+at /);
     const ok = kbsCli(dataDir, ["config", "upgrade", id, "v1.1"]);

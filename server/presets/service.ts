@@ -6,13 +6,13 @@ import { z } from "zod";
 import { helperScript, type KconfigTools } from "../configs/kconfig-tools";
 import { migrate, type Db } from "../core/db";
 import { GUEST_IN } from "../core/guest-paths";
-import { HttpError, notFound } from "../http/errors";
 import { histogram } from "../core/metrics";
 import type { PresetsSpec, Recipe } from "../core/recipe";
-import type { Revision } from "../revdb/revdb";
+import type { Revision } from "../core/revision";
 import { writeTar } from "../core/tar";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import { listBoardFiles, readBoardFiles, type BoardFile } from "./boards";
+import { invalid, notFound, unprocessable } from "../core/errors";
 
 /** The header parser and matcher, bound read-only into the sandbox beside kconfig_helper.py. */
 export const presetsHelper = path.join(path.dirname(fileURLToPath(import.meta.url)), "presets_helper.py");
@@ -169,7 +169,7 @@ export class PresetService {
       const near = set.presets.filter((x) => x.id.includes(id.slice(0, 12).toLowerCase())).slice(0, 5).map((x) => x.id);
       throw notFound(
         "unknown_preset",
-        `${project} ${set.revision.describe} has no board preset '${id.slice(0, 100)}'${near.length ? `; did you mean ${near.join(", ")}?` : `; GET /api/projects/${project}/revisions/${encodeURIComponent(set.revision.describe)}/presets?q= lists them.`}`,
+        `${project} ${set.revision.describe} has no board preset '${id.slice(0, 100)}'${near.length ? `; did you mean ${near.join(", ")}?` : "; search the revision's board presets for its id."}`,
       );
     }
     return p;
@@ -185,7 +185,7 @@ export class PresetService {
     const r = await this.runHelper(req.project, spec, revision, boards, ["apply", "--file", known.file, "--answers", JSON.stringify(req.answers ?? {})]);
     const out = this.parse(ApplyOutput, r, "apply");
     if (out.badAnswers.length) {
-      throw new HttpError(400, "bad_answer", `Answers that do not fit preset '${known.id}': ${out.badAnswers.map((b) => `${b.question} = ${b.answer} (${b.why})`).join("; ")}.`, {}, { questions: out.questions });
+      throw invalid("bad_answer", `Answers that do not fit preset '${known.id}': ${out.badAnswers.map((b) => `${b.question} = ${b.answer} (${b.why})`).join("; ")}.`, { questions: out.questions });
     }
     const { id, created } = this.deps.configs.put({ project: req.project, commit: revision.sha, rev: req.rev, text: out.config });
     const { config: _config, ...preset } = out;
@@ -210,7 +210,7 @@ export class PresetService {
   link(configId: string, from: string, project: string): PresetOrigin {
     const origin = this.origin(from);
     if (!origin) throw notFound("no_preset", "The config named in 'from' was not made from a board preset.");
-    if (origin.project !== project) throw new HttpError(400, "config_project_mismatch", `Config ${from.slice(0, 12)}… belongs to project '${origin.project}', not '${project}'.`);
+    if (origin.project !== project) throw invalid("config_project_mismatch", `Config ${from.slice(0, 12)}… belongs to project '${origin.project}', not '${project}'.`);
     const linked = { ...origin, configId };
     this.deps.db.prepare("INSERT INTO config_presets (config_id, json) VALUES (?, ?) ON CONFLICT(config_id) DO NOTHING").run(configId, JSON.stringify(linked));
     return this.origin(configId)!;
@@ -249,10 +249,10 @@ export class PresetService {
     try {
       json = JSON.parse(r.stdout.toString("utf8"));
     } catch {
-      throw new HttpError(422, "presets_failed", `Reading the board files (${op}) gave no usable result: ${r.stderr.toString("utf8").trim().split("\n").slice(-3).join(" | ").slice(0, 500) || "empty output"}`);
+      throw unprocessable("presets_failed", `Reading the board files (${op}) gave no usable result: ${r.stderr.toString("utf8").trim().split("\n").slice(-3).join(" | ").slice(0, 500) || "empty output"}`);
     }
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new HttpError(422, "presets_failed", `Reading the board files (${op}) gave a result of the wrong shape (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}).`);
+    if (!parsed.success) throw unprocessable("presets_failed", `Reading the board files (${op}) gave a result of the wrong shape (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}).`);
     return parsed.data;
   }
 

@@ -1,10 +1,10 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
-import { badRequest, notFound } from "../http/errors";
 import { newerOnBranch, upgradeConfig, type UpgradeChanges, type UpgradeDeps } from "../configs/upgrade";
 import type { StoredConfig } from "../configs/store";
 import type { BuildRequest } from "../builds/service";
 import type { BuildRow, BuildView } from "../builds/types";
+import { invalid, notFound } from "../core/errors";
 
 /** One MCU of a printer: its role ("main", "toolhead", "host") and its saved config. */
 export interface PrinterPart {
@@ -69,12 +69,12 @@ export class PrinterService {
     const roles = new Set<string>();
     let project: string | undefined;
     for (const part of req.parts) {
-      if (roles.has(part.role)) throw badRequest("duplicate_role", `Two parts have the role '${part.role}'; give each MCU its own role (main, toolhead, host...).`);
+      if (roles.has(part.role)) throw invalid("duplicate_role", `Two parts have the role '${part.role}'; give each MCU its own role (main, toolhead, host...).`);
       roles.add(part.role);
       const c: StoredConfig = this.deps.configs.require(part.configId);
       project ??= c.project;
       if (c.project !== project) {
-        throw badRequest("config_project_mismatch", `Part '${part.role}' names a config of project '${c.project}', but the profile's first part is of '${project}'; all parts of a printer are configs of one project.`);
+        throw invalid("config_project_mismatch", `Part '${part.role}' names a config of project '${c.project}', but the profile's first part is of '${project}'; all parts of a printer are configs of one project.`);
       }
     }
     const printer: Printer = { id: crypto.randomBytes(16).toString("hex"), name: req.name, project: project!, parts: req.parts, upgradedFrom: upgradedFrom ?? null, createdAt: new Date().toISOString() };
@@ -88,7 +88,7 @@ export class PrinterService {
     const row = /^[0-9a-f]{32}$/.test(id)
       ? (this.deps.db.prepare("SELECT * FROM printers WHERE id = ?").get(id) as { id: string; name: string; project: string; parts: string; upgraded_from: string | null; created_at: string } | undefined)
       : undefined;
-    if (!row) throw notFound("unknown_printer", `No printer profile '${id.slice(0, 40)}'. Profile ids are the 32-hex-digit ids POST /api/printers returns.`);
+    if (!row) throw notFound("unknown_printer", `No printer profile '${id.slice(0, 40)}'. Profile ids are the 32 hex digits a profile gets when it is saved.`);
     return { id: row.id, name: row.name, project: row.project, parts: JSON.parse(row.parts) as PrinterPart[], upgradedFrom: row.upgraded_from, createdAt: row.created_at };
   }
 

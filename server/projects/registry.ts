@@ -2,9 +2,9 @@ import os from "node:os";
 import { z } from "zod";
 import { migrate, type Db } from "../core/db";
 import { printableName } from "../gitref/refname";
-import { badRequest, HttpError, notFound } from "../http/errors";
 import { log } from "../core/log";
 import { getRecipe, loadRecipes, type Recipe } from "../core/recipe";
+import { conflict, invalid, notFound } from "../core/errors";
 
 export const ProjectIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "a project id is 1-40 characters: lower-case letters, digits and '-', starting with a letter");
 
@@ -138,9 +138,9 @@ export class ProjectRegistry {
   /** Register a project; a taken id, bad id or unknown recipe is a 400 naming the fix. */
   add(p: { id: string; name?: string; recipe: string; upstream: Upstream }): Project {
     const id = ProjectIdSchema.safeParse(p.id);
-    if (!id.success) throw badRequest("bad_project_id", `'${printableName(p.id)}' is not a valid project id: ${id.error.issues[0]!.message}.`);
-    if (!getRecipe(p.recipe)) throw badRequest("unknown_recipe", `No recipe '${p.recipe}'. Recipes: ${[...loadRecipes().keys()].join(", ")}.`);
-    if (this.get(p.id)) throw new HttpError(409, "project_exists", `A project '${p.id}' already exists; pick another id.`);
+    if (!id.success) throw invalid("bad_project_id", `'${printableName(p.id)}' is not a valid project id: ${id.error.issues[0]!.message}.`);
+    if (!getRecipe(p.recipe)) throw invalid("unknown_recipe", `No recipe '${p.recipe}'. Recipes: ${[...loadRecipes().keys()].join(", ")}.`);
+    if (this.get(p.id)) throw conflict("project_exists", `A project '${p.id}' already exists; pick another id.`);
     this.db
       .prepare("INSERT INTO projects (id, name, recipe, upstream, created_at) VALUES (?, ?, ?, ?, ?)")
       .run(p.id, p.name ?? p.id, p.recipe, JSON.stringify(p.upstream), Date.now());
@@ -173,7 +173,7 @@ export class ProjectRegistry {
   /** Point a git project at another URL (a local mirror); the next sync fetches from there and prunes what it lacks. */
   setUrl(id: string, url: string): Project {
     const p = this.require(id);
-    if (p.upstream.kind !== "git") throw badRequest("not_a_git_project", `Project '${id}' comes from ${p.upstream.kind === "tarball" ? "a source tarball" : "kbs itself (built-in)"}, not a git URL; only git projects can change their URL.`);
+    if (p.upstream.kind !== "git") throw invalid("not_a_git_project", `Project '${id}' comes from ${p.upstream.kind === "tarball" ? "a source tarball" : "kbs itself (built-in)"}, not a git URL; only git projects can change their URL.`);
     this.db.prepare("UPDATE projects SET upstream = ? WHERE id = ?").run(JSON.stringify({ kind: "git", url } satisfies Upstream), id);
     return this.require(id);
   }

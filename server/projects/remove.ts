@@ -1,6 +1,6 @@
 import type { DerivedConfigs } from "../configs/derived";
 import type { ConfigStore } from "../configs/store";
-import { HttpError } from "../http/errors";
+import { conflict } from "../core/errors";
 import { log } from "../core/log";
 import type { GitRef } from "../gitref/gitref";
 import type { KconfigBundleStore } from "../revdb/bundles";
@@ -25,7 +25,7 @@ export async function removeProject(
   id: string,
 ): Promise<RemovedProject> {
   const project = kbs.projects.require(id);
-  if (project.sync.state === "syncing") throw new HttpError(409, "sync_running", `Project '${id}' is syncing; wait for it to finish, then remove it.`);
+  if (project.sync.state === "syncing") throw conflict("sync_running", `Project '${id}' is syncing; wait for it to finish, then remove it.`);
   const underived = kbs.configs.underived(id);
   for (const c of underived) {
     await kbs.derived.get(c).catch((e: unknown) => log.warn({ config: c.id, err: (e as Error).message }, "a saved config's minimal form could not be computed before its project was removed"));

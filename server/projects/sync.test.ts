@@ -21,7 +21,7 @@ describe("sync: bad input", () => {
   it("an unknown project is a 404 naming the known ones", async () => {
     const parts = openProjectParts(tmpDir());
     parts.projects.add({ id: "one", recipe: "kconfiglib", upstream: { kind: "git", url: "/nonexistent" } });
-    await expect(parts.sync.sync("nope")).rejects.toMatchObject({ status: 404, code: "unknown_project", message: expect.stringContaining("Known projects: one") });
+    await expect(parts.sync.sync("nope")).rejects.toMatchObject({ kind: "not_found", code: "unknown_project", message: expect.stringContaining("Known projects: one") });
     expect(() => parts.projects.add({ id: "Bad_Id", recipe: "kconfiglib", upstream: { kind: "git", url: "/x" } })).toThrow(/not a valid project id/);
     expect(() => parts.projects.add({ id: "two", recipe: "nosuch", upstream: { kind: "git", url: "/x" } })).toThrow(/No recipe 'nosuch'. Recipes: .*kconfiglib/);
     expect(() => parts.projects.add({ id: "one", recipe: "kconfiglib", upstream: { kind: "git", url: "/x" } })).toThrow(/already exists/);

@@ -3,10 +3,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Db } from "../core/db";
+import { KbsError } from "../core/errors";
 import { GitError } from "../gitref/git";
 import type { GitRef, ProjectRef } from "../gitref/gitref";
 import { dirFiles, tarballFiles } from "../gitref/sources";
-import { HttpError } from "../http/errors";
 import { log } from "../core/log";
 import { counter, histogram } from "../core/metrics";
 import type { KconfigBundleStore } from "../revdb/bundles";
@@ -37,9 +37,9 @@ const syncsTotal = counter("kbs_project_syncs_total", "Project syncs that ended,
 const syncDuration = histogram("kbs_project_sync_duration_seconds", "Wall time of project syncs", ["project"], [0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000]);
 
 /** Another process (or this one) is syncing the project. */
-export class SyncBusyError extends HttpError {
+export class SyncBusyError extends KbsError {
   constructor(id: string, pid: number, startedAt: number) {
-    super(409, "sync_running", `A sync of '${id}' is already running (pid ${pid}, started ${new Date(startedAt).toISOString()}); wait for it to finish, then try again.`);
+    super("conflict", "sync_running", `A sync of '${id}' is already running (pid ${pid}, started ${new Date(startedAt).toISOString()}); wait for it to finish, then try again.`);
   }
 }
 
@@ -151,7 +151,7 @@ export class SyncService {
       const hashes = revdb.hashes(id);
       const missing = hashes.filter((h) => !bundles.has(h)).map((hash) => {
         const entries = revdb.treeEntries(hash);
-        if (!entries) throw new SyncError(`the index has no tree for kconfig hash ${hash}; run 'kbs sync ${id}' again`);
+        if (!entries) throw new SyncError(`the index has no tree for kconfig hash ${hash}; sync it again`);
         return { hash, entries };
       });
       await bundles.build(missing, project.recipe.extraFiles, (done) => progress({ phase: "bundles", done, total: missing.length }));

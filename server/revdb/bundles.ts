@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { git } from "../gitref/git";
-import { HttpError } from "../http/errors";
 import { extractEntries } from "./extract";
 import { gitBlobId, kconfigHash, type KconfigEntry } from "./kconfig-tree";
 import { parseTar, writeTar, type TarEntry, type TarWriteEntry } from "../core/tar";
+import { KbsError, invalid, notFound } from "../core/errors";
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -50,7 +50,7 @@ export class KconfigBundleStore {
   ) {}
 
   private file(hash: string): string {
-    if (!HASH.test(hash)) throw new HttpError(400, "bad_kconfig_hash", `'${hash}' is not a kconfig hash (64 hex digits).`);
+    if (!HASH.test(hash)) throw invalid("bad_kconfig_hash", `'${hash}' is not a kconfig hash (64 hex digits).`);
     return path.join(this.dir, `${hash}.tar`);
   }
 
@@ -62,16 +62,16 @@ export class KconfigBundleStore {
   path(hash: string): string {
     const file = this.file(hash);
     const st = fs.statSync(file, { throwIfNoEntry: false });
-    if (!st) throw new HttpError(404, "unknown_bundle", `No kconfig bundle ${hash.slice(0, 12)}…; run 'kbs sync' for the project to make it.`);
+    if (!st) throw notFound("unknown_bundle", `No kconfig bundle ${hash.slice(0, 12)}…; sync the project to make it.`);
     const identity = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (this.verified.get(hash) === identity) return file;
     let actual: string;
     try {
       actual = kconfigHash(entriesOf(parseTar(fs.readFileSync(file))));
     } catch (e) {
-      throw new HttpError(500, "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… is unreadable (${(e as Error).message}); delete ${file} and run 'kbs sync' to rebuild it.`);
+      throw new KbsError("internal", "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… is unreadable (${(e as Error).message}); delete ${file} and sync the project to rebuild it.`);
     }
-    if (actual !== hash) throw new HttpError(500, "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… does not match its hash; delete ${file} and run 'kbs sync' to rebuild it.`);
+    if (actual !== hash) throw new KbsError("internal", "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… does not match its hash; delete ${file} and sync the project to rebuild it.`);
     this.verified.set(hash, identity);
     return file;
   }

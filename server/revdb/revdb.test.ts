@@ -132,17 +132,17 @@ describe("revdb on the fake firmware repo", () => {
       try {
         parts.revdb.resolve("fw", "v0.2.1");
       } catch (e) {
-        return e as { status: number; code: string; message: string; details: { closeMatches: Array<{ name: string }> } };
+        return e as { kind: string; code: string; message: string; details: { closeMatches: Array<{ name: string }> } };
       }
     })()!;
-    expect(unknown.status).toBe(404);
+    expect(unknown.kind).toBe("not_found");
     expect(unknown.code).toBe("unknown_revision");
     expect(unknown.details.closeMatches.map((m) => m.name)).toContain("v0.2.0");
     expect(unknown.message).toMatch(/did you mean .*v0\.2\.0/);
     for (const hostile of ["a..b", "-rf", "x y", "a\u0001b", "v1@{0}", "a\\b", "x.lock", "a:b"]) {
-      expect(() => parts.revdb.resolve("fw", hostile), hostile).toThrow(expect.objectContaining({ status: 400, code: "bad_ref" }));
+      expect(() => parts.revdb.resolve("fw", hostile), hostile).toThrow(expect.objectContaining({ kind: "invalid", code: "bad_ref" }));
     }
-    expect(() => parts.revdb.resolve("fw", "0000000")).toThrow(expect.objectContaining({ status: 404 }));
+    expect(() => parts.revdb.resolve("fw", "0000000")).toThrow(expect.objectContaining({ kind: "not_found" }));
   });
 
   it("lists named revisions first, newest first, and searches by tag, branch, describe and sha prefix", () => {
@@ -186,7 +186,7 @@ describe("revdb on the fake firmware repo", () => {
     expect(parts.revdb.resolve("fw", "doomed").sha).toBe(doomed);
     git(fw.dir, ["branch", "-q", "-D", "doomed"]);
     await parts.sync.sync("fw");
-    expect(() => parts.revdb.resolve("fw", doomed)).toThrow(expect.objectContaining({ status: 404 }));
+    expect(() => parts.revdb.resolve("fw", doomed)).toThrow(expect.objectContaining({ kind: "not_found" }));
     expect(parts.revdb.count("fw")).toBe(Number(git(fw.dir, ["rev-list", "--all", "--count"])));
   });
 });
@@ -214,7 +214,7 @@ describe("revdb on a tangled history", () => {
       // 400 commits share some 4-digit prefixes: such a short sha is ambiguous, and says which commits it fits
       const prefix = shas.map((s) => s.slice(0, 4)).find((p, i, all) => all.indexOf(p) !== i)!;
       expect(prefix).toBeDefined();
-      expect(() => parts.revdb.resolve("tangled", prefix)).toThrow(expect.objectContaining({ status: 400, code: "ambiguous_revision" }));
+      expect(() => parts.revdb.resolve("tangled", prefix)).toThrow(expect.objectContaining({ kind: "invalid", code: "ambiguous_revision" }));
     } finally {
       parts.db.close();
     }

@@ -1,34 +1,10 @@
 import type { Db } from "../core/db";
 import { printableName, refNameProblem } from "../gitref/refname";
-import { badRequest, HttpError, notFound } from "../http/errors";
 import type { KconfigEntry } from "./kconfig-tree";
 import { migrateRevdb } from "./schema";
+import { invalid, notFound } from "../core/errors";
+import type { Revision } from "../core/revision";
 import { readTree } from "./tree-store";
-
-/** One indexed revision (DESIGN.md; the API returns it as is, without `project`). */
-export interface Revision {
-  project: string;
-  sha: string;
-  describe: string;
-  /** committer date, ISO 8601 */
-  date: string;
-  /** "tag:v0.2.0", "branch:master" */
-  refs: string[];
-  kconfigHash: string;
-  /** how many other revisions of the project have the same kconfig tree */
-  sameKconfigCount: number;
-}
-
-/**
- * What a config, session or build records of the revision it was made for: the name
- * the user gave (tag, branch, sha...), the commit it resolved to and its describe string.
- */
-export interface RevisionPin {
-  project: string;
-  rev: string;
-  commit: string;
-  describe: string;
-}
 
 interface Row {
   sha: string;
@@ -161,7 +137,7 @@ export class RevDb {
     const m = /^(tag|branch):(.+)$/.exec(name);
     const refName = m ? m[2]! : name;
     const why = refNameProblem(refName);
-    if (why) throw badRequest("bad_ref", `'${printableName(rev)}' is not a usable revision name: it ${why}. Use a tag, a branch, a describe string or a commit sha.`);
+    if (why) throw invalid("bad_ref", `'${printableName(rev)}' is not a usable revision name: it ${why}. Use a tag, a branch, a describe string or a commit sha.`);
     const one = (sha: string) => this.toRevisions(projectId, [this.row(projectId, sha)!])[0]!;
     if (/^[0-9a-f]{40}$/i.test(name) && this.row(projectId, name.toLowerCase())) return one(name.toLowerCase());
     const kinds = m ? [m[1]!] : ["tag", "branch"];
@@ -186,7 +162,7 @@ export class RevDb {
           .all(projectId, prefix.toLowerCase(), prefix.toLowerCase() + "g") as string[];
         if (shas.length === 1) return one(shas[0]!);
         if (shas.length > 1) {
-          throw new HttpError(400, "ambiguous_revision", `'${rev}' matches ${shas.length === 10 ? "10 or more" : shas.length} commits of ${projectId}; give more characters of the sha.`, {}, {
+          throw invalid("ambiguous_revision", `'${rev}' matches ${shas.length === 10 ? "10 or more" : shas.length} commits of ${projectId}; give more characters of the sha.`, {
             matches: this.toRevisions(projectId, shas.map((s) => this.row(projectId, s)!)).map(({ sha, describe }) => ({ sha, describe })),
           });
         }
@@ -195,7 +171,7 @@ export class RevDb {
     const close = this.closeMatches(projectId, refName);
     throw notFound(
       "unknown_revision",
-      `${projectId} has no revision '${rev}'${close.length ? `; did you mean ${close.map((c) => c.name).join(", ")}?` : ". Sync the project if it is new upstream, or list revisions with GET /api/projects/" + projectId + "/revisions."}`,
+      `${projectId} has no revision '${rev}'${close.length ? `; did you mean ${close.map((c) => c.name).join(", ")}?` : ". Sync the project if the revision is new upstream, or pick one from the project's revision list."}`,
       { closeMatches: close },
     );
   }

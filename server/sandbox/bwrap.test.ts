@@ -4,13 +4,14 @@ import { Readable } from "node:stream";
 import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
+import { loadSettings } from "../core/settings";
 import { createBackend } from "./service";
 import { pidsOfUid } from "./procs";
 import { outputUntilExit, resizeProbe, until } from "../../test/helpers/sandbox";
 import type { LaunchJob } from "./types";
 
 const dataDir = tmpDir("kbs-sbx-");
-const backend = await createBackend("bwrap", { dataDir, env: process.env });
+const backend = await createBackend("bwrap", { dataDir, sandboxes: loadSettings().sandboxes });
 const job = (over: Partial<LaunchJob>): LaunchJob => ({ extract: [], cwd: "/work", argv: ["/bin/true"], env: {}, cols: 80, rows: 24, ...over });
 const live: Array<{ kill(): Promise<void> }> = [];
 afterAll(async () => void (await Promise.all(live.map((s) => s.kill()))));
@@ -185,7 +186,7 @@ describe("bwrap sandbox dirs", () => {
     fs.writeFileSync(path.join(root, "sb-dead", "owner"), String(deadPid));
     fs.mkdirSync(path.join(root, "sb-live"), { recursive: true });
     fs.writeFileSync(path.join(root, "sb-live", "owner"), String(process.pid));
-    await createBackend("bwrap", { dataDir, env: process.env, stagingDir: root });
+    await createBackend("bwrap", { dataDir, sandboxes: loadSettings().sandboxes, stagingDir: root });
     expect(fs.existsSync(path.join(root, "sb-dead"))).toBe(false);
     expect(fs.existsSync(path.join(root, "sb-live"))).toBe(true);
   });

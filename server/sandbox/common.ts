@@ -1,8 +1,6 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
-import type { Env } from "../core/settings";
 import { alive } from "./procs";
 import type { Limits, SandboxRequest } from "./types";
 import { GUEST_STUB } from "../core/guest-paths";
@@ -49,40 +47,6 @@ export function checkGuestPath(p: string): void {
   if (["/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/proc", "/dev", GUEST_STUB].some((s) => p === s || top === s || p.startsWith(`${GUEST_STUB}/`))) {
     throw new Error(`bad guest path "${p}": it would replace part of the sandbox's system`);
   }
-}
-
-/** Sandbox knobs beyond Settings (read from the environment, validated). */
-const SandboxEnvSchema = z.object({
-  KBS_SANDBOX_UID_BASE: z.coerce.number().int().min(1000).max(2 ** 31 - 100_000).default(200_000),
-  KBS_SANDBOX_UID_COUNT: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
-  /** Warm sandboxes older than this are replaced by fresh ones. */
-  KBS_POOL_IDLE_SECONDS: z.coerce.number().int().min(5).max(7 * 86400).default(1800),
-  /** Images the pool keeps warm (comma separated). */
-  KBS_POOL_IMAGES: z.string().default("menuconfig"),
-  /** How many sandboxes may be starting at once (claims first, then refills). */
-  KBS_SANDBOX_SPAWN_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-});
-export type SandboxEnv = {
-  uidBase: number;
-  uidCount: number;
-  idleMs: number;
-  poolImages: string[];
-  spawnConcurrency: number;
-};
-
-export function sandboxEnv(env: Env): SandboxEnv {
-  const parsed = SandboxEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("KBS_") && v !== "")));
-  if (!parsed.success) {
-    throw new Error(`kbs: bad sandbox settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  }
-  const s = parsed.data;
-  return {
-    uidBase: s.KBS_SANDBOX_UID_BASE,
-    uidCount: s.KBS_SANDBOX_UID_COUNT,
-    idleMs: s.KBS_POOL_IDLE_SECONDS * 1000,
-    poolImages: s.KBS_POOL_IMAGES.split(",").map((x) => x.trim()).filter(Boolean),
-    spawnConcurrency: s.KBS_SANDBOX_SPAWN_CONCURRENCY,
-  };
 }
 
 /** chown a tree (no symlink following) so a sandbox uid may write it. */

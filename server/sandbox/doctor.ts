@@ -21,7 +21,7 @@ async function backendsHere(opts: DoctorOptions): Promise<Array<{ name: BackendN
   return Promise.all(
     BACKEND_NAMES.map(async (name) => {
       try {
-        const backend = await createBackend(name, { dataDir: opts.dataDir, env: opts.env });
+        const backend = await createBackend(name, { dataDir: opts.dataDir, sandboxes: loadSettings(opts.env).sandboxes });
         const a = await backend.available();
         return { name, backend, ...a };
       } catch (e) {

@@ -2,11 +2,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { registry } from "../core/metrics";
 import { SandboxPool } from "./pool";
+import { loadSettings } from "../core/settings";
 import { createBackend } from "./service";
 import { outputUntilExit, until } from "../../test/helpers/sandbox";
 import type { WarmSandbox } from "./types";
 
-const backend = await createBackend("bwrap", { dataDir: tmpDir("kbs-pool-"), env: process.env });
+const backend = await createBackend("bwrap", { dataDir: tmpDir("kbs-pool-"), sandboxes: loadSettings().sandboxes });
 const pool = new SandboxPool(backend, { size: 2, images: ["menuconfig"], idleMs: 600_000, spawnConcurrency: 4 });
 afterAll(() => pool.close());
 

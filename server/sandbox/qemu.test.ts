@@ -3,6 +3,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
+import { loadSettings } from "../core/settings";
 import { createBackend } from "./service";
 import { securityChecks } from "../../test/helpers/security-checks";
 import { outputUntilExit, resizeProbe, until } from "../../test/helpers/sandbox";
@@ -13,7 +14,7 @@ import { outputUntilExit, resizeProbe, until } from "../../test/helpers/sandbox"
  * cloud kernel is missing.
  */
 const dataDir = tmpDir("kbs-qemu-");
-const backend = await createBackend("qemu", { dataDir, env: process.env });
+const backend = await createBackend("qemu", { dataDir, sandboxes: loadSettings().sandboxes });
 const avail = await backend.available();
 const VM_TEST_MS = 120_000;
 

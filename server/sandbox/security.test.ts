@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
+import { loadSettings } from "../core/settings";
 import { createBackend } from "./service";
 import { securityChecks } from "../../test/helpers/security-checks";
 
 const dataDir = tmpDir("kbs-sec-");
-const backend = await createBackend("bwrap", { dataDir, env: process.env });
+const backend = await createBackend("bwrap", { dataDir, sandboxes: loadSettings().sandboxes });
 
 securityChecks("bwrap", { backend: () => backend, image: "menuconfig", dataDir, ownUid: process.getuid?.() === 0 });
 

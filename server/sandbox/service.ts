@@ -1,10 +1,8 @@
 import path from "node:path";
-import { defaultStagingRoot, type Env } from "../core/settings";
-import type { Settings } from "../core/settings";
+import { defaultStagingRoot, type SandboxSettings, type Settings } from "../core/settings";
 import { BwrapBackend } from "./bwrap";
 import { EngineBackend } from "./docker";
 import { QemuBackend } from "./qemu";
-import { sandboxEnv } from "./common";
 import { liveGauge, SandboxPool } from "./pool";
 import type { PoolKey, RunRequest, RunResult, SandboxBackend, WarmSandbox } from "./types";
 import { UidAllocator } from "./uids";
@@ -24,14 +22,14 @@ export const BACKEND_NAMES: BackendName[] = ["bwrap", "qemu", "docker", "podman"
 
 export interface BackendContext {
   dataDir: string;
-  env: Env;
+  sandboxes: SandboxSettings;
   /** Where sandboxes' host dirs are made (see staging.ts); default defaultStagingRoot(dataDir). */
   stagingDir?: string;
 }
 
 /** Build the backend named by KBS_SANDBOX. */
 export async function createBackend(name: BackendName, ctx: BackendContext): Promise<SandboxBackend> {
-  const s = sandboxEnv(ctx.env);
+  const s = ctx.sandboxes;
   switch (name) {
     case "bwrap": {
       const root = process.getuid?.() === 0;
@@ -41,7 +39,7 @@ export async function createBackend(name: BackendName, ctx: BackendContext): Pro
       });
     }
     case "qemu":
-      return new QemuBackend({ dir: path.join(ctx.dataDir, "qemu"), kernel: ctx.env.KBS_QEMU_KERNEL, accel: ctx.env.KBS_QEMU_ACCEL === "kvm" ? "kvm" : "tcg" });
+      return new QemuBackend({ dir: path.join(ctx.dataDir, "qemu"), kernel: s.qemuKernel, accel: s.qemuAccel });
     case "docker":
     case "podman":
       return new EngineBackend(name, path.join(ctx.dataDir, "sandboxes"));
@@ -82,13 +80,13 @@ class Service implements SandboxService {
   }
 }
 
-export async function createSandboxService(settings: Settings, env: Env = process.env): Promise<SandboxService> {
-  const s = sandboxEnv(env);
-  const backend = await createBackend(settings.sandbox, { dataDir: settings.dataDir, env, stagingDir: settings.stagingDir });
+export async function createSandboxService(settings: Settings): Promise<SandboxService> {
+  const s = settings.sandboxes;
+  const backend = await createBackend(settings.sandbox, { dataDir: settings.dataDir, sandboxes: s, stagingDir: settings.stagingDir });
   const pool = new SandboxPool(backend, {
     size: settings.poolSize,
     images: s.poolImages,
-    idleMs: s.idleMs,
+    idleMs: s.poolIdleMs,
     spawnConcurrency: s.spawnConcurrency,
   });
   return new Service(backend, pool);

@@ -4,13 +4,14 @@ import { describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { KbsError } from "../core/errors";
 import { GUEST_IN, GUEST_OUT } from "../core/guest-paths";
+import { loadSettings } from "../core/settings";
 import { createBackend } from "./service";
 import { runStaged } from "./stage";
 
 // A real bwrap sandbox: the staging helper is what hands files across its boundary.
 const dataDir = tmpDir("kbs-stage-");
 const stagingDir = path.join(dataDir, "staging");
-const sandbox = await createBackend("bwrap", { dataDir, env: process.env, stagingDir });
+const sandbox = await createBackend("bwrap", { dataDir, sandboxes: loadSettings().sandboxes, stagingDir });
 const deps = { settings: { stagingDir }, sandbox };
 /** What this process left under the staging root (each run's dir is removed after it). */
 const leftOver = () => fs.readdirSync(stagingDir).filter((n) => n.startsWith("sb-"));

@@ -6,7 +6,6 @@ import type { Db } from "../core/db";
 import { chooseArch } from "../configs/kconfig-env";
 import { helperScript, type KconfigTools } from "../configs/kconfig-tools";
 import type { ConfigStore, StoredConfig } from "../configs/store";
-import { badRequest, HttpError, notFound } from "../http/errors";
 import { log } from "../core/log";
 import type { ProjectRegistry } from "../projects/registry";
 import type { Recipe } from "../core/recipe";
@@ -14,6 +13,7 @@ import type { RevDb } from "../revdb/revdb";
 import { LoadedIndex, type SymbolHit } from "./loaded";
 import { changedParts, DIGEST_VERSION, SymbolIndexStore, type DefinitionPart } from "./store";
 import type { ConfigValuesFile, SymbolEntry, SymbolIndexFile, SymbolValue } from "./types";
+import { KbsError, invalid, notFound, unprocessable } from "../core/errors";
 
 /** The index builder bound read-only into the sandbox (it never runs on the host). */
 export const indexScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "symbol_index.py");
@@ -100,7 +100,7 @@ class Lru<V> extends Map<string, V> {
 
 export function checkSymbolName(name: string): void {
   if (!SYMBOL_NAME.test(name)) {
-    throw badRequest("bad_symbol_name", `'${name.slice(0, 60)}' is not a Kconfig symbol name: names are letters, digits and underscores (e.g. SERIAL_8250), at most 200 of them.`);
+    throw invalid("bad_symbol_name", `'${name.slice(0, 60)}' is not a Kconfig symbol name: names are letters, digits and underscores (e.g. SERIAL_8250), at most 200 of them.`);
   }
 }
 
@@ -172,7 +172,7 @@ export class SymbolService {
       }
       if (!file || file.format !== INDEX_FORMAT) {
         const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-4).join(" | ") || `exit code ${r.code}`;
-        throw new HttpError(503, "symbol_index_failed", `Indexing the symbols of ${project}'s tree (kconfig ${kconfigHash.slice(0, 12)}) failed: ${why.slice(0, 600)}. Try again.`);
+        throw new KbsError("unavailable", "symbol_index_failed", `Indexing the symbols of ${project}'s tree (kconfig ${kconfigHash.slice(0, 12)}) failed: ${why.slice(0, 600)}. Try again.`);
       }
       const ms = performance.now() - t0;
       this.store.put(kconfigHash, variant, file, ms);
@@ -186,7 +186,7 @@ export class SymbolService {
     const revision = this.deps.revdb.resolve(project, rev);
     const index = await this.index(project, revision.kconfigHash, arch);
     if (index.file.error !== undefined) {
-      throw new HttpError(422, "kconfig_unparsable", `${project} ${revision.describe}: its Kconfig does not parse, so there is no symbol index (menuconfig sessions still work). Kconfiglib said: ${index.file.error.slice(0, 1000)}`);
+      throw unprocessable("kconfig_unparsable", `${project} ${revision.describe}: its Kconfig does not parse, so there is no symbol index (menuconfig sessions still work). Kconfiglib said: ${index.file.error.slice(0, 1000)}`);
     }
     return { index, revision };
   }
@@ -214,7 +214,7 @@ export class SymbolService {
     const out = { ...entry, rev: revision.sha, describe: revision.describe, kconfigHash: revision.kconfigHash, kconfiglib: index.file.kconfiglib };
     if (!opts.configId) return out;
     const config = this.deps.configs.require(opts.configId);
-    if (config.project !== project) throw badRequest("config_of_other_project", `Config ${config.id.slice(0, 12)} is a ${config.project} config, not one of ${project}.`);
+    if (config.project !== project) throw invalid("config_of_other_project", `Config ${config.id.slice(0, 12)} is a ${config.project} config, not one of ${project}.`);
     const values = await this.configValues(config, opts.arch);
     const v = values.symbols[entry.name];
     return { ...out, config: { id: config.id, describe: config.describe, ...(v ?? { value: null, inConfig: false as const, why: { kind: "absent" as const } }) } };
@@ -233,7 +233,7 @@ export class SymbolService {
         const r = await this.deps.kconfig.runHelper(config.project, { kconfigHash: config.kconfigHash }, { script: indexScript, args: ["values"], stdin: config.text, arch, maxOutputBytes: 256 * 2 ** 20 });
         if (r.code !== 0) {
           const why = r.timedOut ? "it took too long" : r.stderr.toString("utf8").trim().split("\n").slice(-4).join(" | ") || `exit code ${r.code}`;
-          throw new HttpError(422, "kconfig_failed", `Reading config ${config.id.slice(0, 12)} against its tree failed: ${why.slice(0, 600)}`);
+          throw unprocessable("kconfig_failed", `Reading config ${config.id.slice(0, 12)} against its tree failed: ${why.slice(0, 600)}`);
         }
         const values = JSON.parse(r.stdout.toString("utf8")) as ConfigValuesFile;
         this.store.putValues(config.id, variant, values);
@@ -297,7 +297,7 @@ export class SymbolService {
       this.trees.set(project, trees);
     }
     const { runs, hashes } = trees;
-    if (!hashes.length) throw notFound("no_revisions", `${project} has no indexed revisions yet; run 'kbs sync ${project}' first.`);
+    if (!hashes.length) throw notFound("no_revisions", `${project} has no indexed revisions yet; sync it first.`);
     let indexed = this.indexedTrees(project, generation, variant, hashes);
     const missing = hashes.length - indexed.size;
     if (missing > 0) {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { git } from "../gitref/git";
-import { badRequest, HttpError, notFound } from "../http/errors";
+import { KbsError, invalid, notFound, unprocessable } from "../core/errors";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -9,7 +9,7 @@ export const MAX_TREE_FILE_BYTES = 1024 * 1024;
 
 /** A tree path as the API takes it: relative, no `.`/`..` segments, no NUL or backslash. */
 export function checkTreePath(p: string): string {
-  const bad = () => badRequest("bad_path", `'${p.slice(0, 120)}' is not a path inside the tree: give one relative to the tree's root, like src/Kconfig, without '..'.`);
+  const bad = () => invalid("bad_path", `'${p.slice(0, 120)}' is not a path inside the tree: give one relative to the tree's root, like src/Kconfig, without '..'.`);
   if (!p || p.length > 4096 || p.includes("\0") || p.includes("\\") || p.startsWith("/")) throw bad();
   const segs = p.split("/");
   if (segs.some((s) => s === "" || s === "." || s === "..")) throw bad();
@@ -29,10 +29,10 @@ export async function readTreeFile(gitDir: string, commit: string, filePath: str
   const m = /^(\d+) (\w+) ([0-9a-f]+) +(-|\d+)\t(.*)$/s.exec(line);
   if (!m || m[5] !== filePath) throw notFound("unknown_file", `There is no file ${filePath} in commit ${commit.slice(0, 12)}.`);
   const [, mode, type, blob, size] = m;
-  if (mode === "120000") throw new HttpError(422, "symlink_refused", `${filePath} is a symbolic link in this commit; only regular files are shown.`);
-  if (type !== "blob") throw new HttpError(422, "not_a_file", `${filePath} is a ${type === "tree" ? "directory" : "submodule"} in this commit, not a file.`);
+  if (mode === "120000") throw unprocessable("symlink_refused", `${filePath} is a symbolic link in this commit; only regular files are shown.`);
+  if (type !== "blob") throw unprocessable("not_a_file", `${filePath} is a ${type === "tree" ? "directory" : "submodule"} in this commit, not a file.`);
   const bytes = Number(size);
-  if (bytes > MAX_TREE_FILE_BYTES) throw new HttpError(413, "file_too_large", `${filePath} is ${(bytes / 1024 / 1024).toFixed(1)} MB; files over ${MAX_TREE_FILE_BYTES / 1024 / 1024} MB are not shown.`);
+  if (bytes > MAX_TREE_FILE_BYTES) throw new KbsError("too_large", "file_too_large", `${filePath} is ${(bytes / 1024 / 1024).toFixed(1)} MB; files over ${MAX_TREE_FILE_BYTES / 1024 / 1024} MB are not shown.`);
   const data = await git(gitDir, ["cat-file", "blob", blob!]);
   let text: string | undefined;
   try {
@@ -40,6 +40,6 @@ export async function readTreeFile(gitDir: string, commit: string, filePath: str
   } catch {
     text = undefined;
   }
-  if (text === undefined) throw new HttpError(415, "binary_file", `${filePath} is a binary file (not UTF-8 text); only text files are shown.`);
+  if (text === undefined) throw new KbsError("unsupported", "binary_file", `${filePath} is a binary file (not UTF-8 text); only text files are shown.`);
   return { text, size: bytes, blob: blob! };
 }

@@ -1,5 +1,5 @@
 import { migrate, type Db } from "../core/db";
-import type { RevisionPin } from "../revdb/revdb";
+import type { RevisionPin } from "../core/revision";
 
 export interface SessionRecord extends RevisionPin {
   id: string;

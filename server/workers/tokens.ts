@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
-import { HttpError } from "../http/errors";
+import { conflict, invalid, KbsError } from "../core/errors";
 
 /**
  * Worker tokens (`kbs worker-token create|list|revoke`): what a remote `kbs worker`
@@ -51,8 +51,8 @@ export class WorkerTokens {
 
   /** A new token; the secret is only in the returned string. */
   create(name: string): { token: string; info: WorkerToken } {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new Error(`a token name is 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(name)})`);
-    if (this.db.prepare("SELECT 1 FROM worker_tokens WHERE name = ?").get(name)) throw new Error(`a token named '${name}' exists already; revoke it or pick another name`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw invalid("bad_token_name", `A token name is 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(name)}).`);
+    if (this.db.prepare("SELECT 1 FROM worker_tokens WHERE name = ?").get(name)) throw conflict("token_exists", `A token named '${name}' exists already; revoke it or pick another name.`);
     const id = crypto.randomBytes(6).toString("hex");
     const secret = crypto.randomBytes(24).toString("hex");
     this.db.prepare("INSERT INTO worker_tokens (id, name, secret_sha256, created_at) VALUES (?, ?, ?, ?)").run(id, name, digest(secret), new Date().toISOString());
@@ -79,11 +79,9 @@ export class WorkerTokens {
     const r = m && (this.db.prepare("SELECT * FROM worker_tokens WHERE id = ?").get(m[1]) as Row | undefined);
     const given = m ? Buffer.from(digest(m[2]!), "hex") : undefined;
     if (!m || !r || !given || !crypto.timingSafeEqual(given, Buffer.from(r.secret_sha256, "hex"))) {
-      throw new HttpError(401, "bad_worker_token", `${m ? "This worker token is not known here." : "A worker token is needed (Authorization: Bearer kbsw_...)."} ${tokenHelp}`, {
-        "WWW-Authenticate": 'Bearer realm="kbs workers"',
-      });
+      throw new KbsError("unauthorized", "bad_worker_token", `${m ? "This worker token is not known here." : "A worker token is needed (Authorization: Bearer kbsw_...)."} ${tokenHelp}`);
     }
-    if (r.revoked_at) throw new HttpError(401, "revoked_worker_token", `The worker token '${r.name}' was revoked at ${r.revoked_at}. ${tokenHelp}`, { "WWW-Authenticate": 'Bearer realm="kbs workers"' });
+    if (r.revoked_at) throw new KbsError("unauthorized", "revoked_worker_token", `The worker token '${r.name}' was revoked at ${r.revoked_at}. ${tokenHelp}`);
     // last_used_at is for `kbs worker-token list`: a write a minute per token is plenty.
     const now = Date.now();
     if ((this.lastTouched.get(r.id) ?? 0) < now - 60_000) {

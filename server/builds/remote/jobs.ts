@@ -2,7 +2,6 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import type { IncomingMessage } from "node:http";
 import path from "node:path";
-import { HttpError, notFound } from "../../http/errors";
 import { log } from "../../core/log";
 import type { Recipe } from "../../core/recipe";
 import type { Settings } from "../../core/settings";
@@ -12,6 +11,7 @@ import { buildLimits } from "../builder";
 import type { BuildService } from "../service";
 import type { Finish } from "../store";
 import type { ArtifactRef, BuildRow, Manifest } from "../types";
+import { KbsError, conflict, invalid, notFound, unprocessable } from "../../core/errors";
 
 const MB = 1024 * 1024;
 
@@ -64,7 +64,7 @@ export class RemoteJobs {
     const b = this.builds.get(id);
     if (!b) throw notFound("unknown_build", `There is no build ${id}.`);
     if (!b.worker?.endsWith(`#${token.id}`) || b.attempt !== attempt || b.state !== "running") {
-      throw new HttpError(409, "not_held", `Attempt ${attempt} of build ${id} is not held by a worker of token '${token.name}' (the build is ${b.state}, attempt ${b.attempt}); its results are not taken.`);
+      throw conflict("not_held", `Attempt ${attempt} of build ${id} is not held by a worker of token '${token.name}' (the build is ${b.state}, attempt ${b.attempt}); its results are not taken.`);
     }
     return b;
   }
@@ -122,7 +122,7 @@ export class RemoteJobs {
   async upload(token: WorkerToken, id: string, attempt: number, name: string, sha256: string, size: number, req: IncomingMessage): Promise<void> {
     const b = this.held(token, id, attempt);
     const limit = buildLimits(this.settings, this.deps.projects.require(b.project).recipe).diskMB * MB;
-    if (size > limit) throw new HttpError(413, "too_large", `Artifact ${name} is ${size} bytes, over the build's disk limit of ${limit} bytes.`);
+    if (size > limit) throw new KbsError("too_large", "too_large", `Artifact ${name} is ${size} bytes, over the build's disk limit of ${limit} bytes.`);
     const dir = this.uploadDir(id, attempt);
     fs.mkdirSync(dir, { recursive: true });
     const dest = path.join(dir, sha256);
@@ -151,13 +151,13 @@ export class RemoteJobs {
       if (got !== size || actual !== sha256) {
         const msg = `The worker's upload of artifact ${name} was refused: it declared ${size} bytes with sha256 ${sha256}, the server received ${got} bytes with sha256 ${actual}. Nothing of this attempt was stored.`;
         this.failAttempt(id, attempt, msg);
-        throw new HttpError(422, "sha256_mismatch", msg);
+        throw unprocessable("sha256_mismatch", msg);
       }
       fs.renameSync(part, dest);
     } catch (e) {
       out.destroy();
-      if (e instanceof HttpError) throw e;
-      throw new HttpError(400, "upload_incomplete", `The upload of artifact ${name} was not complete (${(e as Error).message}); nothing was stored. Upload it again.`);
+      if (e instanceof KbsError) throw e;
+      throw invalid("upload_incomplete", `The upload of artifact ${name} was not complete (${(e as Error).message}); nothing was stored. Upload it again.`);
     } finally {
       fs.rmSync(part, { force: true });
     }
@@ -181,7 +181,7 @@ export class RemoteJobs {
       if (f.state === "succeeded") {
         const artifacts: ArtifactRef[] = f.artifacts ?? [];
         const missing = artifacts.filter((a) => fs.statSync(path.join(dir, a.sha256), { throwIfNoEntry: false })?.size !== a.size);
-        if (missing.length) throw new HttpError(422, "artifacts_missing", `The worker reported success but these artifacts were not uploaded for attempt ${attempt}: ${missing.map((a) => a.name).join(", ")}. Upload them, then finish again.`);
+        if (missing.length) throw unprocessable("artifacts_missing", `The worker reported success but these artifacts were not uploaded for attempt ${attempt}: ${missing.map((a) => a.name).join(", ")}. Upload them, then finish again.`);
         const manifest = artifacts.find((a) => a.name === "manifest.json");
         let m: Partial<Manifest> | undefined;
         try {
@@ -192,7 +192,7 @@ export class RemoteJobs {
         if (!m || m.build !== id || m.commit !== b.commit) {
           const msg = `The worker's manifest.json does not describe build ${id} at ${b.commit}; nothing of this attempt was stored.`;
           this.failAttempt(id, attempt, msg);
-          throw new HttpError(422, "bad_manifest", msg);
+          throw unprocessable("bad_manifest", msg);
         }
         for (const a of artifacts) if (!this.builds.artifacts.has(a.sha256)) fs.renameSync(path.join(dir, a.sha256), this.builds.artifacts.path(a.sha256));
       }

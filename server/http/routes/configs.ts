@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { DerivedConfigs } from "../../configs/derived";
 import { diffConfigs } from "../../configs/diff";
-import { ConfigInputError, MAX_CONFIG_BYTES } from "../../configs/parse";
+import { MAX_CONFIG_BYTES } from "../../configs/parse";
 import { storedConfigRunsCode } from "../../configs/runs-code";
 import type { ConfigStore } from "../../configs/store";
 import type { ProjectRegistry } from "../../projects/registry";
@@ -16,16 +16,6 @@ const PostConfig = z.object({
 });
 
 const RawQuery = z.object({ form: z.enum(["written", "canonical"]).default("written") });
-
-/** ConfigInputError (parse, size) -> the HTTP error a client sees, with the bad lines in details. */
-export function configHttpError(e: unknown): unknown {
-  if (e instanceof ConfigInputError) return new HttpError(e.status, e.code, e.message, {}, e.problems.length ? { problems: e.problems } : undefined);
-  return e;
-}
-
-function rethrowAsHttp(e: unknown): never {
-  throw configHttpError(e);
-}
 
 const plain = (res: import("node:http").ServerResponse, text: string, headers: Record<string, string> = {}) => {
   res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", ...headers });
@@ -48,12 +38,7 @@ export function registerConfigRoutes(router: Router, kbs: { projects: ProjectReg
     });
     kbs.projects.require(body.project);
     const revision = kbs.revdb.resolve(body.project, body.rev);
-    let out;
-    try {
-      out = kbs.configs.put({ project: body.project, commit: revision.sha, rev: body.rev, text: body.text });
-    } catch (e) {
-      rethrowAsHttp(e);
-    }
+    const out = kbs.configs.put({ project: body.project, commit: revision.sha, rev: body.rev, text: body.text });
     return new Reply(out.created ? 201 : 200, { id: out.id, warnings: out.warnings });
   });
 

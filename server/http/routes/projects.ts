@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { Project, ProjectRegistry } from "../../projects/registry";
 import type { SyncService } from "../../projects/sync";
-import type { Revision, RevDb } from "../../revdb/revdb";
+import type { RevDb } from "../../revdb/revdb";
+import type { Revision } from "../../core/revision";
 import { readQuery, Reply, type Router } from "../router";
 
 /** A project as the API shows it: the recipe by id, with what the chooser needs from it. */
