@@ -17,7 +17,7 @@ export const systemConf = "/usr/bin/kconfig-conf";
 export interface KconfigToolsDeps {
   settings: { dataDir: string; stagingDir: string };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
-  bundles: { path(kconfigHash: string): string };
+  bundles: { ensure(kconfigHash: string): Promise<string> };
   projects: { require(id: string): { recipe: Recipe } };
 }
 
@@ -97,7 +97,7 @@ export class KconfigTools {
     },
   ): Promise<RunResult> {
     const { recipe } = this.deps.projects.require(project);
-    const bundle = this.deps.bundles.path(revision.kconfigHash);
+    const bundle = await this.deps.bundles.ensure(revision.kconfigHash);
     const script = path.basename(opts.script);
     const files = await bundleFiles(bundle);
     const entry = entryIn(recipe, (f) => files.has(f)) ?? recipe.entry[0]!;

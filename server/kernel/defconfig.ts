@@ -62,7 +62,7 @@ export class KernelDefconfigs {
   /** The text of arch/<arch>/configs/<name>_defconfig at the config's revision (404 lists what there is). */
   async defconfigText(form: MinimalForm, name: string): Promise<{ file: string; text: string }> {
     const file = defconfigPath(form.recipe, form.arch, name);
-    const text = await readBundleFile(this.deps.bundles.path(form.config.kconfigHash), file);
+    const text = await readBundleFile(await this.deps.bundles.ensure(form.config.kconfigHash), file);
     if (text === undefined) {
       throw notFound("unknown_defconfig", `${form.config.project} ${form.config.describe} has no ${file}${form.arch ? ` (ARCH=${form.arch}); pass ?arch= for another architecture or another name` : "; check the name"}.`);
     }

@@ -24,7 +24,7 @@ const defconfigTarget = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,80}_defconfig$/;
 export async function kernelArches(deps: Pick<StartDeps, "projects" | "revdb" | "bundles">, project: string, rev: string): Promise<string[]> {
   const { recipe } = deps.projects.require(project);
   const revision = deps.revdb.resolve(project, rev);
-  return archesInTree(recipe, await bundleFiles(deps.bundles.path(revision.kconfigHash)));
+  return archesInTree(recipe, await bundleFiles(await deps.bundles.ensure(revision.kconfigHash)));
 }
 
 export async function startConfig(
@@ -42,7 +42,7 @@ export async function startConfig(
   }
   if (req.arch && !recipe.arches.length) throw invalid("bad_arch", `Recipe '${recipe.id}' has no variants; leave variant/arch out.`);
   const revision = deps.revdb.resolve(req.project, req.rev);
-  const bundle = deps.bundles.path(revision.kconfigHash);
+  const bundle = await deps.bundles.ensure(revision.kconfigHash);
   const files = await bundleFiles(bundle);
   let arch: string | undefined;
   if (recipe.arches.length) {

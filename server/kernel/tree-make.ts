@@ -13,7 +13,7 @@ import { shq } from "../builds/script";
  * recipe's `defconfigs.savedefconfig`).
  */
 export interface TreeMakeDeps extends StageDeps {
-  bundles: { path(kconfigHash: string): string };
+  bundles: { ensure(kconfigHash: string): Promise<string> };
 }
 
 export async function treeMake(
@@ -30,7 +30,7 @@ export async function treeMake(
     // The recipe's image for `make` on the kconfig tree: the tree's host tools (gcc, make, flex, bison) build its conf.
     image: job.recipe.images.make,
     // The bundle goes in as a dir of its own, readable by the sandbox's uid (as the Kconfig tools do).
-    inputs: { "bundle.tar": { link: deps.bundles.path(job.kconfigHash) } },
+    inputs: { "bundle.tar": { link: await deps.bundles.ensure(job.kconfigHash) } },
     argv: ["/bin/sh", "-c", script],
     cwd: "/work",
     env: kconfigEnv(job.recipe, job.arch),

@@ -98,7 +98,7 @@ export interface PresetDeps {
   db: Db;
   settings: { dataDir: string; stagingDir: string };
   sandbox: { run(req: RunRequest): Promise<RunResult> };
-  bundles: { path(kconfigHash: string): string };
+  bundles: { ensure(kconfigHash: string): Promise<string> };
   gitref: { dir: string };
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): Revision };

@@ -22,7 +22,12 @@ export function createProjectParts(dataDir: string, db: Db): ProjectParts {
   const revdb = new RevDb(db);
   const projects = new ProjectRegistry(db, (id) => revdb.count(id));
   const gitref = new GitRef(path.join(dataDir, "gitref.git"));
-  const bundles = new KconfigBundleStore(path.join(dataDir, "bundles"), gitref.dir);
+  const bundles = new KconfigBundleStore(path.join(dataDir, "bundles"), gitref.dir, (hash) => {
+    const project = revdb.projectWithHash(hash);
+    const recipe = project === undefined ? undefined : projects.get(project)?.recipe;
+    const entries = revdb.treeEntries(hash);
+    return recipe && entries ? { entries, extraFiles: recipe.extraFiles } : undefined;
+  });
   const sync = new SyncService({ db, projects, gitref, revdb, bundles });
   return { projects, gitref, revdb, bundles, sync };
 }

@@ -60,6 +60,13 @@ export async function builtinSourceHash(dir: string, version: number): Promise<s
  * across processes (a lock row in SQLite, taken over when its process is gone).
  * Progress and the outcome are kept on the project for the API and the portal.
  */
+/**
+ * A sync writes the kconfig bundles of the newest named revisions (tags, branch heads)
+ * this many distinct trees, so the first session on a release starts at once; every
+ * other tree's bundle is written the first time something needs it (bundles.ensure).
+ */
+const BUNDLES_AT_SYNC = 20;
+
 /** Work a sync ends with, once bundles exist (the terminal part prebuilds the newest trees' Kconfig tools). */
 export type SyncFinisher = (projectId: string, progress: (done: number, total: number) => void) => Promise<void>;
 
@@ -149,14 +156,14 @@ export class SyncService {
       if (project.upstream.kind === "git") await this.checkEntry(project, refs);
       const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, refs, onProgress: (p) => progress({ phase: "index", ...p }) });
       const hashes = revdb.hashes(id);
-      const missing = hashes.filter((h) => !bundles.has(h)).map((hash) => {
+      const missing = revdb.namedHashes(id, BUNDLES_AT_SYNC).filter((h) => !bundles.has(h)).map((hash) => {
         const entries = revdb.treeEntries(hash);
         if (!entries) throw new SyncError(`the index has no tree for kconfig hash ${hash}; sync it again`);
         return { hash, entries };
       });
       await bundles.build(missing, project.recipe.extraFiles, (done) => progress({ phase: "bundles", done, total: missing.length }));
       const bundlesWritten = missing.length;
-      this.checkSources(project, refs);
+      await this.checkSources(project, refs);
       for (const finish of this.finishers) {
         await finish(id, (done, total) => progress({ phase: "tools", done, total })).catch((e: unknown) => log.warn({ project: id, err: e }, "a sync's last phase failed"));
       }
@@ -222,14 +229,14 @@ export class SyncService {
   }
 
   /** The head revision's kconfig tree must have every file its Kconfig files source: else name the first few. */
-  private checkSources(project: Project, refs: ProjectRef[]): void {
+  private async checkSources(project: Project, refs: ProjectRef[]): Promise<void> {
     const head = headRef(refs);
     if (!head) return;
     const rev = this.deps.revdb.resolve(project.id, head.commit);
     const files = new Set((this.deps.revdb.treeEntries(rev.kconfigHash) ?? []).map((e) => e.path));
     const entry = entryIn(project.recipe, (f) => files.has(f));
     if (!entry) return;
-    const missing = missingSources(this.deps.bundles.path(rev.kconfigHash), entry);
+    const missing = missingSources(await this.deps.bundles.ensure(rev.kconfigHash), entry);
     if (!missing.length) return;
     const shown = missing.slice(0, 5).map((m) => `${m.from}:${m.line} sources ${m.path}`);
     throw new SyncError(

@@ -44,10 +44,35 @@ export class KconfigBundleStore {
   /** hash -> the file identity last verified, so repeated reads of an unchanged file are cheap */
   private verified = new Map<string, string>();
 
+  /** Bundles being written on demand, so concurrent asks for one write it once. */
+  private making = new Map<string, Promise<void>>();
+
   constructor(
     readonly dir: string,
     private gitDir: string,
+    /** The tree behind a hash and the extra files its recipe adds, for bundles written on demand. */
+    private source: (hash: string) => { entries: KconfigEntry[]; extraFiles: Record<string, string> } | undefined,
   ) {}
+
+  /**
+   * The verified bundle's path, written first if it is not there yet. A sync writes the
+   * bundles of a project's newest named revisions; any other tree (Buildroot has
+   * ~29,000, a few MB each) gets its bundle when something first needs it.
+   */
+  async ensure(hash: string): Promise<string> {
+    if (this.has(hash)) return this.path(hash);
+    let making = this.making.get(hash);
+    if (!making) {
+      making = (async () => {
+        const tree = this.source(hash);
+        if (!tree) throw notFound("unknown_bundle", `No kconfig tree ${hash.slice(0, 12)}… is indexed; sync the project again.`);
+        await this.build([{ hash, entries: tree.entries }], tree.extraFiles);
+      })().finally(() => this.making.delete(hash));
+      this.making.set(hash, making);
+    }
+    await making;
+    return this.path(hash);
+  }
 
   private file(hash: string): string {
     if (!HASH.test(hash)) throw invalid("bad_kconfig_hash", `'${hash}' is not a kconfig hash (64 hex digits).`);

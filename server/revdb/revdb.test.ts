@@ -69,11 +69,19 @@ describe("revdb on the fake firmware repo", () => {
     expect(c1.sameKconfigCount).toBe(1);
   });
 
-  it("writes one verified bundle per distinct hash, holding exactly the kconfig files", async () => {
+  it("a sync writes the bundles of the named revisions; any other tree's bundle is written when first asked for; each verified, holding exactly the kconfig files", async () => {
     const hashes = parts.revdb.hashes("fw");
     expect(hashes.length).toBe(new Set(hashes).size);
-    const files = fs.readdirSync(path.join(dataDir, "bundles")).sort();
-    expect(files).toEqual(hashes.map((h) => `${h}.tar`).sort());
+    const named = parts.revdb.namedHashes("fw", 100);
+    const files = () => fs.readdirSync(path.join(dataDir, "bundles")).sort();
+    expect(files()).toEqual(named.map((h) => `${h}.tar`).sort());
+    // A bundle not there (never written, or deleted) is written when asked for; asked for at once
+    // (two sessions on one old commit), it is written once and both get the verified file.
+    fs.rmSync(path.join(dataDir, "bundles", `${named[0]}.tar`));
+    const [a, b] = await Promise.all([parts.bundles.ensure(named[0]!), parts.bundles.ensure(named[0]!)]);
+    expect(a).toBe(b);
+    expect(files()).toEqual(named.map((h) => `${h}.tar`).sort());
+    await expect(parts.bundles.ensure("0".repeat(64))).rejects.toMatchObject({ kind: "not_found", code: "unknown_bundle" });
     const m1 = parts.revdb.resolve("fw", "v0.3.0");
     const tar = parseTar(fs.readFileSync(parts.bundles.path(m1.kconfigHash)));
     expect(tar.map((e) => e.path).sort()).toEqual(["src/Kconfig", "src/arch/arm/Kconfig", "src/arch/host/Kconfig"]);
@@ -201,6 +209,10 @@ describe("revdb on a tangled history", () => {
       await parts.sync.sync("tangled");
       const shas = git(repo, ["rev-list", "--all"]).split("\n");
       expect(parts.revdb.count("tangled")).toBe(shas.length);
+      // Only the newest named trees got a bundle at sync; the others get theirs when first needed.
+      const bundled = fs.readdirSync(path.join(parts.bundles.dir)).length;
+      expect(bundled).toBeLessThanOrEqual(20);
+      expect(parts.revdb.hashes("tangled").length).toBeGreaterThan(bundled);
       const real = realDescribe(repo, shas);
       const mismatches = shas.filter((s) => parts.revdb.resolve("tangled", s).describe !== real.get(s));
       expect(mismatches.map((s) => `${s} ours=${parts.revdb.resolve("tangled", s).describe} git=${real.get(s)}`)).toEqual([]);

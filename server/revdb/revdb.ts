@@ -37,6 +37,19 @@ export class RevDb {
     return this.db.prepare("SELECT DISTINCT kconfig_hash FROM revdb_commits WHERE project = ?").pluck().all(projectId) as string[];
   }
 
+  /** Distinct kconfig hashes of the project's newest named revisions (tags, branch heads), newest first, at most `limit`. */
+  namedHashes(projectId: string, limit: number): string[] {
+    return this.db
+      .prepare("SELECT kconfig_hash FROM revdb_commits WHERE project = ? AND named = 1 GROUP BY kconfig_hash ORDER BY MAX(date) DESC LIMIT ?")
+      .pluck()
+      .all(projectId, limit) as string[];
+  }
+
+  /** A project that has a commit with this kconfig hash (its recipe's extras are in the tree). */
+  projectWithHash(hash: string): string | undefined {
+    return this.db.prepare("SELECT project FROM revdb_commits WHERE kconfig_hash = ? LIMIT 1").pluck().get(hash) as string | undefined;
+  }
+
   /**
    * The project's commits in commit order (parents first, topological), folded into runs
    * of consecutive commits with the same kconfig tree, each with its first and last

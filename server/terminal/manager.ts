@@ -25,7 +25,7 @@ export interface SessionDeps {
   db: Db;
   projects: { require(id: string): { id: string; recipe: Recipe } };
   revdb: { resolve(project: string, rev: string): { sha: string; describe: string; kconfigHash: string } };
-  bundles: { path(kconfigHash: string): string };
+  bundles: { ensure(kconfigHash: string): Promise<string> };
   sandbox: { claim(key: PoolKey): Promise<WarmSandbox> };
   configs: ConfigStore;
   kconfig: KconfigTools;
@@ -211,7 +211,7 @@ export class SessionManager {
    * launch: sessions with the same key can take each other's primed session.
    */
   private async launchSpec(projectId: string, recipe: Recipe, kconfigHash: string, arch: string | undefined, withConfig: boolean): Promise<LaunchSpec> {
-    const bundle = this.deps.bundles.path(kconfigHash);
+    const bundle = await this.deps.bundles.ensure(kconfigHash);
     const files = await bundleFiles(bundle);
     const own = await this.deps.kconfig.treeBinaries.get(recipe, kconfigHash, bundle, files);
     const config = `${GUEST_OUT}/.config`;

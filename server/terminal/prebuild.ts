@@ -9,7 +9,7 @@ export interface PrebuildDeps {
   settings: Pick<Settings, "sessions">;
   projects: { require(id: string): { recipe: Recipe } };
   revdb: Pick<RevDb, "list">;
-  bundles: { path(kconfigHash: string): string };
+  bundles: { ensure(kconfigHash: string): Promise<string> };
   kconfig: Pick<KconfigTools, "treeBinaries">;
 }
 
@@ -34,7 +34,7 @@ export async function prebuildTreeTools(kbs: PrebuildDeps, projectId: string, pr
   }
   progress(0, hashes.length);
   for (const [i, hash] of hashes.entries()) {
-    const bundle = kbs.bundles.path(hash);
+    const bundle = await kbs.bundles.ensure(hash);
     const tools = await kbs.kconfig.treeBinaries.get(recipe, hash, bundle, await bundleFiles(bundle));
     log.debug({ project: projectId, kconfigHash: hash, built: !!tools }, "tree's Kconfig tools ready");
     progress(i + 1, hashes.length);

@@ -25,8 +25,9 @@ export function registerSessionRoutes(router: Router, kbs: { settings: Pick<Sett
     const rec = kbs.sessions.record(params.id!);
     if (!rec) throw notFound("unknown_session", "No such session: it may have been mistyped. Start a new session from the project's page.");
     const live = kbs.sessions.get(rec.id);
-    // "ended" once the end is recorded (its reason, its last config); "ending" while that last store runs.
-    const state = live?.active ? "active" : rec.endedAt ? "ended" : "ending";
+    // "ending" while a session of this process stores its last config; "ended" once that is recorded,
+    // or when no process runs it (a restart ended it).
+    const state = live?.active ? "active" : live ? "ending" : "ended";
     return { ...rec, state, wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
   });
 
