@@ -5,7 +5,7 @@ import { shown } from "../http/edge";
 import type { UpgradeRoute } from "../kbs";
 import { log } from "../core/log";
 import type { SessionManager } from "./manager";
-import { parseClientMessage, type ServerMessage } from "./protocol";
+import { parseClientMessage, type ServerMessage } from "../../contracts/terminal-protocol";
 import type { Session, TerminalClient } from "./session";
 
 export const WS_PREFIX = "/ws/sessions/";

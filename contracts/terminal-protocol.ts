@@ -23,28 +23,38 @@ export const ClientMessage = z.discriminatedUnion("type", [
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
-export type ServerMessage =
-  | { type: "ready"; session: string; kconfigHash: string }
-  | { type: "saved"; configId: string }
-  | { type: "exit"; code: number | null }
-  | { type: "error"; code: ErrorCode; message: string }
-  | { type: "snapshot" };
+/** Error codes the server sends in `error` messages (DESIGN.md "Terminal protocol"). */
+export const errorCodes = [
+  "init_required",
+  "bad_message",
+  "frame_too_large",
+  "unknown_session",
+  "replaced",
+  "terminal_too_small",
+  "idle_timeout",
+  "max_lifetime",
+  "sandbox_failed",
+  "save_failed",
+  "config_refused",
+  "disk_full",
+  "session_closed",
+  "server_shutdown",
+] as const;
+export const ErrorCode = z.enum(errorCodes);
+export type ErrorCode = z.infer<typeof ErrorCode>;
 
-export type ErrorCode =
-  | "init_required"
-  | "bad_message"
-  | "frame_too_large"
-  | "unknown_session"
-  | "replaced"
-  | "terminal_too_small"
-  | "idle_timeout"
-  | "max_lifetime"
-  | "sandbox_failed"
-  | "save_failed"
-  | "config_refused"
-  | "disk_full"
-  | "session_closed"
-  | "server_shutdown";
+/** Errors after which reconnecting cannot help: the session is over for this client. */
+export const fatalErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["unknown_session", "replaced", "idle_timeout", "max_lifetime", "sandbox_failed", "session_closed", "server_shutdown", "init_required"]);
+
+export const ServerMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready"), session: z.string(), kconfigHash: z.string() }),
+  z.object({ type: z.literal("saved"), configId: z.string() }),
+  /** null: menuconfig was killed by a signal. */
+  z.object({ type: z.literal("exit"), code: z.number().int().nullable() }),
+  z.object({ type: z.literal("error"), code: ErrorCode, message: z.string() }),
+  z.object({ type: z.literal("snapshot") }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
 
 /** Parse one text frame; `undefined` with a reason when it is not a valid client message. */
 export function parseClientMessage(text: string): { ok: true; msg: ClientMessage } | { ok: false; reason: string } {
