@@ -20,13 +20,14 @@ const treePath = (file: string) => file.split("/").map(enc).join("/");
 /** The portal's pages. */
 export const pagePath = {
   home: () => "/",
-  /** A menuconfig session; project and rev let the page show where it is before the API answers. */
-  session: (id: string, q: { project?: string; rev?: string } = {}) => `/s/${enc(id)}${query(q)}`,
+  /** A menuconfig session; project and rev let the page show where it is before the API answers, `from` is the preset config it began from. */
+  session: (id: string, q: { project?: string; rev?: string; from?: string; arch?: string } = {}) => `/s/${enc(id)}${query(q)}`,
   /** A shared config; `against` shows the diff from another config. */
   config: (id: string, q: { against?: string } = {}) => `/c/${enc(id)}${query(q)}`,
   build: (id: string) => `/b/${enc(id)}`,
   printer: (id: string) => `/p/${enc(id)}`,
-  symbol: (project: string, rev: string, name: string) => `/x/${enc(project)}/${enc(rev)}/${enc(name)}`,
+  /** A symbol; with a config id its value there and why. */
+  symbol: (project: string, rev: string, name: string, q: { config?: string; arch?: string } = {}) => `/x/${enc(project)}/${enc(rev)}/${enc(name)}${query(q)}`,
   /** The tree file view, at a line. */
   file: (project: string, rev: string, file: string, line?: number) => `/f/${enc(project)}/${enc(rev)}/${treePath(file)}${line ? `#L${line}` : ""}`,
 };

@@ -35,7 +35,7 @@ export class TerminalScreen {
     this.term = new xtermHeadless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true });
   }
 
-  write(data: Buffer | string): Promise<void> {
+  write(data: Uint8Array | string): Promise<void> {
     return new Promise((resolve) => this.term.write(data, resolve));
   }
 
