@@ -156,7 +156,8 @@ export const KernelArches = z.object({ arches: z.array(z.string()), default: z.s
 export type KernelArches = z.infer<typeof KernelArches>;
 
 /** POST /api/kernel/start */
-export const KernelStarted = z.object({ id: z.string(), arch: z.string() });
+/** `arch` is absent for trees without an ARCH choice. */
+export const KernelStarted = z.object({ id: z.string(), arch: z.string().optional() });
 export type KernelStarted = z.infer<typeof KernelStarted>;
 
 /** POST /api/configs/start */

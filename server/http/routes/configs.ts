@@ -3,6 +3,7 @@ import { DerivedConfigs } from "../../configs/derived";
 import { diffConfigs } from "../../configs/diff";
 import { ConfigInputError, MAX_CONFIG_BYTES } from "../../configs/parse";
 import { storedConfigRunsCode } from "../../configs/runs-code";
+import type { ConfigDiff, CreatedConfig, StoredConfig } from "../../../contracts/api";
 import type { Kbs } from "../../kbs";
 import { HttpError } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
@@ -52,10 +53,10 @@ export function registerConfigRoutes(router: Router, kbs: Kbs): void {
     } catch (e) {
       rethrowAsHttp(e);
     }
-    return new Reply(out.created ? 201 : 200, { id: out.id, warnings: out.warnings });
+    return new Reply(out.created ? 201 : 200, { id: out.id, warnings: out.warnings } satisfies CreatedConfig);
   });
 
-  router.get("/api/configs/:id", async ({ params }) => {
+  router.get("/api/configs/:id", async ({ params }): Promise<StoredConfig> => {
     const c = kbs.configs.require(params.id!);
     const [d, written] = await Promise.all([derived.get(c), derived.written(c)]);
     return {
@@ -87,7 +88,7 @@ export function registerConfigRoutes(router: Router, kbs: Kbs): void {
     plain(res, d.defconfig, { "Content-Disposition": `inline; filename="${fileName(`${c.project}-${c.describe}`)}_defconfig"` });
   });
 
-  router.get("/api/configs/:a/diff/:b", ({ params }) => {
+  router.get("/api/configs/:a/diff/:b", ({ params }): ConfigDiff => {
     const a = kbs.configs.require(params.a!);
     const b = kbs.configs.require(params.b!);
     return { a: a.id, b: b.id, ...diffConfigs(kbs.configs.parse(a.text, a.project), kbs.configs.parse(b.text, b.project)) };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { PrinterBuilds, PrinterPartView, PrinterView, UpgradedPrinter } from "../../../contracts/api";
 import type { Kbs } from "../../kbs";
 import { flashGuidance } from "../../presets/flash";
 import { PrinterService } from "../../printers/service";
@@ -35,11 +36,11 @@ export function registerPrinterRoutes(router: Router, kbs: Kbs): void {
     return new Reply(201, { id: printers.create(body).id });
   });
 
-  router.get("/api/printers/:id", async ({ params }) => {
+  router.get("/api/printers/:id", async ({ params }): Promise<PrinterView> => {
     const p = printers.require(params.id!);
     const last = printers.lastBuilds(p.id);
     const { recipe } = kbs.projects.require(p.project);
-    const parts = [];
+    const parts: PrinterPartView[] = [];
     for (const part of p.parts) {
       const c = kbs.configs.require(part.configId);
       const build = last.get(part.role) ?? null;
@@ -54,7 +55,7 @@ export function registerPrinterRoutes(router: Router, kbs: Kbs): void {
     return { id: p.id, name: p.name, project: p.project, upgradedFrom: p.upgradedFrom, createdAt: p.createdAt, parts };
   });
 
-  router.post("/api/printers/:id/build", async ({ req, params }) => {
+  router.post("/api/printers/:id/build", async ({ req, params }): Promise<PrinterBuilds> => {
     const out = await printers.buildAll(params.id!, req.socket.remoteAddress ?? "unknown");
     return { builds: out.map((b) => ({ role: b.role, id: b.build.id, state: b.build.state })) };
   });
@@ -62,6 +63,6 @@ export function registerPrinterRoutes(router: Router, kbs: Kbs): void {
   router.post("/api/printers/:id/upgrade", async ({ req, params }) => {
     const body = await readJson(req, UpgradeAll, 4096);
     const out = await printers.upgradeAll(params.id!, body.rev);
-    return new Reply(201, { id: out.printer.id, parts: out.parts });
+    return new Reply(201, { id: out.printer.id, parts: out.parts } satisfies UpgradedPrinter);
   });
 }

@@ -1,11 +1,12 @@
 import { z } from "zod";
+import type { ProjectSummary, Revision as RevisionView, SyncStarted } from "../../../contracts/api";
 import type { Kbs } from "../../kbs";
 import type { Project } from "../../projects/registry";
 import type { Revision } from "../../revdb/revdb";
 import { readQuery, Reply, type Router } from "../router";
 
 /** A project as the API shows it: the recipe by id, with what the chooser needs from it. */
-function projectJson(p: Project) {
+function projectJson(p: Project): ProjectSummary {
   const up = p.upstream;
   return {
     id: p.id,
@@ -20,7 +21,7 @@ function projectJson(p: Project) {
   };
 }
 
-const revisionJson = ({ project: _project, ...r }: Revision) => r;
+const revisionJson = ({ project: _project, ...r }: Revision): RevisionView => r;
 
 const RevisionsQuery = z.object({
   q: z.string().max(200, "q is at most 200 characters").optional(),
@@ -43,6 +44,6 @@ export function registerProjectRoutes(router: Router, kbs: Kbs): void {
   router.post("/api/projects/:id/sync", async ({ params }) => {
     const project = kbs.projects.require(params.id!);
     void kbs.sync.start(project.id);
-    return new Reply(202, { id: project.id, sync: kbs.projects.require(project.id).sync });
+    return new Reply(202, { id: project.id, sync: kbs.projects.require(project.id).sync } satisfies SyncStarted);
   });
 }

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import type { CreatedSession, EndedSession, SessionView } from "../../../contracts/api";
+import { socketPath } from "../../../contracts/urls";
 import type { Kbs } from "../../kbs";
 import { notFound } from "../errors";
 import { readJson, Reply, type Router } from "../router";
@@ -17,18 +19,18 @@ export function registerSessionRoutes(router: Router, kbs: Kbs): void {
   router.post("/api/sessions", async ({ req }) => {
     const body = await readJson(req, PostSession, 16 * 1024);
     const created = await kbs.sessions.create({ ...body, clientAddress: clientAddress(req, kbs.settings.trustedProxies) });
-    return new Reply(201, created);
+    return new Reply(201, created satisfies CreatedSession);
   });
 
-  router.get("/api/sessions/:id", ({ params }) => {
+  router.get("/api/sessions/:id", ({ params }): SessionView => {
     const rec = kbs.sessions.record(params.id!);
     if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
     const live = kbs.sessions.get(rec.id);
-    return { ...rec, state: live?.active ? "active" : "ended", wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
+    return { ...rec, state: live?.active ? "active" : "ended", wsPath: socketPath.session(rec.id), sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
   });
 
   // Ends the session now, storing its latest config first.
-  router.delete("/api/sessions/:id", async ({ params }) => {
+  router.delete("/api/sessions/:id", async ({ params }): Promise<EndedSession> => {
     const rec = await kbs.sessions.end(params.id!);
     return { ...rec, state: "ended" };
   });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { newerOnBranch, upgradeConfig } from "../../configs/upgrade";
+import type { LatestRevision, UpgradedConfig } from "../../../contracts/api";
 import type { Kbs } from "../../kbs";
 import { readJson, Reply, type Router } from "../router";
 import { presetService } from "./presets";
@@ -18,10 +19,10 @@ export function registerUpgradeRoutes(router: Router, kbs: Kbs): void {
     // The board's flashing lines still apply to the upgraded config.
     const presets = presetService(kbs);
     if (presets.origin(params.id!) && out.configId !== params.id) presets.link(out.configId!, params.id!, kbs.configs.require(params.id!).project);
-    return new Reply(201, out);
+    return new Reply(201, out satisfies UpgradedConfig);
   });
 
-  router.get("/api/configs/:id/latest", async ({ params }) => {
+  router.get("/api/configs/:id/latest", async ({ params }): Promise<LatestRevision> => {
     const c = kbs.configs.require(params.id!);
     const newer = await newerOnBranch(kbs, c);
     if (!newer) return { latest: null, new: [], removed: [], changed: [] };

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
+import type { WorkerList } from "../../../contracts/api";
 import type { Kbs } from "../../kbs";
 import { RemoteJobs } from "../../builds/remote/jobs";
 import { buildStates } from "../../builds/types";
@@ -43,7 +44,7 @@ export function registerWorkerRoutes(router: Router, kbs: Kbs): void {
     return { token, worker: name.data };
   };
 
-  router.get("/api/workers", () => ({ workers: jobs.workers.list() }));
+  router.get("/api/workers", (): WorkerList => ({ workers: jobs.workers.list() }));
 
   router.post("/api/worker/hello", async ({ req }) => {
     const { token, worker } = caller(req);
