@@ -98,7 +98,7 @@ export const apiPath = {
   workerRefuse: (id: string, attempt: number) => `${workerJob(id)}/refuse${query({ attempt })}`,
   workerLog: (id: string, attempt: number) => `${workerJob(id)}/log${query({ attempt })}`,
   workerInput: (id: string, symbol: string, attempt: number) => `${workerJob(id)}/inputs/${enc(symbol)}${query({ attempt })}`,
-  workerArtifact: (id: string, sha256: string, q: Record<string, QueryValue>) => `${workerJob(id)}/artifacts/${enc(sha256)}${query(q)}`,
+  workerArtifact: (id: string, sha256: string, q: { attempt: number; size: number; name: string }) => `${workerJob(id)}/artifacts/${enc(sha256)}${query(q)}`,
   workerFinish: (id: string, attempt: number) => `${workerJob(id)}/finish${query({ attempt })}`,
 };
 
