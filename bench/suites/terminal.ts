@@ -83,8 +83,9 @@ class BenchTerminal {
     const res = await fetch(url + apiPath.sessions(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ project, rev: "HEAD" }) });
     if (res.status !== 201) throw new Error(`POST /api/sessions: HTTP ${res.status} ${await res.text()}`);
     const { wsPath } = (await res.json()) as CreatedSession;
-    let t!: BenchTerminal;
-    await new Promise<void>((resolve, reject) => (t = new BenchTerminal(url, wsPath, (e) => (e ? reject(e) : resolve()))));
+    const t = await new Promise<BenchTerminal>((resolve, reject) => {
+      const opening: BenchTerminal = new BenchTerminal(url, wsPath, (e) => (e ? reject(e) : resolve(opening)));
+    });
     t.conn.init({ cols: 120, rows: 40 });
     await t.until("the top menu", () => t.text().includes(demoTitle));
     return { t, ms: Math.round(performance.now() - t0) };
