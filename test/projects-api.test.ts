@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { ConfigDiff, CreatedConfig, CreatedSession, EndedSession, ProjectSummary, Revision, SessionView, StoredConfig, WorkerList } from "../contracts/api";
+import { Build, BuildSummary, ConfigDiff, CreatedConfig, CreatedSession, EndedSession, finishedBuildStates, FlashGuidance, ProjectSummary, Revision, SessionView, StoredConfig, WorkerList } from "../contracts/api";
 import { SymbolSearchResult } from "../contracts/symbols";
 import { apiPath } from "../contracts/urls";
 import { createFakeFirmwareRepo, generateHistoryRepo, type FakeFirmwareRepo } from "./fixtures/fake-firmware";
@@ -85,6 +85,15 @@ describe("projects API and CLI", () => {
     const b = await view(CreatedConfig, apiPath.configs(), { method: "POST", body: { project: "demo", rev: "v1", text: "" } });
     await view(StoredConfig, apiPath.config(a.id));
     await view(ConfigDiff, apiPath.configDiff(b.id, a.id));
+    const requested = await view(Build, apiPath.builds(), { method: "POST", body: { project: "demo", rev: "v1", configId: a.id } });
+    let build = requested;
+    for (const end = Date.now() + 60_000; !finishedBuildStates.includes(build.state) && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      build = await view(Build, apiPath.build(requested.id));
+    }
+    expect(build.state).toBe("succeeded");
+    await view(BuildSummary.array(), apiPath.builds({ config: a.id }));
+    await view(FlashGuidance, apiPath.buildFlash(build.id));
     await view(SymbolSearchResult, apiPath.symbols("demo", "v1", { q: "DEBUG" }));
     const session = await view(CreatedSession, apiPath.sessions(), { method: "POST", body: { project: "demo", rev: "v1" } });
     await view(SessionView, apiPath.session(session.id));

@@ -7,7 +7,8 @@ import { socketUrl } from "../../contracts/urls";
 /**
  * A terminal client for tests: the protocol client (contracts/terminal-client.ts) over
  * a `ws` socket, feeding every output byte into a headless xterm, so a test reads the
- * screen as lines of text, as a person would see it.
+ * screen as lines of text, as a person would see it. The benchmarks' clients use the
+ * same `ws` adapter.
  */
 
 /** A `ws` socket as the terminal client's socket (binary frames as Buffers, text frames as strings). */
