@@ -1,6 +1,6 @@
 import xtermHeadless from "@xterm/headless";
 import { TerminalConnection } from "../contracts/terminal-client";
-import type { Build, CreatedConfig, CreatedSession, Revision, StoredConfig } from "../contracts/api";
+import { finishedBuildStates, type Build, type CreatedConfig, type CreatedSession, type Revision, type StoredConfig } from "../contracts/api";
 import type { ServerMessage } from "../contracts/terminal-protocol";
 import { apiPath, socketUrl } from "../contracts/urls";
 import { wsOpener } from "../test/helpers/terminal";
@@ -55,7 +55,6 @@ export interface LoadResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const key = { down: "down", up: "up", space: " ", enter: "\r", save: "S" };
-const terminalStates = new Set(["succeeded", "failed", "timed_out", "cancelled"]);
 
 /**
  * What a session changes: even sessions turn "Debug messages" on (6 rows down on the
@@ -218,7 +217,7 @@ async function runBuild(b: number, o: LoadOptions, rev: string, out: LoadResult)
   const config = await api<CreatedConfig>(o.url + apiPath.configs(), { method: "POST", body: { project: o.project, rev, text } });
   const build = await api<Build>(o.url + apiPath.builds(), { method: "POST", body: { project: o.project, rev, configId: config.id } });
   let state = build.state;
-  while (!terminalStates.has(state)) {
+  while (!finishedBuildStates.includes(state)) {
     await sleep(300);
     state = (await api<Build>(o.url + apiPath.build(build.id))).state;
   }

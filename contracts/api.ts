@@ -93,6 +93,7 @@ export type SessionView = z.infer<typeof SessionView>;
 
 /** POST /api/sessions/:id/leave (202) */
 export const SessionLeft = z.object({ id: z.string() });
+export type SessionLeft = z.infer<typeof SessionLeft>;
 
 // --- configs
 
@@ -316,6 +317,7 @@ export type PrinterView = z.infer<typeof PrinterView>;
 
 /** POST /api/printers (201) */
 export const CreatedPrinter = z.object({ id: z.string() });
+export type CreatedPrinter = z.infer<typeof CreatedPrinter>;
 
 /** POST /api/printers/:id/build */
 export const PrinterBuilds = z.object({ builds: z.array(z.object({ role: z.string(), id: z.string(), state: BuildState })) });

@@ -8,7 +8,7 @@ const enc = encodeURIComponent;
 type QueryValue = string | number | undefined;
 
 /** `?a=1&b=2` of the params that are set (undefined and "" are left out), or "". */
-export function query(params: Record<string, QueryValue> = {}): string {
+function query(params: Record<string, QueryValue> = {}): string {
   const set = Object.entries(params).filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== "");
   const q = new URLSearchParams(set.map(([k, v]) => [k, String(v)])).toString();
   return q ? `?${q}` : "";
@@ -19,7 +19,6 @@ const treePath = (file: string) => file.split("/").map(enc).join("/");
 
 /** The portal's pages. */
 export const pagePath = {
-  home: () => "/",
   /** A menuconfig session; project and rev let the page show where it is before the API answers, `from` is the preset config it began from. */
   session: (id: string, q: { project?: string; rev?: string; from?: string; arch?: string } = {}) => `/s/${enc(id)}${query(q)}`,
   /** A shared config; `against` shows the diff from another config. */
@@ -48,7 +47,6 @@ export const apiPath = {
   revision,
   sync: (id: string) => `${project(id)}/sync`,
   presets: (id: string, rev: string, q: { q?: string; limit?: number } = {}) => `${revision(id, rev)}/presets${query(q)}`,
-  preset: (id: string, rev: string, preset: string) => `${revision(id, rev)}/presets/${enc(preset)}`,
   symbols: (id: string, rev: string, q: { q?: string; limit?: number; arch?: string } = {}) => `${revision(id, rev)}/symbols${query(q)}`,
   /** One symbol; with a config id its value there and why; `arch` for trees with an ARCH choice (Linux). */
   symbol: (id: string, rev: string, name: string, q: { config?: string; arch?: string } = {}) => `${revision(id, rev)}/symbols/${enc(name)}${query(q)}`,
@@ -58,7 +56,6 @@ export const apiPath = {
   sessions: () => "/api/sessions",
   session,
   sessionLeave: (id: string) => `${session(id)}/leave`,
-  sessionConfig: (id: string) => `${session(id)}/config`,
 
   configs: () => "/api/configs",
   config,
@@ -71,7 +68,6 @@ export const apiPath = {
   configUpgrade: (id: string) => `${config(id)}/upgrade`,
   defconfigDiff: (id: string, q: { against: string; arch?: string }) => `${config(id)}/defconfig-diff${query(q)}`,
   defconfigPatch: (id: string, q: { name: string; arch?: string }) => `${config(id)}/defconfig-patch${query(q)}`,
-  configStart: () => "/api/configs/start",
   kernelArches: (q: { project: string; rev: string }) => `/api/kernel/arches${query(q)}`,
   kernelStart: () => "/api/kernel/start",
   presetConfigs: () => "/api/presets",
@@ -79,7 +75,6 @@ export const apiPath = {
   builds: (q: { config?: string } = {}) => `/api/builds${query(q)}`,
   build,
   buildLog: (id: string, q: { follow?: "0" | "1" } = {}) => `${build(id)}/log${query(q)}`,
-  buildCancel: (id: string) => `${build(id)}/cancel`,
   buildPin: (id: string) => `${build(id)}/pin`,
   buildVerify: (id: string) => `${build(id)}/verify`,
   buildVerifyLog: (id: string) => `${build(id)}/verify/log`,
@@ -87,7 +82,6 @@ export const apiPath = {
   /** `as`: saved under the name the board expects. */
   artifact: (id: string, name: string, q: { as?: string } = {}) => `${build(id)}/artifacts/${enc(name)}${query(q)}`,
 
-  printers: () => "/api/printers",
   printer,
   printerBuild: (id: string) => `${printer(id)}/build`,
   printerUpgrade: (id: string) => `${printer(id)}/upgrade`,
@@ -106,8 +100,6 @@ export const apiPath = {
 export const socketPath = {
   /** The terminal protocol of one session (./terminal-protocol.ts). */
   session: (id: string) => `/ws/sessions/${enc(id)}`,
-  /** A build's log, live. */
-  buildLog: (id: string) => `/ws/builds/${enc(id)}/log`,
 };
 
 /** ws(s):// URL for a server path, on an http(s):// origin or a page's location. */

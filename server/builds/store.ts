@@ -1,7 +1,8 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
 import { HttpError } from "../http/errors";
-import type { ArtifactRef, BuildInputRef, BuildRow, BuildState, Verification } from "./types";
+import type { BuildState } from "../../contracts/api";
+import type { ArtifactRef, BuildInputRef, BuildRow, Verification } from "./types";
 
 /**
  * The build records, in SQLite for both queue engines (the Redis engine only carries

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { PrinterBuilds, PrinterPartView, PrinterView, UpgradedPrinter } from "../../../contracts/api";
+import type { CreatedPrinter, PrinterBuilds, PrinterPartView, PrinterView, UpgradedPrinter } from "../../../contracts/api";
 import type { Kbs } from "../../kbs";
 import { flashGuidance } from "../../presets/flash";
 import { PrinterService } from "../../printers/service";
@@ -33,7 +33,7 @@ export function registerPrinterRoutes(router: Router, kbs: Kbs): void {
 
   router.post("/api/printers", async ({ req }) => {
     const body = await readJson(req, PostPrinter, 16 * 1024);
-    return new Reply(201, { id: printers.create(body).id });
+    return new Reply(201, { id: printers.create(body).id } satisfies CreatedPrinter);
   });
 
   router.get("/api/printers/:id", async ({ params }): Promise<PrinterView> => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { CreatedSession, EndedSession, SessionView } from "../../../contracts/api";
+import type { CreatedSession, EndedSession, SessionLeft, SessionView } from "../../../contracts/api";
 import { socketPath } from "../../../contracts/urls";
 import type { Kbs } from "../../kbs";
 import { notFound } from "../errors";
@@ -40,7 +40,7 @@ export function registerSessionRoutes(router: Router, kbs: Kbs): void {
   router.post("/api/sessions/:id/leave", async ({ params, req }) => {
     await readJson(req, z.object({}).passthrough().nullable(), 1024);
     kbs.sessions.pageLeft(params.id!);
-    return new Reply(202, { id: params.id });
+    return new Reply(202, { id: params.id! } satisfies SessionLeft);
   });
 
   router.get("/api/sessions/:id/config", ({ params, res }) => {
