@@ -67,7 +67,7 @@ export const CreatedSession = z.object({ id: z.string(), wsPath: z.string(), kco
 export type CreatedSession = z.infer<typeof CreatedSession>;
 
 /** A session as its record keeps it (DELETE /api/sessions/:id returns this with state "ended"). */
-export const SessionRecord = RevisionPin.extend({
+const SessionRecord = RevisionPin.extend({
   id: z.string(),
   kconfigHash: z.string(),
   createdAt: z.string(),
@@ -79,7 +79,7 @@ export const EndedSession = SessionRecord.extend({ state: z.literal("ended") });
 export type EndedSession = z.infer<typeof EndedSession>;
 
 /** GET /api/sessions/:id */
-export const SessionView = SessionRecord.extend({
+export const SessionDetails = SessionRecord.extend({
   state: z.enum(["active", "ended"]),
   wsPath: z.string(),
   /** The live session's sandbox, its menuconfig's Kconfiglib, and whether it was launched ahead of need; null once ended. */
@@ -89,7 +89,7 @@ export const SessionView = SessionRecord.extend({
   /** ISO 8601: when a dropped session ends unless its page comes back. */
   lingersUntil: z.string().nullable(),
 });
-export type SessionView = z.infer<typeof SessionView>;
+export type SessionDetails = z.infer<typeof SessionDetails>;
 
 /** POST /api/sessions/:id/leave (202) */
 export const SessionLeft = z.object({ id: z.string() });

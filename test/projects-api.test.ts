@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { Build, BuildSummary, ConfigDiff, CreatedConfig, CreatedSession, EndedSession, finishedBuildStates, FlashGuidance, ProjectSummary, Revision, SessionView, StoredConfig, WorkerList } from "../contracts/api";
+import { Build, BuildSummary, ConfigDiff, CreatedConfig, CreatedSession, EndedSession, finishedBuildStates, FlashGuidance, ProjectSummary, Revision, SessionDetails, StoredConfig, WorkerList } from "../contracts/api";
 import { SymbolSearchResult } from "../contracts/symbols";
 import { apiPath } from "../contracts/urls";
 import { createFakeFirmwareRepo, generateHistoryRepo, type FakeFirmwareRepo } from "./fixtures/fake-firmware";
@@ -96,7 +96,7 @@ describe("projects API and CLI", () => {
     await view(FlashGuidance, apiPath.buildFlash(build.id));
     await view(SymbolSearchResult, apiPath.symbols("demo", "v1", { q: "DEBUG" }));
     const session = await view(CreatedSession, apiPath.sessions(), { method: "POST", body: { project: "demo", rev: "v1" } });
-    await view(SessionView, apiPath.session(session.id));
+    await view(SessionDetails, apiPath.session(session.id));
     await view(EndedSession, apiPath.session(session.id), { method: "DELETE" });
     await view(WorkerList, apiPath.workers());
   });

@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, errorText } from "../api/client";
-import type { Build, SessionView as SessionRecord, StoredConfig, EndedSession } from "../../contracts/api";
+import type { Build, EndedSession, SessionDetails, StoredConfig } from "../../contracts/api";
 import type { ConfigSymbols } from "../../contracts/symbols";
 import { apiPath, pagePath, socketPath } from "../../contracts/urls";
 import { ChangedSymbolsList } from "../config/ChangedSymbolsList";
@@ -59,7 +59,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
   const toolbarRef = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
-    api<SessionRecord>(apiPath.session(props.id))
+    api<SessionDetails>(apiPath.session(props.id))
       .then(setPin)
       .catch(() => undefined);
   }, [props.id]);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { CreatedSession, EndedSession, SessionLeft, SessionView } from "../../../contracts/api";
+import type { CreatedSession, EndedSession, SessionDetails, SessionLeft } from "../../../contracts/api";
 import { socketPath } from "../../../contracts/urls";
 import type { Kbs } from "../../kbs";
 import { notFound } from "../errors";
@@ -22,7 +22,7 @@ export function registerSessionRoutes(router: Router, kbs: Kbs): void {
     return new Reply(201, created satisfies CreatedSession);
   });
 
-  router.get("/api/sessions/:id", ({ params }): SessionView => {
+  router.get("/api/sessions/:id", ({ params }): SessionDetails => {
     const rec = kbs.sessions.record(params.id!);
     if (!rec) throw notFound("unknown_session", "No such session. Session ids come from POST /api/sessions.");
     const live = kbs.sessions.get(rec.id);
