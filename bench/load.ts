@@ -1,6 +1,7 @@
 import xtermHeadless from "@xterm/headless";
 import { TerminalConnection } from "../contracts/terminal-client";
-import { finishedBuildStates, type Build, type CreatedConfig, type CreatedSession, type Revision, type StoredConfig } from "../contracts/api";
+import type { Build, CreatedConfig, CreatedSession, Revision, StoredConfig } from "../contracts/api";
+import { finishedBuildStates } from "../contracts/build-states";
 import type { ServerMessage } from "../contracts/terminal-protocol";
 import { apiPath, socketUrl } from "../contracts/urls";
 import { wsOpener } from "../test/helpers/terminal";

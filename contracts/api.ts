@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { buildStates } from "./build-states";
 
 /**
  * What the kbs JSON API returns (DESIGN.md "HTTP API"), as zod schemas with the types
@@ -167,10 +168,7 @@ export type ConfigStarted = z.infer<typeof ConfigStarted>;
 
 // --- builds
 
-export const buildStates = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled"] as const;
-export const BuildState = z.enum(buildStates);
-export type BuildState = z.infer<typeof BuildState>;
-export const finishedBuildStates: readonly BuildState[] = ["succeeded", "failed", "timed_out", "cancelled"];
+const BuildState = z.enum(buildStates);
 
 export const Artifact = z.object({ name: z.string(), size: z.number(), sha256: z.string(), url: z.string() });
 export type Artifact = z.infer<typeof Artifact>;

@@ -8,7 +8,8 @@
 // is reopened with backoff (the server then sends `snapshot` and the serialized screen,
 // which replaces whatever the terminal showed).
 
-import { fatalErrorCodes, type ClientMessage, type ServerMessage } from "./terminal-protocol";
+import { fatalErrorCodes } from "./terminal-error-codes";
+import type { ClientMessage, ServerMessage } from "./terminal-protocol";
 
 /** What the client needs of a socket: the browser's WebSocket and the `ws` package each have a small adapter. */
 export interface TerminalSocket {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { errorCodes } from "./terminal-error-codes";
 
 /**
  * The terminal WebSocket protocol (DESIGN.md "Terminal protocol"): binary frames are
@@ -23,28 +24,7 @@ export const ClientMessage = z.discriminatedUnion("type", [
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
-/** Error codes the server sends in `error` messages (DESIGN.md "Terminal protocol"). */
-export const errorCodes = [
-  "init_required",
-  "bad_message",
-  "frame_too_large",
-  "unknown_session",
-  "replaced",
-  "terminal_too_small",
-  "idle_timeout",
-  "max_lifetime",
-  "sandbox_failed",
-  "save_failed",
-  "config_refused",
-  "disk_full",
-  "session_closed",
-  "server_shutdown",
-] as const;
-export const ErrorCode = z.enum(errorCodes);
-export type ErrorCode = z.infer<typeof ErrorCode>;
-
-/** Errors after which reconnecting cannot help: the session is over for this client. */
-export const fatalErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["unknown_session", "replaced", "idle_timeout", "max_lifetime", "sandbox_failed", "session_closed", "server_shutdown", "init_required"]);
+const ErrorCode = z.enum(errorCodes);
 
 export const ServerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ready"), session: z.string(), kconfigHash: z.string() }),

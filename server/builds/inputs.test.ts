@@ -8,7 +8,7 @@ import { ArtifactStore } from "./artifacts";
 import { InputError, inputValues, resolveInputs, stageInputs } from "./inputs";
 import { buildKey } from "./key";
 import { BuildStore } from "./store";
-import type { BuildState } from "../../contracts/api";
+import type { BuildState } from "../../contracts/build-states";
 import type { ArtifactRef } from "./types";
 
 /**

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
 import { HttpError } from "../http/errors";
-import type { BuildState } from "../../contracts/api";
+import type { BuildState } from "../../contracts/build-states";
 import type { ArtifactRef, BuildInputRef, BuildRow, Verification } from "./types";
 
 /**

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { finishedBuildStates, type BuildState } from "../../contracts/api";
+import { finishedBuildStates, type BuildState } from "../../contracts/build-states";
 import type { Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import type { RevisionPin } from "../revdb/revdb";

@@ -7,7 +7,8 @@ import { readUntrusted, UntrustedOutputError } from "../sandbox/untrusted";
 import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
 import { FlowControl } from "./flow";
 import type { Frontend } from "./frontend";
-import type { ErrorCode, ServerMessage } from "../../contracts/terminal-protocol";
+import type { ErrorCode } from "../../contracts/terminal-error-codes";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
 import { ScreenMirror } from "./screen";
 
 /** One connected client of a session, whatever carries it (a WebSocket, the local TTY of `kbs menuconfig`). */

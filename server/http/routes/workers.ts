@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { WorkerList } from "../../../contracts/api";
 import type { Kbs } from "../../kbs";
 import { RemoteJobs } from "../../builds/remote/jobs";
-import { buildStates } from "../../../contracts/api";
+import { buildStates } from "../../../contracts/build-states";
 import { WorkerRegistry } from "../../workers/registry";
 import { WorkerTokens } from "../../workers/tokens";
 import { badRequest } from "../errors";
