@@ -1,5 +1,10 @@
 import xtermHeadless from "@xterm/headless";
-import WebSocket from "ws";
+import { TerminalConnection } from "../contracts/terminal-client";
+import type { Build, CreatedConfig, CreatedSession, Revision, StoredConfig } from "../contracts/api";
+import { finishedBuildStates } from "../contracts/build-states";
+import type { ServerMessage } from "../contracts/terminal-protocol";
+import { apiPath, socketUrl } from "../contracts/urls";
+import { wsOpener } from "../test/helpers/terminal";
 import { fmt } from "./report";
 import { stats } from "./stats";
 import { treeRssMB } from "./proctree";
@@ -51,7 +56,6 @@ export interface LoadResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const key = { down: "down", up: "up", space: " ", enter: "\r", save: "S" };
-const terminalStates = new Set(["succeeded", "failed", "timed_out", "cancelled"]);
 
 /**
  * What a session changes: even sessions turn "Debug messages" on (6 rows down on the
@@ -74,38 +78,37 @@ export async function api<T>(url: string, init?: { method?: string; body?: unkno
 
 /** A session client: a session socket with a headless screen, timing each keystroke to its first redraw byte. */
 export class LoadTerminal {
-  readonly messages: Array<{ type: string; [k: string]: unknown }> = [];
+  readonly messages: ServerMessage[] = [];
   private readonly term: InstanceType<typeof xtermHeadless.Terminal>;
+  private readonly conn: TerminalConnection;
   private frames = 0;
   private lastFrameAt = 0;
   private parsed: Promise<void> = Promise.resolve();
   private closed: string | undefined;
 
-  constructor(private readonly ws: WebSocket, cols: number, rows: number) {
+  private constructor(url: string, wsPath: string, cols: number, rows: number, opened: () => void) {
     this.term = new xtermHeadless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true });
-    ws.on("message", (data: Buffer, binary) => {
-      if (!binary) {
-        this.messages.push(JSON.parse(data.toString("utf8")) as { type: string });
-        return;
-      }
-      this.frames++;
-      this.lastFrameAt = performance.now();
-      this.parsed = this.parsed.then(() => new Promise<void>((r) => this.term.write(data, r)));
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: "ack", bytes: data.length }));
+    this.conn = new TerminalConnection(wsOpener(socketUrl(wsPath, url), { origin: url }), {
+      opened: () => {
+        this.conn.init({ cols, rows });
+        opened();
+      },
+      message: (msg) => this.messages.push(msg),
+      output: (data) => {
+        this.frames++;
+        this.lastFrameAt = performance.now();
+        this.parsed = this.parsed.then(() => new Promise<void>((r) => this.term.write(data, r)));
+        this.conn.ack(data.length);
+      },
+      closed: (code, reason) => (this.closed = `socket closed ${code} ${reason}`),
     });
-    ws.on("close", (code, reason) => (this.closed = `socket closed ${code} ${reason.toString()}`));
   }
 
+  /** Open the session's socket and send `init`; fails when the socket closes before it opened. */
   static open(url: string, wsPath: string, cols: number, rows: number): Promise<LoadTerminal> {
-    const ws = new WebSocket(url.replace(/^http/, "ws") + wsPath, { origin: url });
-    const t = new LoadTerminal(ws, cols, rows);
     return new Promise((resolve, reject) => {
-      ws.once("open", () => {
-        ws.send(JSON.stringify({ type: "init", cols, rows }));
-        resolve(t);
-      });
-      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
-      ws.once("error", reject);
+      const t: LoadTerminal = new LoadTerminal(url, wsPath, cols, rows, () => resolve(t));
+      void t.until("the socket to open", () => t.conn.open, 30_000).catch(reject);
     });
   }
 
@@ -159,15 +162,15 @@ export class LoadTerminal {
 
   /** Send keys without timing them. */
   type(k: string): void {
-    this.ws.send(Buffer.from(this.encode(k), "utf8"), { binary: true });
+    this.conn.input(this.encode(k));
   }
 
   save(): void {
-    this.ws.send(JSON.stringify({ type: "save" }));
+    this.conn.save();
   }
 
   close(): void {
-    this.ws.close();
+    this.conn.close();
     this.term.dispose();
   }
 }
@@ -175,7 +178,7 @@ export class LoadTerminal {
 async function runSession(i: number, o: LoadOptions, rev: string, out: LoadResult): Promise<void> {
   const wait = o.sessions > 20 ? 120_000 : 60_000;
   const t0 = performance.now();
-  const created = await api<{ id: string; wsPath: string }>(`${o.url}/api/sessions`, { method: "POST", body: { project: o.project, rev } });
+  const created = await api<CreatedSession>(o.url + apiPath.sessions(), { method: "POST", body: { project: o.project, rev } });
   const term = await LoadTerminal.open(o.url, created.wsPath, 120, 40);
   try {
     await term.until("menuconfig's first frame", () => term.messages.some((m) => m.type === "ready") && term.screen().includes(o.title), wait);
@@ -200,7 +203,7 @@ async function runSession(i: number, o: LoadOptions, rev: string, out: LoadResul
     const saved = await term.until("the 'saved' message", () => term.messages.filter((m) => m.type === "saved")[savedBefore], wait);
     out.saveMs.push(Math.round(performance.now() - s0));
     const configId = String(saved.configId);
-    const stored = await api<{ text: string }>(`${o.url}/api/configs/${configId}`);
+    const stored = await api<StoredConfig>(o.url + apiPath.config(configId));
     const ok = stored.text.split("\n").includes(p.expect);
     out.saves.push({ session: i, configId, stored: ok });
     if (!ok) out.errors.push(`session ${i}: config ${configId} in the store lacks '${p.expect}'`);
@@ -212,12 +215,12 @@ async function runSession(i: number, o: LoadOptions, rev: string, out: LoadResul
 async function runBuild(b: number, o: LoadOptions, rev: string, out: LoadResult): Promise<void> {
   const t0 = performance.now();
   const text = `CONFIG_BOARD_NAME="load-${b}-${Date.now().toString(36)}"\n`;
-  const config = await api<{ id: string }>(`${o.url}/api/configs`, { method: "POST", body: { project: o.project, rev, text } });
-  const build = await api<{ id: string; state: string }>(`${o.url}/api/builds`, { method: "POST", body: { project: o.project, rev, configId: config.id } });
+  const config = await api<CreatedConfig>(o.url + apiPath.configs(), { method: "POST", body: { project: o.project, rev, text } });
+  const build = await api<Build>(o.url + apiPath.builds(), { method: "POST", body: { project: o.project, rev, configId: config.id } });
   let state = build.state;
-  while (!terminalStates.has(state)) {
+  while (!finishedBuildStates.includes(state)) {
     await sleep(300);
-    state = (await api<{ state: string }>(`${o.url}/api/builds/${build.id}`)).state;
+    state = (await api<Build>(o.url + apiPath.build(build.id))).state;
   }
   out.builds.push({ id: build.id, state, ms: Math.round(performance.now() - t0) });
   if (state !== "succeeded") out.errors.push(`build ${build.id}: ${state}`);
@@ -237,7 +240,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     memory: { serverMB: 0, peakTreeMB: 0, peakProcesses: 0 },
     durationMs: 0,
   };
-  const rev = o.rev ?? (await api<Array<{ sha: string }>>(`${o.url}/api/projects/${o.project}/revisions?limit=1`))[0]?.sha;
+  const rev = o.rev ?? (await api<Revision[]>(o.url + apiPath.revisions(o.project, { limit: 1 })))[0]?.sha;
   if (!rev) throw new Error(`project ${o.project} has no revisions`);
   const sampleMemory = () => {
     if (!o.serverPid) return;

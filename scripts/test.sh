@@ -13,6 +13,8 @@ stage_fail=0
 
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json || { status=1; stage_fail=$((stage_fail + 1)); }
+# The shared contracts again with the ES library only: a DOM or Node import there fails.
+npx tsc --noEmit -p contracts/tsconfig.json || { status=1; stage_fail=$((stage_fail + 1)); }
 echo "== lint"
 npx eslint . || { status=1; stage_fail=$((stage_fail + 1)); }
 echo "== unit and integration tests (vitest)"

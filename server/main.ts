@@ -2,6 +2,7 @@ import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { setInternalUrl } from "../contracts/internal-url";
 import { createKbs, type Kbs } from "./kbs";
 import { createHttpApi } from "./http/api";
 import { apiWriteProblem, ConnectionCap, decodePath, misdirected, pagePolicy, refuseSocket, setApiHeaders, setCommonHeaders } from "./http/edge";
@@ -101,7 +102,7 @@ export async function startServer(settings: Settings, opts: { withNext?: boolean
   const port = typeof addr === "object" && addr ? addr.port : settings.port;
   hosts.listeningOn(port);
   const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
-  process.env.KBS_INTERNAL_URL = url;
+  setInternalUrl(url);
   await kbs.start();
 
   let closing: Promise<void> | undefined;

@@ -2,6 +2,11 @@ import { spawn, spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
+import { Build, BuildSummary, ConfigDiff, CreatedConfig, CreatedSession, EndedSession, FlashGuidance, ProjectSummary, Revision, SessionDetails, StoredConfig, WorkerList } from "../contracts/api";
+import { finishedBuildStates } from "../contracts/build-states";
+import { SymbolSearchResult } from "../contracts/symbols";
+import { apiPath } from "../contracts/urls";
 import { createFakeFirmwareRepo, generateHistoryRepo, type FakeFirmwareRepo } from "./fixtures/fake-firmware";
 import { openProjectParts } from "./helpers/projects";
 import { kbsBin, startKbs, type KbsProcess } from "./helpers/server";
@@ -61,6 +66,40 @@ describe("projects API and CLI", () => {
     expect(revs.body).toHaveLength(1);
     expect(revs.body[0]).toMatchObject({ describe: "v1", refs: ["tag:v1", "branch:main"], sameKconfigCount: 0 });
     expect(revs.body[0].kconfigHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("answers in the shapes contracts/api.ts defines, no field more or less", async () => {
+    /** The body parsed with the view's schema (which drops unknown fields) is the body itself. */
+    const view = async <T extends z.ZodType>(schema: T, path: string, init?: { method: string; body?: unknown }) => {
+      const r = await fetch(server.url + path, init && { method: init.method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(init.body ?? {}) });
+      expect(r.ok, `${init?.method ?? "GET"} ${path}: ${r.status}`).toBe(true);
+      const body: unknown = await r.json();
+      expect(schema.parse(body), path).toEqual(body);
+      return schema.parse(body) as z.infer<T>;
+    };
+    const projects = await view(ProjectSummary.array(), apiPath.projects());
+    expect(projects.map((p) => p.id)).toContain("demo");
+    await view(ProjectSummary, apiPath.project("demo"));
+    const [rev] = await view(Revision.array(), apiPath.revisions("demo", { limit: 1 }));
+    await view(Revision, apiPath.revision("demo", rev!.sha));
+    const a = await view(CreatedConfig, apiPath.configs(), { method: "POST", body: { project: "demo", rev: "v1", text: "CONFIG_ENABLE_DEBUG=y\n" } });
+    const b = await view(CreatedConfig, apiPath.configs(), { method: "POST", body: { project: "demo", rev: "v1", text: "" } });
+    await view(StoredConfig, apiPath.config(a.id));
+    await view(ConfigDiff, apiPath.configDiff(b.id, a.id));
+    const requested = await view(Build, apiPath.builds(), { method: "POST", body: { project: "demo", rev: "v1", configId: a.id } });
+    let build = requested;
+    for (const end = Date.now() + 60_000; !finishedBuildStates.includes(build.state) && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      build = await view(Build, apiPath.build(requested.id));
+    }
+    expect(build.state).toBe("succeeded");
+    await view(BuildSummary.array(), apiPath.builds({ config: a.id }));
+    await view(FlashGuidance, apiPath.buildFlash(build.id));
+    await view(SymbolSearchResult, apiPath.symbols("demo", "v1", { q: "DEBUG" }));
+    const session = await view(CreatedSession, apiPath.sessions(), { method: "POST", body: { project: "demo", rev: "v1" } });
+    await view(SessionDetails, apiPath.session(session.id));
+    await view(EndedSession, apiPath.session(session.id), { method: "DELETE" });
+    await view(WorkerList, apiPath.workers());
   });
 
   it("adds a project with kbs project add, syncs it with kbs sync, and serves its revisions", async () => {

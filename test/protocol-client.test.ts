@@ -1,13 +1,17 @@
 import xtermHeadless from "@xterm/headless";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
-import { ProtocolClient, type ConnectionState, type ServerMessage } from "../components/terminal/protocol-client";
+import { CreatedSession } from "../contracts/api";
+import { ProtocolClient, type ConnectionState } from "../contracts/terminal-client";
+import { ServerMessage } from "../contracts/terminal-protocol";
+import { apiPath, socketPath, socketUrl } from "../contracts/urls";
 import { startKbs, type KbsProcess } from "./helpers/server";
+import { wsOpener } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
 
-// The browser's terminal client (components/terminal/protocol-client.ts) against the real
-// server and a real menuconfig session; @xterm/headless stands in for the page's xterm.
+// The browser's terminal client (contracts/terminal-client.ts) against the real server and
+// a real menuconfig session, over the `ws` package's socket; @xterm/headless stands in
+// for the page's xterm.
 
 let kbs: KbsProcess;
 let dataDir: string;
@@ -23,9 +27,9 @@ afterAll(async () => {
 });
 
 async function createSession(): Promise<string> {
-  const res = await fetch(`${kbs.url}/api/sessions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ project: "demo", rev: "v1" }) });
+  const res = await fetch(kbs.url + apiPath.sessions(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ project: "demo", rev: "v1" }) });
   expect(res.status).toBe(201);
-  return ((await res.json()) as { wsPath: string }).wsPath;
+  return CreatedSession.parse(await res.json()).wsPath;
 }
 
 function connect(wsPath: string, backoffMs?: number[]) {
@@ -35,7 +39,7 @@ function connect(wsPath: string, backoffMs?: number[]) {
   const messages: ServerMessage[] = [];
   let resets = 0;
   const client = new ProtocolClient({
-    url: kbs.url.replace(/^http/, "ws") + wsPath,
+    openSocket: wsOpener(socketUrl(wsPath, kbs.url)),
     size: () => ({ cols: term.cols, rows: term.rows }),
     write: (bytes, drawn) => term.write(bytes, drawn),
     reset: () => {
@@ -48,8 +52,6 @@ function connect(wsPath: string, backoffMs?: number[]) {
     },
     onMessage: (m) => messages.push(m),
     backoffMs,
-    // The ws package speaks the browser's WebSocket API (onopen, onmessage, binaryType).
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
   });
   const screen = () => {
     const buf = term.buffer.active;
@@ -89,6 +91,8 @@ describe("terminal protocol client", () => {
     await until("the toggled symbol", () => t.screen().includes("[*] Debug messages"));
     // Once output stops, everything drawn has been acknowledged.
     await until("every byte acknowledged", () => t.client.flow.acked === t.client.flow.received);
+    // Every control message the server sent is one the protocol contract defines.
+    for (const m of t.messages) ServerMessage.parse(m);
     t.client.close();
   });
 
@@ -107,7 +111,7 @@ describe("terminal protocol client", () => {
   });
 
   it("ends at once, without retrying, for a session the server does not know", async () => {
-    const t = connect("/ws/sessions/no-such-session");
+    const t = connect(socketPath.session("no-such-session"));
     t.client.connect();
     await until("the end", () => t.client.connection === "ended");
     expect(t.details[t.states.indexOf("ended")]).toMatch(/No such session/);

@@ -2,11 +2,14 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import xtermHeadless from "@xterm/headless";
-import WebSocket from "ws";
+import type { CreatedSession } from "../../contracts/api";
+import { TerminalConnection } from "../../contracts/terminal-client";
+import { apiPath, socketUrl } from "../../contracts/urls";
 import { demoTitle } from "./baseline";
 import { localMenuconfigFirstFrame, systemPython } from "../baselines";
 import { createFakeFirmwareRepo, demoTree } from "../../test/fixtures/fake-firmware";
 import { kbsBin, startKbs, type KbsProcess } from "../../test/helpers/server";
+import { wsOpener } from "../../test/helpers/terminal";
 import { runLoad, type LoadResult } from "../load";
 import { treeRssMB } from "../proctree";
 import type { BenchContext, BenchFigure, BenchSuite } from "../types";
@@ -58,27 +61,32 @@ class BenchTerminal {
   lastFrame = 0;
   private parsed: Promise<void> = Promise.resolve();
   private readonly term = new xtermHeadless.Terminal({ cols: 120, rows: 40, scrollback: 0, allowProposedApi: true });
+  private readonly conn: TerminalConnection;
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on("message", (data: Buffer, binary) => {
-      if (!binary) return;
-      this.frames++;
-      this.lastFrame = performance.now();
-      this.parsed = this.parsed.then(() => new Promise<void>((r) => this.term.write(data, r)));
-      ws.send(JSON.stringify({ type: "ack", bytes: data.length }));
+  private constructor(url: string, wsPath: string, opened: (error?: Error) => void) {
+    this.conn = new TerminalConnection(wsOpener(socketUrl(wsPath, url)), {
+      opened: () => opened(),
+      message: () => undefined,
+      output: (data) => {
+        this.frames++;
+        this.lastFrame = performance.now();
+        this.parsed = this.parsed.then(() => new Promise<void>((r) => this.term.write(data, r)));
+        this.conn.ack(data.length);
+      },
+      closed: (code, reason) => opened(new Error(`the session socket closed (${code} ${reason})`)),
     });
   }
 
   /** Open a session and wait for menuconfig's top menu; `ms` is from the POST to that frame. */
   static async open(url: string, project: string): Promise<{ t: BenchTerminal; ms: number }> {
     const t0 = performance.now();
-    const res = await fetch(`${url}/api/sessions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ project, rev: "HEAD" }) });
+    const res = await fetch(url + apiPath.sessions(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ project, rev: "HEAD" }) });
     if (res.status !== 201) throw new Error(`POST /api/sessions: HTTP ${res.status} ${await res.text()}`);
-    const { wsPath } = (await res.json()) as { wsPath: string };
-    const ws = new WebSocket(url.replace(/^http/, "ws") + wsPath);
-    const t = new BenchTerminal(ws);
-    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-    ws.send(JSON.stringify({ type: "init", cols: 120, rows: 40 }));
+    const { wsPath } = (await res.json()) as CreatedSession;
+    const t = await new Promise<BenchTerminal>((resolve, reject) => {
+      const opening: BenchTerminal = new BenchTerminal(url, wsPath, (e) => (e ? reject(e) : resolve(opening)));
+    });
+    t.conn.init({ cols: 120, rows: 40 });
     await t.until("the top menu", () => t.text().includes(demoTitle));
     return { t, ms: Math.round(performance.now() - t0) };
   }
@@ -103,13 +111,13 @@ class BenchTerminal {
   async arrow(direction: "A" | "B"): Promise<number> {
     const before = this.frames;
     const t0 = performance.now();
-    this.ws.send(Buffer.from(`\x1b${this.term.modes.applicationCursorKeysMode ? "O" : "["}${direction}`), { binary: true });
+    this.conn.input(`\x1b${this.term.modes.applicationCursorKeysMode ? "O" : "["}${direction}`);
     await this.until("redraw", () => this.frames > before);
     return Math.round((this.lastFrame - t0) * 100) / 100;
   }
 
   close(): void {
-    this.ws.close();
+    this.conn.close();
     this.term.dispose();
   }
 }

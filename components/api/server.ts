@@ -1,5 +1,7 @@
-// Server components reach the kbs API over loopback: server/main.ts sets
-// KBS_INTERNAL_URL to its own address before Next serves the first page.
+// Server components reach the kbs API over loopback, at the address server/main.ts
+// hands over (contracts/internal-url.ts) before Next serves the first page.
+
+import { internalUrl } from "../../contracts/internal-url";
 
 export class ServerApiError extends Error {
   constructor(
@@ -11,14 +13,8 @@ export class ServerApiError extends Error {
   }
 }
 
-function base(): string {
-  const url = process.env.KBS_INTERNAL_URL;
-  if (!url) throw new Error("KBS_INTERNAL_URL is not set: pages must be served by `kbs serve`.");
-  return url;
-}
-
 async function get(path: string): Promise<Response> {
-  const res = await fetch(base() + path, { cache: "no-store" });
+  const res = await fetch(internalUrl() + path, { cache: "no-store" });
   if (res.ok) return res;
   const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
   throw new ServerApiError(res.status, body?.error?.code ?? `http_${res.status}`, body?.error?.message ?? `${path} answered ${res.status}`);

@@ -1,6 +1,7 @@
 "use client";
 
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { apiPath } from "../../contracts/urls";
 import { button } from "../ui/styles";
 
 // The page shows the tail of very long logs; the whole log stays a download away.
@@ -27,7 +28,7 @@ export function useBuildLog(id: string, finished: boolean): { text: string; erro
       for (let attempt = 0; !stopped; attempt++) {
         let buf = "";
         try {
-          const res = await fetch(`/api/builds/${encodeURIComponent(id)}/log`, { signal: ctl.signal, cache: "no-store" });
+          const res = await fetch(apiPath.buildLog(id), { signal: ctl.signal, cache: "no-store" });
           if (!res.ok || !res.body) throw new Error(`The log answered ${res.status}.`);
           setError(undefined);
           const reader = res.body.getReader();

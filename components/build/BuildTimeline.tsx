@@ -1,4 +1,4 @@
-import type { BuildState } from "../api/types";
+import type { BuildState } from "../../contracts/build-states";
 import { formatDuration } from "../ui/format";
 
 export interface BuildStep {

@@ -4,7 +4,9 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { api, errorText } from "../api/client";
-import { finishedBuildStates, type Build, type BuildState } from "../api/types";
+import type { Build } from "../../contracts/api";
+import { finishedBuildStates, type BuildState } from "../../contracts/build-states";
+import { apiPath, pagePath } from "../../contracts/urls";
 import { CopyButton } from "../ui/CopyButton";
 import { RunsCodeWarning } from "../config/RunsCodeWarning";
 import { ErrorNote } from "../ui/ErrorNote";
@@ -46,7 +48,7 @@ function useBuild(initial: Build): { build: Build; error?: string; setBuild: (b:
   useEffect(() => {
     if (finished) return;
     const t = setInterval(() => {
-      api<Build>(`/api/builds/${encodeURIComponent(initial.id)}`)
+      api<Build>(apiPath.build(initial.id))
         .then((b) => {
           setBuild(b);
           setError(undefined);
@@ -107,14 +109,13 @@ export function BuildView(props: { initial: Build }) {
   const steps = Array.isArray(timings) ? stepsFromTimings(timings as Array<{ step: string; ms: number }>, log.text) : stepsFromLog(log.text, build.state, build.failedStep, totalMs);
   const failure = summaryParts(build.errorSummary);
   const look = stateLook[build.state];
-  const enc = encodeURIComponent;
   const now = useNow(!finished);
   const duration = build.startedAt && (build.finishedAt || now) ? (build.finishedAt ? Date.parse(build.finishedAt) : now!) - Date.parse(build.startedAt) : undefined;
 
   // The page behind a share link keeps its build: retention does not remove a build someone looked at.
   const pin = build.state === "succeeded" && build.pinned === false;
   useEffect(() => {
-    if (pin) void api(`/api/builds/${encodeURIComponent(build.id)}/pin`, { method: "POST", body: {} }).catch(() => undefined);
+    if (pin) void api(apiPath.buildPin(build.id), { method: "POST", body: {} }).catch(() => undefined);
   }, [pin, build.id]);
 
   const [verifying, setVerifying] = useState(false);
@@ -122,7 +123,7 @@ export function BuildView(props: { initial: Build }) {
     setVerifying(true);
     setActionError(undefined);
     try {
-      setBuild(await api<Build>(`/api/builds/${enc(build.id)}/verify`, { method: "POST", body: {} }));
+      setBuild(await api<Build>(apiPath.buildVerify(build.id), { method: "POST", body: {} }));
     } catch (e) {
       setActionError(errorText(e));
     } finally {
@@ -135,9 +136,9 @@ export function BuildView(props: { initial: Build }) {
     setActionError(undefined);
     setActionNotice(undefined);
     try {
-      const b = await api<Build>("/api/builds", { body: { project: build.project, rev: build.rev, configId: build.configId } });
+      const b = await api<Build>(apiPath.builds(), { body: { project: build.project, rev: build.rev, configId: build.configId } });
       if (b.id === build.id) setActionNotice("This exact build (same commit, config, recipe and build image) already exists, so kbs reuses it instead of building again.");
-      else router.push(`/b/${enc(b.id)}`);
+      else router.push(pagePath.build(b.id));
     } catch (e) {
       setActionError(errorText(e));
     } finally {
@@ -170,7 +171,7 @@ export function BuildView(props: { initial: Build }) {
           </p>
         </div>
         <div className="flex flex-wrap gap-2">
-          <Link className={button.secondary} href={`/c/${enc(build.configId)}`}>
+          <Link className={button.secondary} href={pagePath.config(build.configId)}>
             Open config
           </Link>
           {build.state === "succeeded" && !build.expired && (
@@ -190,7 +191,7 @@ export function BuildView(props: { initial: Build }) {
         </div>
       </div>
 
-      <RunsCodeWarning symbols={build.runsCode} configHref={`/c/${enc(build.configId)}`} />
+      <RunsCodeWarning symbols={build.runsCode} configHref={pagePath.config(build.configId)} />
       <Progress build={build} elapsedMs={duration} />
       <BuildTimeline steps={steps} />
 
@@ -212,7 +213,7 @@ export function BuildView(props: { initial: Build }) {
             ))}
           </ul>
           <p className="mt-1 text-xs">
-            The rebuild&apos;s log: <a className="underline" href={`/api/builds/${enc(build.id)}/verify/log`}>verify log</a>.
+            The rebuild&apos;s log: <a className="underline" href={apiPath.buildVerifyLog(build.id)}>verify log</a>.
           </p>
         </ErrorNote>
       )}
@@ -233,7 +234,7 @@ export function BuildView(props: { initial: Build }) {
       )}
 
       <div className="grid gap-4 lg:grid-cols-[1fr_22rem]">
-        <BuildLog text={log.text} error={log.error} href={`/api/builds/${enc(build.id)}/log`} highlight={failure.line} />
+        <BuildLog text={log.text} error={log.error} href={apiPath.buildLog(build.id)} highlight={failure.line} />
         <div className="flex min-w-0 flex-col gap-4">
           <section className={panel + " p-3"} aria-labelledby="artifacts-heading">
             <h2 id="artifacts-heading" className="mb-2 text-sm font-semibold">

@@ -1,17 +1,11 @@
 "use client";
 
 import { useEffect, useState } from "react";
+import type { FlashGuidance } from "../../contracts/api";
+import { apiPath } from "../../contracts/urls";
 import { api } from "../api/client";
 import { CopyButton } from "../ui/CopyButton";
 import { button, panel } from "../ui/styles";
-
-interface FlashGuidance {
-  source: "board" | "config" | "none";
-  board?: { file: string; title: string };
-  text: string[];
-  commands: string[];
-  downloads: Array<{ artifact: string; saveAs: string; url: string }>;
-}
 
 /**
  * "How to flash" for a succeeded build: the board file's own lines when the config came
@@ -22,7 +16,7 @@ export function FlashGuide({ buildId }: { buildId: string }) {
   const [g, setG] = useState<FlashGuidance>();
   useEffect(() => {
     const ctl = new AbortController();
-    api<FlashGuidance>(`/api/builds/${encodeURIComponent(buildId)}/flash`, { signal: ctl.signal }).then(setG, () => undefined);
+    api<FlashGuidance>(apiPath.buildFlash(buildId), { signal: ctl.signal }).then(setG, () => undefined);
     return () => ctl.abort();
   }, [buildId]);
   if (!g || g.source === "none") return null;

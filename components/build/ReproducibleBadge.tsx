@@ -1,4 +1,4 @@
-import type { Verification } from "../api/types";
+import type { Verification } from "../../contracts/api";
 
 /** The verify result of a build as a badge: reproducible, not reproducible (naming what differs), verifying, or the rebuild failed. */
 export function ReproducibleBadge({ verification }: { verification?: Verification | null }) {

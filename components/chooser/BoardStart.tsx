@@ -2,9 +2,16 @@
 
 import { useEffect, useRef, useState } from "react";
 import { api, errorText } from "../api/client";
-import type { ChosenBoard, PresetSummary } from "../api/presets";
+import type { PresetSummary } from "../../contracts/api";
+import { apiPath } from "../../contracts/urls";
 import { ErrorNote } from "../ui/ErrorNote";
 import { button, input } from "../ui/styles";
+
+/** A board picked in the chooser, with the answers given to its questions. */
+export interface ChosenBoard {
+  preset: PresetSummary;
+  answers: Record<string, string>;
+}
 
 function usePresets(project: string, rev: string | undefined, query: string, open: boolean) {
   const [state, setState] = useState<{ key: string; presets: PresetSummary[]; error?: string }>({ key: "", presets: [] });
@@ -13,9 +20,7 @@ function usePresets(project: string, rev: string | undefined, query: string, ope
     if (!rev || !open) return;
     const ctl = new AbortController();
     const t = setTimeout(() => {
-      const qs = new URLSearchParams({ limit: "50" });
-      if (query.trim()) qs.set("q", query.trim());
-      api<PresetSummary[]>(`/api/projects/${encodeURIComponent(project)}/revisions/${encodeURIComponent(rev)}/presets?${qs}`, { signal: ctl.signal })
+      api<PresetSummary[]>(apiPath.presets(project, rev, { limit: 50, q: query.trim() }), { signal: ctl.signal })
         .then((presets) => setState({ key, presets }))
         .catch((e: unknown) => {
           if ((e as Error).name !== "AbortError") setState({ key, presets: [], error: errorText(e) });

@@ -3,11 +3,11 @@
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, errorText } from "../api/client";
-import { projectArches, type CreatedSession, type ProjectSummary, type Revision } from "../api/types";
-import { hasPresets, type ChosenBoard } from "../api/presets";
+import type { CreatedConfig, CreatedPresetConfig, CreatedSession, KernelStarted, ProjectSummary, Revision } from "../../contracts/api";
+import { apiPath, pagePath } from "../../contracts/urls";
 import { ErrorNote } from "../ui/ErrorNote";
 import { button } from "../ui/styles";
-import { BoardStart } from "./BoardStart";
+import { BoardStart, type ChosenBoard } from "./BoardStart";
 import { ConfigDrop } from "./ConfigDrop";
 import { KernelStart } from "./KernelStart";
 import { ProjectList, SyncNotice } from "./ProjectList";
@@ -23,7 +23,7 @@ function useProjects() {
   const [error, setError] = useState<string>();
   const load = useCallback(
     () =>
-      api<ProjectSummary[]>("/api/projects").then(
+      api<ProjectSummary[]>(apiPath.projects()).then(
         (list) => {
           setProjects(list);
           setError(undefined);
@@ -54,9 +54,7 @@ function useRevisions(project: string | undefined, query: string, revisionCount:
     const ctl = new AbortController();
     // Debounced: one request per pause in typing, not per key.
     const t = setTimeout(() => {
-      const qs = new URLSearchParams({ limit: "100" });
-      if (query.trim()) qs.set("q", query.trim());
-      api<Revision[]>(`/api/projects/${encodeURIComponent(project)}/revisions?${qs}`, { signal: ctl.signal })
+      api<Revision[]>(apiPath.revisions(project, { limit: 100, q: query.trim() }), { signal: ctl.signal })
         .then((revisions) => setState({ key, revisions }))
         .catch((e: unknown) => {
           if ((e as Error).name !== "AbortError") setState({ key, revisions: [], error: errorText(e) });
@@ -95,7 +93,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
   const [deepLink, setDeepLink] = useState(!!props.initialRev);
 
   const current = projects?.find((p) => p.id === project);
-  const arches = current ? projectArches(current) : [];
+  const arches = current?.arches ?? [];
   const { revisions, loading, error: revError } = useRevisions(current?.id, query, current?.revisions);
 
   const dialogRef = useRef<HTMLDivElement>(null);
@@ -164,25 +162,22 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
       let chosenArch = arches.length ? arch : undefined;
       if (configText.trim()) {
         try {
-          configId = (await api<{ id: string }>("/api/configs", { body: { project: current.id, rev: rev.sha, text: configText } })).id;
+          configId = (await api<CreatedConfig>(apiPath.configs(), { body: { project: current.id, rev: rev.sha, text: configText } })).id;
         } catch (e) {
           setConfigError(`This .config was not accepted: ${errorText(e)}`);
           return;
         }
       } else if (start && arches.length) {
         // The tree's own `make <start>` for that ARCH, in a sandbox; the session opens on its result.
-        const made = await api<{ id: string; arch: string }>("/api/kernel/start", { body: { project: current.id, rev: rev.sha, arch: chosenArch, start } });
+        const made = await api<KernelStarted>(apiPath.kernelStart(), { body: { project: current.id, rev: rev.sha, arch: chosenArch, start } });
         configId = made.id;
         chosenArch = made.arch;
       } else if (board) {
         // The revision's own board file, matched to its Kconfig in a sandbox.
-        configId = (await api<{ configId: string }>("/api/presets", { body: { project: current.id, rev: rev.sha, preset: board.preset.id, answers: board.answers } })).configId;
+        configId = (await api<CreatedPresetConfig>(apiPath.presetConfigs(), { body: { project: current.id, rev: rev.sha, preset: board.preset.id, answers: board.answers } })).configId;
       }
-      const session = await api<CreatedSession>("/api/sessions", { body: { project: current.id, rev: rev.sha, configId, arch: chosenArch } });
-      const qs = new URLSearchParams({ project: current.id, rev: rev.describe });
-      if (board && configId) qs.set("from", configId);
-      if (chosenArch) qs.set("arch", chosenArch);
-      router.push(`/s/${encodeURIComponent(session.id)}?${qs}`);
+      const session = await api<CreatedSession>(apiPath.sessions(), { body: { project: current.id, rev: rev.sha, configId, arch: chosenArch } });
+      router.push(pagePath.session(session.id, { project: current.id, rev: rev.describe, from: board ? configId : undefined, arch: chosenArch }));
     } catch (e) {
       setSubmitError(e as Error);
     } finally {
@@ -249,7 +244,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
             <h3 id="revisions-heading" className="text-xs font-semibold uppercase tracking-wide text-slate-400">
               2 · Revision <span className="font-normal normal-case tracking-normal text-slate-500">— tags and branch heads first; ↑↓ and Enter</span>
             </h3>
-            {current && <SyncNotice p={current} onSync={() => void api(`/api/projects/${encodeURIComponent(current.id)}/sync`, { method: "POST", body: {} }).then(reload, reload)} />}
+            {current && <SyncNotice p={current} onSync={() => void api(apiPath.sync(current.id), { method: "POST", body: {} }).then(reload, reload)} />}
             {deepLinkError && <ErrorNote>{deepLinkError}</ErrorNote>}
             {revError && <ErrorNote title="Revisions could not be loaded">{revError}</ErrorNote>}
             <RevisionPicker
@@ -294,7 +289,7 @@ export function Chooser(props: { initialProject?: string; initialRev?: string; o
           }}
         />
 
-        {current && hasPresets(current as { presets?: boolean }) && (
+        {current && current.presets && (
           <BoardStart project={current.id} rev={chosen?.sha} board={board} onBoard={setBoard} disabledReason={configText.trim() ? "The pasted .config is the starting point." : undefined} />
         )}
 

@@ -1,6 +1,8 @@
 "use client";
 
 import { useEffect, useState } from "react";
+import type { KernelArches } from "../../contracts/api";
+import { apiPath } from "../../contracts/urls";
 import { api } from "../api/client";
 import { input } from "../ui/styles";
 
@@ -24,7 +26,7 @@ export function KernelStart(props: {
   useEffect(() => {
     if (!props.rev) return;
     const ctl = new AbortController();
-    api<{ arches: string[] }>(`/api/kernel/arches?${new URLSearchParams({ project: props.project, rev: props.rev })}`, { signal: ctl.signal })
+    api<KernelArches>(apiPath.kernelArches({ project: props.project, rev: props.rev }), { signal: ctl.signal })
       .then((r) => setFound({ key, arches: r.arches }))
       .catch(() => undefined);
     return () => ctl.abort();

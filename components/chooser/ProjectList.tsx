@@ -1,6 +1,6 @@
 "use client";
 
-import { recipeId, type ProjectSummary } from "../api/types";
+import type { ProjectSummary } from "../../contracts/api";
 import { button } from "../ui/styles";
 
 function SyncLine({ p }: { p: ProjectSummary }) {
@@ -97,7 +97,7 @@ export function ProjectList({ listRef, ...props }: {
               </span>
             </div>
             <div className="font-mono text-[11px] text-slate-500">
-              {p.id} · {recipeId(p)}
+              {p.id} · {p.recipe}
             </div>
             <SyncLine p={p} />
           </li>

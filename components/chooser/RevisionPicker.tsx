@@ -1,7 +1,7 @@
 "use client";
 
 import { useEffect } from "react";
-import type { Revision } from "../api/types";
+import type { Revision } from "../../contracts/api";
 import { formatDate, shortSha } from "../ui/format";
 import { input } from "../ui/styles";
 

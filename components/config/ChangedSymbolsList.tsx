@@ -1,7 +1,7 @@
 "use client";
 
 import { useMemo, useState } from "react";
-import type { ChangedSymbol } from "../api/types";
+import type { ChangedSymbol } from "../../contracts/api";
 import { input } from "../ui/styles";
 
 /** The symbols that differ from the revision's defaults, filterable by name or value (`filter`/`onFilter` when the parent keeps the filter). */

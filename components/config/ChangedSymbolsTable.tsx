@@ -1,4 +1,4 @@
-import type { ChangedSymbol } from "../api/types";
+import type { ChangedSymbol } from "../../contracts/api";
 
 /** symbol · value · default, for the read-only shared-config page. */
 export function ChangedSymbolsTable({ changed }: { changed: ChangedSymbol[] }) {

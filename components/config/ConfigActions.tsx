@@ -3,7 +3,8 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { api, errorText } from "../api/client";
-import type { Build, CreatedSession } from "../api/types";
+import type { Build, CreatedSession } from "../../contracts/api";
+import { apiPath, pagePath } from "../../contracts/urls";
 import { ErrorNote } from "../ui/ErrorNote";
 import { button } from "../ui/styles";
 
@@ -18,11 +19,11 @@ export function ConfigActions(props: { configId: string; project: string; rev: s
     try {
       const body = { project: props.project, rev: props.rev, configId: props.configId };
       if (what === "open") {
-        const s = await api<CreatedSession>("/api/sessions", { body });
-        router.push(`/s/${encodeURIComponent(s.id)}?${new URLSearchParams({ project: props.project, rev: props.describe ?? props.rev })}`);
+        const s = await api<CreatedSession>(apiPath.sessions(), { body });
+        router.push(pagePath.session(s.id, { project: props.project, rev: props.describe ?? props.rev }));
       } else {
-        const b = await api<Build>("/api/builds", { body });
-        router.push(`/b/${encodeURIComponent(b.id)}`);
+        const b = await api<Build>(apiPath.builds(), { body });
+        router.push(pagePath.build(b.id));
       }
     } catch (e) {
       setError(errorText(e));

@@ -1,4 +1,4 @@
-import type { ChangedSymbol, ConfigDiff } from "../api/types";
+import type { ChangedSymbol, ConfigDiff } from "../../contracts/api";
 
 type Row = { symbol: string; kind: "added" | "removed" | "changed"; from?: string; to?: string };
 

@@ -1,3 +1,4 @@
+import { apiPath } from "../../contracts/urls";
 import { serverText, ServerApiError } from "../api/server";
 import { ErrorNote } from "../ui/ErrorNote";
 import { button, input, panel } from "../ui/styles";
@@ -10,20 +11,15 @@ const lineColor = (l: string) =>
  * (a plain GET form, rendered on the server), and the `git am` patch that updates that file.
  */
 export async function KernelDefconfig(props: { configId: string; name?: string; arch?: string }) {
-  const enc = encodeURIComponent;
   let diff: string | undefined;
   let error: string | undefined;
   if (props.name) {
-    const qs = new URLSearchParams({ against: props.name });
-    if (props.arch) qs.set("arch", props.arch);
     try {
-      diff = await serverText(`/api/configs/${enc(props.configId)}/defconfig-diff?${qs}`);
+      diff = await serverText(apiPath.defconfigDiff(props.configId, { against: props.name, arch: props.arch }));
     } catch (e) {
       error = e instanceof ServerApiError ? e.message : String(e);
     }
   }
-  const patchQs = new URLSearchParams({ name: props.name ?? "" });
-  if (props.arch) patchQs.set("arch", props.arch);
   return (
     <section className={panel + " p-3"} aria-labelledby="kernel-heading">
       <div className="mb-2 flex flex-wrap items-center justify-between gap-2">
@@ -52,7 +48,7 @@ export async function KernelDefconfig(props: { configId: string; name?: string; 
                 </div>
               ))}
             </pre>
-            <a className={button.secondary + " mt-2"} href={`/api/configs/${enc(props.configId)}/defconfig-patch?${patchQs}`} download>
+            <a className={button.secondary + " mt-2"} href={apiPath.defconfigPatch(props.configId, { name: props.name ?? "", arch: props.arch })} download>
               Download patch (git am)
             </a>
           </>

@@ -3,18 +3,10 @@
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
 import { api, errorText } from "../api/client";
-import type { Build } from "../api/types";
+import type { Build, LatestRevision, UpgradedConfig } from "../../contracts/api";
+import { apiPath, pagePath } from "../../contracts/urls";
 import { ErrorNote } from "../ui/ErrorNote";
 import { button, panel } from "../ui/styles";
-
-interface Changes {
-  new: Array<{ symbol: string; value: string; prompt: string | null }>;
-  removed: Array<{ symbol: string; value: string }>;
-  changed: Array<{ symbol: string; from: string; to: string }>;
-}
-interface Latest extends Changes {
-  latest: { branch: string; rev: string; describe: string; commit: string } | null;
-}
 
 /**
  * When the config's branch has moved on: which revision is newest, what upgrading to it
@@ -23,12 +15,12 @@ interface Latest extends Changes {
  */
 export function UpgradeNotice({ configId, project }: { configId: string; project: string }) {
   const router = useRouter();
-  const [state, setState] = useState<Latest>();
+  const [state, setState] = useState<LatestRevision>();
   const [busy, setBusy] = useState<"upgrade" | "rebuild">();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const ctl = new AbortController();
-    api<Latest>(`/api/configs/${encodeURIComponent(configId)}/latest`, { signal: ctl.signal }).then(setState, () => undefined);
+    api<LatestRevision>(apiPath.configLatest(configId), { signal: ctl.signal }).then(setState, () => undefined);
     return () => ctl.abort();
   }, [configId]);
   if (!state?.latest) return null;
@@ -37,11 +29,11 @@ export function UpgradeNotice({ configId, project }: { configId: string; project
     setBusy(what);
     setError(undefined);
     try {
-      const up = await api<{ configId: string }>(`/api/configs/${encodeURIComponent(configId)}/upgrade`, { body: { rev: latest.commit } });
-      if (what === "upgrade") router.push(`/c/${encodeURIComponent(up.configId)}?against=${encodeURIComponent(configId)}`);
+      const up = await api<UpgradedConfig>(apiPath.configUpgrade(configId), { body: { rev: latest.commit } });
+      if (what === "upgrade") router.push(pagePath.config(up.configId!, { against: configId }));
       else {
-        const b = await api<Build>("/api/builds", { body: { project, rev: latest.commit, configId: up.configId } });
-        router.push(`/b/${encodeURIComponent(b.id)}`);
+        const b = await api<Build>(apiPath.builds(), { body: { project, rev: latest.commit, configId: up.configId } });
+        router.push(pagePath.build(b.id));
       }
     } catch (e) {
       setError(errorText(e));

@@ -3,27 +3,12 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
+import type { PrinterView, UpgradedPrinter } from "../../contracts/api";
+import { apiPath, pagePath } from "../../contracts/urls";
 import { api, errorText } from "../api/client";
 import { FlashGuide } from "../build/FlashGuide";
 import { ErrorNote } from "../ui/ErrorNote";
 import { button, panel } from "../ui/styles";
-
-export interface PrinterPartView {
-  role: string;
-  configId: string;
-  describe: string;
-  commit: string;
-  board: { file: string; title: string } | null;
-  lastBuild: { id: string; state: string; describe: string } | null;
-}
-
-export interface PrinterView {
-  id: string;
-  name: string;
-  project: string;
-  upgradedFrom: string | null;
-  parts: PrinterPartView[];
-}
 
 const running = (p: PrinterView) => p.parts.some((x) => x.lastBuild && ["queued", "running"].includes(x.lastBuild.state));
 
@@ -38,20 +23,19 @@ export function PrinterProfile({ initial }: { initial: PrinterView }) {
   const [busy, setBusy] = useState<"build" | "upgrade">();
   const [error, setError] = useState<string>();
   const [notice, setNotice] = useState<string>();
-  const enc = encodeURIComponent;
-  const reload = () => api<PrinterView>(`/api/printers/${enc(printer.id)}`).then(setPrinter, (e: unknown) => setError(errorText(e)));
+  const reload = () => api<PrinterView>(apiPath.printer(printer.id)).then(setPrinter, (e: unknown) => setError(errorText(e)));
   const active = running(printer);
   useEffect(() => {
     if (!active) return;
-    const t = setInterval(() => void api<PrinterView>(`/api/printers/${enc(initial.id)}`).then(setPrinter, () => undefined), 1500);
+    const t = setInterval(() => void api<PrinterView>(apiPath.printer(initial.id)).then(setPrinter, () => undefined), 1500);
     return () => clearInterval(t);
-  }, [active, initial.id, enc]);
+  }, [active, initial.id]);
 
   const buildAll = async () => {
     setBusy("build");
     setError(undefined);
     try {
-      await api(`/api/printers/${enc(printer.id)}/build`, { body: {} });
+      await api(apiPath.printerBuild(printer.id), { body: {} });
       await reload();
     } catch (e) {
       setError(errorText(e));
@@ -63,9 +47,9 @@ export function PrinterProfile({ initial }: { initial: PrinterView }) {
     setBusy("upgrade");
     setError(undefined);
     try {
-      const up = await api<{ id: string; parts: Array<{ role: string; from: string; to: string }> }>(`/api/printers/${enc(printer.id)}/upgrade`, { body: {} });
+      const up = await api<UpgradedPrinter>(apiPath.printerUpgrade(printer.id), { body: {} });
       if (up.id === printer.id || up.parts.every((x) => x.from === x.to)) setNotice("Every part is already at its branch's newest revision.");
-      router.push(`/p/${enc(up.id)}`);
+      router.push(pagePath.printer(up.id));
     } catch (e) {
       setError(errorText(e));
       setBusy(undefined);
@@ -83,7 +67,7 @@ export function PrinterProfile({ initial }: { initial: PrinterView }) {
             {printer.upgradedFrom && (
               <>
                 {" "}
-                · upgraded from <Link className="underline" href={`/p/${enc(printer.upgradedFrom)}`}>{printer.upgradedFrom.slice(0, 12)}</Link>
+                · upgraded from <Link className="underline" href={pagePath.printer(printer.upgradedFrom)}>{printer.upgradedFrom.slice(0, 12)}</Link>
               </>
             )}
           </p>
@@ -105,7 +89,7 @@ export function PrinterProfile({ initial }: { initial: PrinterView }) {
             <h2 className="font-semibold">{part.role}</h2>
             <p className="text-xs text-slate-400">
               config{" "}
-              <Link className="font-mono text-emerald-300 hover:underline" href={`/c/${enc(part.configId)}`}>
+              <Link className="font-mono text-emerald-300 hover:underline" href={pagePath.config(part.configId)}>
                 {part.configId.slice(0, 12)}
               </Link>{" "}
               @ <span className="font-mono">{part.describe}</span>
@@ -119,7 +103,7 @@ export function PrinterProfile({ initial }: { initial: PrinterView }) {
               {part.lastBuild ? (
                 <>
                   last build{" "}
-                  <Link className="font-mono text-emerald-300 hover:underline" href={`/b/${enc(part.lastBuild.id)}`}>
+                  <Link className="font-mono text-emerald-300 hover:underline" href={pagePath.build(part.lastBuild.id)}>
                     {part.lastBuild.id.slice(0, 12)}
                   </Link>{" "}
                   {part.lastBuild.state}

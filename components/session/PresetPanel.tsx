@@ -2,7 +2,8 @@
 
 import { useEffect, useState } from "react";
 import { api, errorText } from "../api/client";
-import type { PresetOrigin } from "../api/presets";
+import type { PresetOrigin } from "../../contracts/api";
+import { apiPath } from "../../contracts/urls";
 
 /**
  * For a session started from a board preset: which board file it came from, what its
@@ -13,7 +14,7 @@ export function PresetPanel({ configId }: { configId: string }) {
   const [origin, setOrigin] = useState<{ id: string; origin?: PresetOrigin; error?: string }>();
   useEffect(() => {
     const ctl = new AbortController();
-    api<PresetOrigin>(`/api/configs/${encodeURIComponent(configId)}/preset`, { signal: ctl.signal })
+    api<PresetOrigin>(apiPath.configPreset(configId), { signal: ctl.signal })
       .then((o) => setOrigin({ id: configId, origin: o }))
       .catch((e: unknown) => {
         if ((e as Error).name !== "AbortError") setOrigin({ id: configId, error: errorText(e) });

@@ -4,13 +4,15 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, errorText } from "../api/client";
-import type { Build, StoredConfig } from "../api/types";
+import type { Build, EndedSession, SessionDetails, StoredConfig } from "../../contracts/api";
+import type { ConfigSymbols } from "../../contracts/symbols";
+import { apiPath, pagePath, socketPath } from "../../contracts/urls";
 import { ChangedSymbolsList } from "../config/ChangedSymbolsList";
 import { ChosenSymbols } from "../symbols/ChosenSymbols";
 import { SymbolSearch } from "../symbols/SymbolSearch";
-import { symbolPageHref, type ConfigSymbols } from "../symbols/types";
 import { Terminal, type TerminalHandle } from "../terminal/Terminal";
-import type { ConnectionState, ServerMessage } from "../terminal/protocol-client";
+import type { ConnectionState } from "../../contracts/terminal-client";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
 import { ErrorNote } from "../ui/ErrorNote";
 import { PresetPanel } from "./PresetPanel";
 import { formatBytes } from "../ui/format";
@@ -57,7 +59,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
   const toolbarRef = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
-    api<{ project: string; commit: string; configId: string | null }>(`/api/sessions/${encodeURIComponent(props.id)}`)
+    api<SessionDetails>(apiPath.session(props.id))
       .then(setPin)
       .catch(() => undefined);
   }, [props.id]);
@@ -73,7 +75,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
 
   const runAfterSave = useCallback(
     async (action: AfterSave, cfg: StoredConfig) => {
-      const raw = `/api/configs/${encodeURIComponent(cfg.id)}`;
+      const raw = apiPath.config(cfg.id);
       if (action === "download-config") download(`${raw}/raw`, ".config");
       else if (action === "download-defconfig") download(`${raw}/defconfig`, "defconfig");
       else if (action === "share") {
@@ -85,8 +87,8 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
           setNotice("Copy the share link from the panel.");
         }
       } else if (action === "build") {
-        const build = await api<Build>("/api/builds", { body: { project: cfg.project, rev: cfg.commit ?? cfg.rev, configId: cfg.id } });
-        router.push(`/b/${encodeURIComponent(build.id)}`);
+        const build = await api<Build>(apiPath.builds(), { body: { project: cfg.project, rev: cfg.commit ?? cfg.rev, configId: cfg.id } });
+        router.push(pagePath.build(build.id));
       }
     },
     [router],
@@ -96,14 +98,14 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
     async (id: string) => {
       setConfigId(id);
       // A config saved in a session started from a board preset keeps that board's origin (flash guidance).
-      if (props.from && id !== props.from) void api(`/api/configs/${encodeURIComponent(id)}/preset`, { body: { from: props.from } }).catch(() => undefined);
+      if (props.from && id !== props.from) void api(apiPath.configPreset(id), { body: { from: props.from } }).catch(() => undefined);
       const action = afterSave.current;
       afterSave.current = undefined;
       try {
-        const cfg = await api<StoredConfig>(`/api/configs/${encodeURIComponent(id)}`);
+        const cfg = await api<StoredConfig>(apiPath.config(id));
         setConfig(cfg);
         // without it (a tree Kconfiglib cannot parse) the panel keeps the plain changed list
-        void api<ConfigSymbols>(`/api/configs/${encodeURIComponent(id)}/symbols${props.arch ? `?arch=${encodeURIComponent(props.arch)}` : ""}`)
+        void api<ConfigSymbols>(apiPath.configSymbols(id, { arch: props.arch }))
           .then(setChosen)
           .catch(() => setChosen(undefined));
         await runAfterSave(action, cfg);
@@ -131,7 +133,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
   // to wait out the grace period; the server waits a few seconds in case it is a reload.
   // sendBeacon can only POST, and the API wants JSON.
   useEffect(() => {
-    const left = () => navigator.sendBeacon(`/api/sessions/${encodeURIComponent(props.id)}/leave`, new Blob(["{}"], { type: "application/json" }));
+    const left = () => navigator.sendBeacon(apiPath.sessionLeave(props.id), new Blob(["{}"], { type: "application/json" }));
     window.addEventListener("pagehide", left);
     return () => window.removeEventListener("pagehide", left);
   }, [props.id]);
@@ -142,7 +144,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
     setNotice(undefined);
     setClosing(true);
     try {
-      const rec = await api<{ configId: string | null }>(`/api/sessions/${encodeURIComponent(props.id)}`, { method: "DELETE", body: {} });
+      const rec = await api<EndedSession>(apiPath.session(props.id), { method: "DELETE", body: {} });
       if (rec.configId) setConfigId(rec.configId);
       // The socket's session_closed message says the same; this covers a socket already gone.
       setConn({ state: "ended", detail: `This session was closed.${rec.configId ? " Its last saved config is kept." : ""} Start a new session to go on.` });
@@ -167,7 +169,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
   const busy = pending !== undefined;
   const ended = conn.state === "ended";
   const look = stateLook[conn.state];
-  const shareHref = configId ? `/c/${configId}` : undefined;
+  const shareHref = configId ? pagePath.config(configId) : undefined;
 
   return (
     <div className="flex flex-col lg:h-[calc(100dvh-3rem)]">
@@ -255,7 +257,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
             </div>
           )}
           <Terminal
-            wsPath={`/ws/sessions/${encodeURIComponent(props.id)}`}
+            wsPath={socketPath.session(props.id)}
             onState={(state, detail) => setConn({ state, detail })}
             onMessage={onMessage}
             onHandle={(h) => (handle.current = h)}
@@ -280,7 +282,7 @@ export function SessionView(props: { id: string; project?: string; rev?: string;
             <div className="flex min-h-0 flex-1 flex-col gap-2">
               <input type="search" aria-label="Filter changed symbols" placeholder="Filter symbols…" className={input + " font-mono"} value={filter} onChange={(e) => setFilter(e.target.value)} />
               <div className="min-h-0 flex-1 overflow-y-auto">
-                <ChosenSymbols changed={chosen.changed} filter={filter} href={(name) => symbolPageHref(chosen.project, chosen.commit, name) + `?config=${chosen.id}`} />
+                <ChosenSymbols changed={chosen.changed} filter={filter} href={(name) => pagePath.symbol(chosen.project, chosen.commit, name, { config: chosen.id })} />
               </div>
             </div>
           ) : (

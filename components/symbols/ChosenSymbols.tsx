@@ -1,4 +1,5 @@
-import { reasonText, type ConfigSymbols } from "./types";
+import type { ConfigSymbols } from "../../contracts/symbols";
+import { reasonText } from "./reason";
 
 type Changed = ConfigSymbols["changed"][number];
 

@@ -1,5 +1,7 @@
 import type { ReactNode } from "react";
-import { fileViewHref, reasonText, type SymbolLookup } from "./types";
+import type { SymbolLookup } from "../../contracts/symbols";
+import { pagePath } from "../../contracts/urls";
+import { reasonText } from "./reason";
 
 /** How a symbol name becomes a link: the page's href, and (in the side panel) a click handler that stays in place. */
 export type SymbolLink = (name: string) => { href: string; onClick?: (e: React.MouseEvent<HTMLAnchorElement>) => void };
@@ -120,7 +122,7 @@ export function SymbolDetails({ entry, project, rev, link }: { entry: SymbolLook
         <Row label="defined at">
           {entry.sites.map((s, i) => (
             <div key={i}>
-              <a className="font-mono text-emerald-300 hover:underline" href={fileViewHref(project, rev, s.file, s.line)} data-site={`${s.file}:${s.line}`}>
+              <a className="font-mono text-emerald-300 hover:underline" href={pagePath.file(project, rev, s.file, s.line)} data-site={`${s.file}:${s.line}`}>
                 {s.file}:{s.line}
               </a>
             </div>

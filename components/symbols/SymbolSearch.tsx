@@ -5,11 +5,12 @@ import { api, errorText } from "../api/client";
 import { ErrorNote } from "../ui/ErrorNote";
 import { input } from "../ui/styles";
 import { SymbolDetails } from "./SymbolDetails";
-import { symbolApi, symbolPageHref, symbolSearchApi, type SymbolHit, type SymbolLookup, type SymbolSearchResult } from "./types";
+import type { SymbolHit, SymbolLookup, SymbolSearchResult } from "../../contracts/symbols";
+import { apiPath, pagePath } from "../../contracts/urls";
 
 /** One symbol's card, fetched (with its value in `configId` when there is one); dependency links open their own card. */
 export function SymbolCard(props: { project: string; rev: string; name: string; configId?: string; arch?: string; onSymbol: (name: string) => void }) {
-  const url = symbolApi(props.project, props.rev, props.name, { configId: props.configId, arch: props.arch });
+  const url = apiPath.symbol(props.project, props.rev, props.name, { config: props.configId, arch: props.arch });
   // keyed by the request, so a card never shows another symbol's answer
   const [result, setResult] = useState<{ url: string; entry?: SymbolLookup; error?: string }>();
   useEffect(() => {
@@ -32,7 +33,7 @@ export function SymbolCard(props: { project: string; rev: string; name: string; 
         project={props.project}
         rev={props.rev}
         link={(name) => ({
-          href: symbolPageHref(props.project, props.rev, name),
+          href: pagePath.symbol(props.project, props.rev, name),
           onClick: (e) => {
             if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
             e.preventDefault();
@@ -40,7 +41,7 @@ export function SymbolCard(props: { project: string; rev: string; name: string; 
           },
         })}
       />
-      <a className="text-xs text-slate-400 underline" href={symbolPageHref(props.project, props.rev, entry.name)} target="_blank" rel="noopener">
+      <a className="text-xs text-slate-400 underline" href={pagePath.symbol(props.project, props.rev, entry.name)} target="_blank" rel="noopener">
         open the symbol page (history, deep link)
       </a>
     </div>
@@ -57,7 +58,7 @@ export function SymbolSearch(props: { project?: string; rev?: string; configId?:
   const [result, setResult] = useState<{ url: string; hits?: SymbolHit[]; error?: string }>();
   const [selected, setSelected] = useState<string>();
   const { project, rev, arch } = props;
-  const url = project && rev && q.trim() ? symbolSearchApi(project, rev, q.trim(), { arch }) : undefined;
+  const url = project && rev && q.trim() ? apiPath.symbols(project, rev, { q: q.trim(), limit: 30, arch }) : undefined;
 
   useEffect(() => {
     if (!url) return;

@@ -3,7 +3,10 @@
 import "@xterm/xterm/css/xterm.css";
 import { useEffect, useRef } from "react";
 import type { Terminal as XTerm } from "@xterm/xterm";
-import { ProtocolClient, socketUrl, type ConnectionState, type ServerMessage } from "./protocol-client";
+import { ProtocolClient, type ConnectionState } from "../../contracts/terminal-client";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
+import { socketUrl } from "../../contracts/urls";
+import { browserSocket } from "./browser-socket";
 
 /** What the session page can do with a mounted terminal. */
 export interface TerminalHandle {
@@ -87,7 +90,7 @@ export function Terminal(props: {
       term.open(hostRef.current);
 
       const client = new ProtocolClient({
-        url: socketUrl(wsPath, window.location),
+        openSocket: browserSocket(socketUrl(wsPath, window.location)),
         size: () => ({ cols: term.cols, rows: term.rows }),
         write: (bytes, drawn) => term.write(bytes, drawn),
         reset: () => term.reset(),

@@ -8,7 +8,8 @@ import { ArtifactStore } from "./artifacts";
 import { InputError, inputValues, resolveInputs, stageInputs } from "./inputs";
 import { buildKey } from "./key";
 import { BuildStore } from "./store";
-import type { ArtifactRef, BuildState } from "./types";
+import type { BuildState } from "../../contracts/build-states";
+import type { ArtifactRef } from "./types";
 
 /**
  * Build inputs on a real build store and artifact store: the vm recipe's VM_KERNEL_BUILD_ID

@@ -1,3 +1,4 @@
+import { apiPath } from "../../contracts/urls";
 import { configRunsCode, runsCodeWarning } from "../configs/runs-code";
 import type { BuildStep, Recipe } from "../core/recipe";
 import type { BuildIdentity } from "./identity";
@@ -126,7 +127,7 @@ function fetchInputs(inputs: ReproducerInput["inputs"]): string {
     const dest = `"$KBS_IN"/${shq(i.path)}`;
     return [
       `mkdir -p "$(dirname ${dest})"`,
-      `curl -fsSL "$KBS_URL"/api/builds/${shq(i.buildId)}/artifacts/${shq(encodeURIComponent(i.artifact))} -o ${dest}`,
+      `curl -fsSL "$KBS_URL"${shq(apiPath.artifact(i.buildId, i.artifact))} -o ${dest}`,
       `printf '%s  %s\\n' ${i.sha256} ${dest} | sha256sum -c -`,
     ].join("\n");
   });

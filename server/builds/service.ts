@@ -2,6 +2,7 @@ import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import fs from "node:fs";
 import path from "node:path";
+import { apiPath } from "../../contracts/urls";
 import { storedConfigRunsCode } from "../configs/runs-code";
 import type { Db } from "../core/db";
 import { isDiskFull } from "../core/disk-full";
@@ -152,7 +153,6 @@ export class BuildService {
     // Rounded up: a queued build does not end within 0 s, however short past builds were.
     if (mean !== null && queuePosition !== null) eta = Math.ceil(((Math.floor((queuePosition - 1) / this.workerCount()) + 1) * mean) / 1000);
     if (mean !== null && b.state === "running" && b.startedAt) eta = Math.max(0, Math.round((Date.parse(b.startedAt) + mean - Date.now()) / 1000));
-    const base = `/api/builds/${b.id}`;
     return {
       id: b.id,
       state: b.state,
@@ -169,13 +169,13 @@ export class BuildService {
       attempt: b.attempt,
       failedStep: b.failedStep,
       errorSummary: b.errorSummary,
-      artifacts: b.expired ? [] : b.artifacts.map((a) => ({ ...a, url: `${base}/artifacts/${encodeURIComponent(a.name)}` })),
+      artifacts: b.expired ? [] : b.artifacts.map((a) => ({ ...a, url: apiPath.artifact(b.id, a.name) })),
       manifest: b.expired ? null : this.manifest(b),
       pinned: b.pinned,
       expired: b.expired,
       reproducible: b.verification?.reproducible ?? null,
       verification: b.verification,
-      logUrl: `${base}/log`,
+      logUrl: apiPath.buildLog(b.id),
       createdAt: b.createdAt,
       startedAt: b.startedAt,
       finishedAt: b.finishedAt,

@@ -1,7 +1,8 @@
 import crypto from "node:crypto";
 import { migrate, type Db } from "../core/db";
-import type { ArtifactRef, BuildInputRef, BuildRow, BuildState, Verification } from "./types";
+import type { ArtifactRef, BuildInputRef, BuildRow, Verification } from "./types";
 import { KbsError } from "../core/errors";
+import type { BuildState } from "../../contracts/build-states";
 
 /**
  * The build records, in SQLite for both queue engines (the Redis engine only carries

@@ -1,14 +1,12 @@
 import type { Readable } from "node:stream";
+import { finishedBuildStates, type BuildState } from "../../contracts/build-states";
 import type { Recipe } from "../core/recipe";
 import type { RunRequest, RunResult } from "../sandbox/types";
 import type { RevisionPin } from "../core/revision";
 import type { StepTiming } from "./timings";
 import type { GitRefView } from "./worktree";
 
-export const buildStates = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled"] as const;
-export type BuildState = (typeof buildStates)[number];
-export const finalStates: readonly BuildState[] = ["succeeded", "failed", "timed_out", "cancelled"];
-export const isFinal = (s: BuildState) => finalStates.includes(s);
+export const isFinal = (s: BuildState) => finishedBuildStates.includes(s);
 
 export interface ArtifactRef {
   name: string;

@@ -4,7 +4,7 @@ import { CliError, UsageError } from "./exit";
 import { writeFileAtomic } from "../core/fs-atomic";
 import { createKbs } from "../kbs";
 import { loadSettings } from "../core/settings";
-import type { ServerMessage } from "../terminal/protocol";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
 import type { TerminalClient } from "../terminal/session";
 
 export const usage = "usage: kbs menuconfig <project> <rev> [--config FILE] [--out FILE] [--arch ARCH]";

@@ -1,3 +1,4 @@
+import { apiPath } from "../../contracts/urls";
 import type { FlashRule, Recipe } from "../core/recipe";
 import { parseConfig } from "../configs/parse";
 import type { PresetOrigin } from "./service";
@@ -38,7 +39,7 @@ const fill = (s: string, vals: Map<string, string>) => s.replace(/\{([A-Z0-9_]+)
 export function flashGuidance(opts: { buildId: string; recipe: Recipe; configText: string; artifacts: string[]; origin?: PresetOrigin }): FlashGuidance {
   const vals = values(opts.configText);
   const rule: FlashRule | undefined = opts.recipe.flash.find((r) => r.when.every((c) => holds(c, vals)));
-  const url = (artifact: string, saveAs: string) => `/api/builds/${encodeURIComponent(opts.buildId)}/artifacts/${encodeURIComponent(artifact)}?as=${encodeURIComponent(saveAs)}`;
+  const url = (artifact: string, saveAs: string) => apiPath.artifact(opts.buildId, artifact, { as: saveAs });
   const have = (name: string) => opts.artifacts.includes(name);
   if (opts.origin && opts.origin.flash.lines.length) {
     const saveAs = opts.origin.flash.saveAs;

@@ -1,12 +1,4 @@
-import type { SymbolEntry, SymbolIndexFile } from "./types";
-
-export interface SymbolHit {
-  name: string;
-  type: string;
-  prompt: string | null;
-  /** How it matched: the name's start, elsewhere in the name, or a prompt. */
-  match: "prefix" | "name" | "prompt";
-}
+import type { SymbolEntry, SymbolHit, SymbolIndexFile } from "../../contracts/symbols";
 
 /** The prefix .config files write before names (Kconfiglib's default; Buildroot's trees set BR2_ in their names). */
 const CONFIG_PREFIX = "CONFIG_";

@@ -10,10 +10,10 @@ import { log } from "../core/log";
 import type { ProjectRegistry } from "../projects/registry";
 import type { Recipe } from "../core/recipe";
 import type { RevDb } from "../revdb/revdb";
-import { LoadedIndex, type SymbolHit } from "./loaded";
+import { LoadedIndex } from "./loaded";
 import { changedParts, DIGEST_VERSION, SymbolIndexStore, type DefinitionPart } from "./store";
-import type { ConfigValuesFile, SymbolEntry, SymbolIndexFile, SymbolValue } from "./types";
 import { KbsError, invalid, notFound, unprocessable } from "../core/errors";
+import type { ConfigValuesFile, SymbolEntry, SymbolHit, SymbolIndexFile, SymbolValue } from "../../contracts/symbols";
 
 /** The index builder bound read-only into the sandbox (it never runs on the host). */
 export const indexScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "symbol_index.py");

@@ -4,7 +4,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { migrate, type Db } from "../core/db";
 import { writeFileAtomic } from "../core/fs-atomic";
-import type { ConfigValuesFile, SymbolEntry, SymbolIndexFile } from "./types";
+import type { ConfigValuesFile, SymbolEntry, SymbolIndexFile } from "../../contracts/symbols";
 
 const schema = {
   part: "symbols",

@@ -9,7 +9,7 @@ import { createFakeLinuxRepo } from "../../test/fixtures/fake-linux";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createSymbolFixtureRepo, type SymbolFixtureRepo } from "../../test/fixtures/symbols";
 import type { SymbolHistory } from "./service";
-import type { SymbolEntry } from "./types";
+import type { SymbolEntry } from "../../contracts/symbols";
 
 /** A GET with the path sent exactly as written. */
 function rawGet(url: string): Promise<{ status: number; body: string }> {

@@ -4,7 +4,7 @@ import { KbsError } from "../core/errors";
 import { log } from "../core/log";
 import { MAX_CONFIG_BYTES } from "../configs/parse";
 import { readUntrusted, UntrustedOutputError } from "../sandbox/untrusted";
-import type { ServerMessage } from "./protocol";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
 import { Timers } from "./timers";
 
 /** Where menuconfig writes the config inside the sandbox (KCONFIG_CONFIG), and so on the host in outDir. */

@@ -12,6 +12,7 @@ import { counter, gauge } from "../core/metrics";
 import type { Recipe } from "../core/recipe";
 import type { LaunchJob, PoolKey, WarmSandbox } from "../sandbox/types";
 import type { Settings } from "../core/settings";
+import { socketPath } from "../../contracts/urls";
 import { Admission } from "./admission";
 import { DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK } from "./flow";
 import { chooseFrontend, type Frontend } from "./frontend";
@@ -107,7 +108,7 @@ export class SessionManager {
     active.set(this.live.size);
     total.inc();
     log.info({ session: id, project: req.project, commit: revision.sha, frontend: session.frontendSource, sandbox: session.sandboxId, primed: session.primed }, "session started");
-    return { id, wsPath: `/ws/sessions/${id}`, kconfigHash: revision.kconfigHash };
+    return { id, wsPath: socketPath.session(id), kconfigHash: revision.kconfigHash };
   }
 
   /**

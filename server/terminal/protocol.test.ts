@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FlowControl } from "./flow";
-import { MAX_COLS, MIN_ROWS, parseClientMessage } from "./protocol";
+import { MAX_COLS, MIN_ROWS, parseClientMessage } from "../../contracts/terminal-protocol";
 import { ScreenMirror } from "./screen";
 
 describe("terminal protocol messages", () => {

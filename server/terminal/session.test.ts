@@ -6,7 +6,7 @@ import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
 import { CONFIG_NAME, DISK_FULL_RETRY_MS, SAVE_DEBOUNCE_MS } from "./config-watcher";
 import type { Frontend } from "./frontend";
 import { PRIME_QUIET_MS, PRIME_SIZE } from "./priming";
-import type { ServerMessage } from "./protocol";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
 import { LEFT_GRACE_MS, Session, type EndReason, type SessionOptions, type SessionOwner, type TerminalClient } from "./session";
 
 /**

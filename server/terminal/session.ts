@@ -4,7 +4,8 @@ import { ConfigWatcher } from "./config-watcher";
 import { FlowControl } from "./flow";
 import type { Frontend } from "./frontend";
 import { PrimedReadiness, type Priming } from "./priming";
-import type { ErrorCode, ServerMessage } from "./protocol";
+import type { ErrorCode } from "../../contracts/terminal-error-codes";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
 import { ScreenMirror } from "./screen";
 import { Timers } from "./timers";
 

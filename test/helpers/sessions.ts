@@ -7,7 +7,8 @@ import { createFakeFirmwareRepo, type FakeFirmwareRepo } from "../fixtures/fake-
 import { createFakeLinuxRepo } from "../fixtures/fake-linux";
 import { git } from "./projects";
 import { kbsBin } from "./server";
-import { keys, type ServerMsg, type TerminalClient } from "./terminal";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
+import { keys, type TerminalClient } from "./terminal";
 
 const execFileP = promisify(execFile);
 
@@ -103,7 +104,7 @@ export async function selectEntry(c: TerminalClient, first: string, label: strin
 }
 
 /** From the demo tree's top menu: turn "Debug messages" on and save with menuconfig's own S; the `saved` message. */
-export async function enableDebugAndSave(c: TerminalClient): Promise<ServerMsg> {
+export async function enableDebugAndSave(c: TerminalClient): Promise<Extract<ServerMessage, { type: "saved" }>> {
   await selectEntry(c, "Target architecture", "Debug messages");
   c.type(keys.space);
   await c.untilText("[*] Debug messages");

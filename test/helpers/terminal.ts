@@ -1,15 +1,33 @@
 import xtermHeadless from "@xterm/headless";
 import WebSocket from "ws";
+import { TerminalConnection, type OpenSocket } from "../../contracts/terminal-client";
+import type { ServerMessage } from "../../contracts/terminal-protocol";
+import { socketUrl } from "../../contracts/urls";
 
 /**
- * A terminal client for tests and benchmarks: speaks the session WebSocket protocol
- * (DESIGN.md "Terminal protocol") and feeds every output byte into a headless xterm,
- * so a test reads the screen as lines of text, as a person would see it.
+ * A terminal client for tests: the protocol client (contracts/terminal-client.ts) over
+ * a `ws` socket, feeding every output byte into a headless xterm, so a test reads the
+ * screen as lines of text, as a person would see it. The benchmarks' clients use the
+ * same `ws` adapter.
  */
-export interface ServerMsg {
-  type: string;
-  [k: string]: unknown;
-}
+
+/** A `ws` socket as the terminal client's socket (binary frames as Buffers, text frames as strings). */
+export const wsSocket =
+  (ws: WebSocket): OpenSocket =>
+  (on) => {
+    ws.on("open", () => on.open());
+    ws.on("message", (data: Buffer, isBinary) => on.message(isBinary ? data : data.toString("utf8")));
+    ws.on("close", (code, reason) => on.close(code, reason.toString()));
+    // A failed or refused connection closes right after its error: the client acts on the close.
+    ws.on("error", () => undefined);
+    return { send: (data) => ws.send(data, { binary: typeof data !== "string" }), close: (code, reason) => ws.close(code, reason) };
+  };
+
+/** Opens a new `ws` socket to `url` on every call (the protocol client reconnects with it). */
+export const wsOpener =
+  (url: string, opts: WebSocket.ClientOptions = {}): OpenSocket =>
+  (on) =>
+    wsSocket(new WebSocket(url, opts))(on);
 
 export class TerminalScreen {
   readonly term: InstanceType<typeof xtermHeadless.Terminal>;
@@ -18,7 +36,7 @@ export class TerminalScreen {
     this.term = new xtermHeadless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true });
   }
 
-  write(data: Buffer | string): Promise<void> {
+  write(data: Uint8Array | string): Promise<void> {
     return new Promise((resolve) => this.term.write(data, resolve));
   }
 
@@ -55,11 +73,12 @@ export type ArrowKey = "up" | "down" | "right" | "left";
 
 export class TerminalClient {
   readonly screen: TerminalScreen;
-  readonly messages: ServerMsg[] = [];
+  readonly messages: ServerMessage[] = [];
   /** Close code and reason once closed. */
   closed: { code: number; reason: string } | undefined;
   /** Output bytes received (all of them, binary frames only). */
   bytesReceived = 0;
+  private readonly conn: TerminalConnection;
   private writes: Promise<void> = Promise.resolve();
   private waiters = new Set<() => void>();
   private readonly opened: Promise<void>;
@@ -71,21 +90,24 @@ export class TerminalClient {
     private readonly opts: { autoAck: boolean },
   ) {
     this.screen = new TerminalScreen(cols, rows);
-    ws.on("message", (data: Buffer, isBinary) => {
-      if (isBinary) {
+    this.conn = new TerminalConnection(wsSocket(ws), {
+      output: (data) => {
         this.bytesReceived += data.length;
-        this.writes = this.writes.then(() => this.screen.write(data)).then(() => {
-          if (this.opts.autoAck && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: "ack", bytes: data.length }));
-          this.wake();
-        });
-      } else {
-        this.messages.push(JSON.parse(data.toString("utf8")) as ServerMsg);
+        this.writes = this.writes
+          .then(() => this.screen.write(data))
+          .then(() => {
+            if (this.opts.autoAck) this.conn.ack(data.length);
+            this.wake();
+          });
+      },
+      message: (msg) => {
+        this.messages.push(msg);
         this.wake();
-      }
-    });
-    ws.on("close", (code, reason) => {
-      this.closed = { code, reason: reason.toString() };
-      this.wake();
+      },
+      closed: (code, reason) => {
+        this.closed = { code, reason };
+        this.wake();
+      },
     });
     this.opened = new Promise((resolve, reject) => {
       ws.once("open", () => resolve());
@@ -102,19 +124,20 @@ export class TerminalClient {
   ): Promise<TerminalClient> {
     const cols = opts.cols ?? 100;
     const rows = opts.rows ?? 30;
-    const ws = new WebSocket(baseUrl.replace(/^http/, "ws") + wsPath, opts.origin ? { origin: opts.origin } : {});
+    const ws = new WebSocket(socketUrl(wsPath, baseUrl), opts.origin ? { origin: opts.origin } : {});
     const c = new TerminalClient(ws, cols, rows, { autoAck: opts.autoAck ?? true });
     await c.opened;
-    if (opts.init ?? true) c.control({ type: "init", cols, rows });
+    if (opts.init ?? true) c.conn.init({ cols, rows });
     return c;
   }
 
+  /** Send a control message, well-formed or not (tests send bad ones too). */
   control(msg: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify(msg));
+    this.conn.send(msg);
   }
 
   type(text: string): void {
-    this.ws.send(Buffer.from(text, "utf8"), { binary: true });
+    this.conn.input(text);
   }
 
   /** Press an arrow key `times` times, in the form the program asked for (curses turns on application cursor keys). */
@@ -125,7 +148,7 @@ export class TerminalClient {
 
   resize(cols: number, rows: number): void {
     this.screen.term.resize(cols, rows);
-    this.control({ type: "resize", cols, rows });
+    this.conn.resize({ cols, rows });
   }
 
   /** Wait until `check` holds (re-checked on every message and output), or fail after `timeoutMs` with the screen. */
@@ -157,8 +180,8 @@ export class TerminalClient {
   }
 
   /** The next message of `type` after the first `skip` ones of that type. */
-  untilMessage(type: string, skip = 0, timeoutMs?: number): Promise<ServerMsg> {
-    return this.until(`a '${type}' message`, () => this.messages.filter((m) => m.type === type)[skip], timeoutMs);
+  untilMessage<T extends ServerMessage["type"]>(type: T, skip = 0, timeoutMs?: number): Promise<Extract<ServerMessage, { type: T }>> {
+    return this.until(`a '${type}' message`, () => this.messages.filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type)[skip], timeoutMs);
   }
 
   untilClosed(timeoutMs?: number): Promise<{ code: number; reason: string }> {
@@ -166,7 +189,7 @@ export class TerminalClient {
   }
 
   close(): void {
-    this.ws.close();
+    this.conn.close();
   }
 
   private wake(): void {

@@ -1,7 +1,8 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { serverApiOrMissing } from "../../../components/api/server";
-import type { Build } from "../../../components/api/types";
+import type { Build } from "../../../contracts/api";
+import { apiPath } from "../../../contracts/urls";
 import { BuildView } from "../../../components/build/BuildView";
 
 export const metadata: Metadata = { title: "Build — kbs" };
@@ -10,7 +11,7 @@ export const metadata: Metadata = { title: "Build — kbs" };
 // the client then follows the build and its log.
 export default async function Page(props: { params: Promise<{ id: string }> }) {
   const { id } = await props.params;
-  const build = await serverApiOrMissing<Build>(`/api/builds/${encodeURIComponent(id)}`);
+  const build = await serverApiOrMissing<Build>(apiPath.build(id));
   if (!build) notFound();
   return <BuildView initial={build} />;
 }

@@ -1,10 +1,11 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { serverApi, serverApiOrMissing, ServerApiError } from "../../../components/api/server";
-import { projectArches, type BuildSummary, type ConfigDiff, type ProjectSummary, type Revision, type StoredConfig } from "../../../components/api/types";
+import type { BuildSummary, ConfigDiff, ProjectSummary, Revision, StoredConfig } from "../../../contracts/api";
+import type { ConfigSymbols } from "../../../contracts/symbols";
+import { apiPath, pagePath } from "../../../contracts/urls";
 import { ChangedSymbolsTable } from "../../../components/config/ChangedSymbolsTable";
 import { ChosenSymbols } from "../../../components/symbols/ChosenSymbols";
-import { symbolPageHref, type ConfigSymbols } from "../../../components/symbols/types";
 import { ConfigActions } from "../../../components/config/ConfigActions";
 import { ConfigDiffTable, defaultsRows, diffRows } from "../../../components/config/ConfigDiffTable";
 import { ConfigText } from "../../../components/config/ConfigText";
@@ -19,17 +20,15 @@ import { firstParam, type SearchParams } from "../../../components/api/params";
 
 export const metadata: Metadata = { title: "Shared config — kbs" };
 
-const enc = encodeURIComponent;
-
 async function revisionOf(cfg: StoredConfig): Promise<Revision | undefined> {
   const commit = cfg.commit ?? cfg.rev;
-  const list = await serverApi<Revision[]>(`/api/projects/${enc(cfg.project)}/revisions?q=${enc(commit)}&limit=1`).catch(() => []);
+  const list = await serverApi<Revision[]>(apiPath.revisions(cfg.project, { q: commit, limit: 1 })).catch(() => []);
   return list.find((r) => r.sha === commit) ?? list[0];
 }
 
 async function diffAgainst(id: string, against: string): Promise<{ diff?: ConfigDiff; error?: string }> {
   try {
-    return { diff: await serverApi<ConfigDiff>(`/api/configs/${enc(against)}/diff/${enc(id)}`) };
+    return { diff: await serverApi<ConfigDiff>(apiPath.configDiff(against, id)) };
   } catch (e) {
     if (e instanceof ServerApiError && e.status === 404) return { error: `There is no config "${against}". Paste the id from a share link (/c/<id>).` };
     return { error: e instanceof Error ? e.message : String(e) };
@@ -42,18 +41,18 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
   const q = await props.searchParams;
   const against = firstParam(q.against)?.trim().replace(/^.*\/c\//, "") || undefined;
   const canonical = firstParam(q.form) === "canonical";
-  const cfg = await serverApiOrMissing<StoredConfig>(`/api/configs/${enc(id)}`);
+  const cfg = await serverApiOrMissing<StoredConfig>(apiPath.config(id));
   if (!cfg) notFound();
   const [revision, compared, project, builds, symbols] = await Promise.all([
     revisionOf(cfg),
     against ? diffAgainst(cfg.id, against) : Promise.resolve(undefined),
-    serverApi<ProjectSummary>(`/api/projects/${enc(cfg.project)}`).catch(() => undefined),
-    serverApi<BuildSummary[]>(`/api/builds?config=${enc(cfg.id)}`).catch(() => []),
-    serverApi<ConfigSymbols>(`/api/configs/${enc(cfg.id)}/symbols`).catch(() => undefined),
+    serverApi<ProjectSummary>(apiPath.project(cfg.project)).catch(() => undefined),
+    serverApi<BuildSummary[]>(apiPath.builds({ config: cfg.id })).catch(() => []),
+    serverApi<ConfigSymbols>(apiPath.configSymbols(cfg.id)).catch(() => undefined),
   ]);
   const commit = cfg.commit ?? cfg.rev;
   const describe = cfg.describe ?? revision?.describe ?? shortSha(commit);
-  const symbolHref = (name: string) => `${symbolPageHref(cfg.project, commit, name)}?config=${enc(cfg.id)}`;
+  const symbolHref = (name: string) => pagePath.symbol(cfg.project, commit, name, { config: cfg.id });
 
   return (
     <main className="mx-auto flex max-w-6xl flex-col gap-4 px-3 py-5 sm:px-6">
@@ -98,7 +97,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
           <ul className="flex flex-col gap-1 text-sm">
             {builds.map((b) => (
               <li key={b.id} className="flex flex-wrap items-center gap-2" data-build={b.id}>
-                <a className="font-mono text-emerald-300 hover:underline" href={`/b/${enc(b.id)}`}>
+                <a className="font-mono text-emerald-300 hover:underline" href={pagePath.build(b.id)}>
                   {b.id.slice(0, 12)}
                 </a>
                 <span className="font-mono text-xs text-slate-400">{b.describe}</span>
@@ -125,7 +124,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
               {against ? (
                 <>
                   against config{" "}
-                  <a className="font-mono text-emerald-300 hover:underline" href={`/c/${enc(against)}`}>
+                  <a className="font-mono text-emerald-300 hover:underline" href={pagePath.config(against)}>
                     {against.slice(0, 12)}
                   </a>
                 </>
@@ -151,7 +150,7 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
         </section>
       </div>
 
-      {project && projectArches(project).length > 0 && (
+      {project && project.arches.length > 0 && (
         <KernelDefconfig configId={cfg.id} name={firstParam(q.defconfig)?.trim() || undefined} arch={firstParam(q.arch)?.trim() || undefined} />
       )}
 
@@ -165,10 +164,10 @@ export default async function Page(props: { params: Promise<{ id: string }>; sea
         id="full-config"
         title={canonical ? "Full .config (sorted)" : "Full .config"}
         text={canonical ? cfg.text : (cfg.written ?? cfg.text)}
-        href={`/api/configs/${enc(cfg.id)}/raw${canonical ? "?form=canonical" : ""}`}
+        href={apiPath.configRaw(cfg.id, canonical ? { form: "canonical" } : {})}
         filename=".config"
       />
-      <ConfigText id="min-config" title="Minimal defconfig (savedefconfig)" text={cfg.defconfig} href={`/api/configs/${enc(cfg.id)}/defconfig`} filename="defconfig" open />
+      <ConfigText id="min-config" title="Minimal defconfig (savedefconfig)" text={cfg.defconfig} href={apiPath.configDefconfig(cfg.id)} filename="defconfig" open />
     </main>
   );
 }

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { DelayedError, Worker } from "bullmq";
 import IORedis from "ioredis";
+import { apiPath } from "../../../contracts/urls";
 import { log } from "../../core/log";
 import { RecipeSchema, type Recipe } from "../../core/recipe";
 import { backendCheck, imageCheck } from "../../sandbox/doctor";
@@ -64,7 +65,7 @@ class ShippedLogs extends BuildLogs {
     const chunk = Buffer.concat(this.pending.splice(0));
     this.sending = this.sending.then(async () => {
       try {
-        const res = await this.api.request("POST", `/api/worker/jobs/${this.id}/log?attempt=${this.attempt}`, { body: chunk, headers: { "Content-Type": "application/octet-stream" } });
+        const res = await this.api.request("POST", apiPath.workerLog(this.id, this.attempt), { body: chunk, headers: { "Content-Type": "application/octet-stream" } });
         if (!((await res.json()) as { running: boolean }).running) this.onCancelled();
       } catch (e) {
         // Taken over or cancelled: the attempt's output no longer counts.
@@ -138,7 +139,7 @@ export class RemoteWorker {
   }
 
   private hello(): Promise<{ engine: string; redisUrl: string | null }> {
-    return this.api.json("POST", "/api/worker/hello", { slots: this.opts.slots, recipes: [...this.recipes], refused: this.refused, running: [...this.running.keys()] });
+    return this.api.json("POST", apiPath.workerHello(), { slots: this.opts.slots, recipes: [...this.recipes], refused: this.refused, running: [...this.running.keys()] });
   }
 
   /** Why this machine cannot run the image (`kbs doctor`'s words), or undefined when it can. */
@@ -165,7 +166,7 @@ export class RemoteWorker {
   private async take(id: string, handBack: () => Promise<never>): Promise<void> {
     let job: RemoteJob | { gone: true };
     try {
-      job = await this.api.json<RemoteJob | { gone: true }>("POST", `/api/worker/jobs/${id}/claim`);
+      job = await this.api.json<RemoteJob | { gone: true }>("POST", apiPath.workerClaim(id));
     } catch (e) {
       if (e instanceof BadToken) log.error(e.message);
       throw e;
@@ -175,7 +176,7 @@ export class RemoteWorker {
     const problem = this.stopping ? "the worker is stopping" : await this.imageProblem(recipe, job.build.image);
     if (problem) {
       log.warn({ build: id, problem }, "refusing a build this machine cannot run");
-      await this.api.json("POST", `/api/worker/jobs/${id}/refuse?attempt=${job.attempt}`, { reason: problem });
+      await this.api.json("POST", apiPath.workerRefuse(id, job.attempt), { reason: problem });
       return handBack();
     }
     const ac = new AbortController();
@@ -186,12 +187,12 @@ export class RemoteWorker {
       const finish = await this.attempt(job, recipe, logs, artifacts, ac.signal);
       if (this.stopping && finish.state === "cancelled") {
         await logs.end();
-        await this.api.json("POST", `/api/worker/jobs/${id}/refuse?attempt=${job.attempt}`, { reason: "the worker was stopped" }).catch(() => undefined);
+        await this.api.json("POST", apiPath.workerRefuse(id, job.attempt), { reason: "the worker was stopped" }).catch(() => undefined);
         return handBack();
       }
       if (finish.state === "succeeded") await this.upload(job, finish.artifacts ?? [], artifacts, logs);
       await logs.end();
-      await this.api.json("POST", `/api/worker/jobs/${id}/finish?attempt=${job.attempt}`, finish);
+      await this.api.json("POST", apiPath.workerFinish(id, job.attempt), finish);
     } catch (e) {
       if (e instanceof DelayedError) throw e;
       await logs.end();
@@ -202,7 +203,7 @@ export class RemoteWorker {
       }
       log.error({ err: e, build: id }, "remote build failed");
       await this.api
-        .json("POST", `/api/worker/jobs/${id}/finish?attempt=${job.attempt}`, { state: "failed", failedStep: "internal", errorSummary: `The worker ${this.name} could not run the build: ${(e as Error).message}` })
+        .json("POST", apiPath.workerFinish(id, job.attempt), { state: "failed", failedStep: "internal", errorSummary: `The worker ${this.name} could not run the build: ${(e as Error).message}` })
         .catch(() => undefined);
     } finally {
       this.running.delete(id);
@@ -265,7 +266,7 @@ export class RemoteWorker {
 
   /** An input artifact into the job's staging store; returns the sha256 of what arrived. */
   private async download(job: RemoteJob, symbol: string, artifacts: ArtifactStore): Promise<string> {
-    const res = await this.api.request("GET", `/api/worker/jobs/${job.build.id}/inputs/${encodeURIComponent(symbol)}?attempt=${job.attempt}`);
+    const res = await this.api.request("GET", apiPath.workerInput(job.build.id, symbol, job.attempt));
     const tmp = path.join(artifacts.dir, `.download-${crypto.randomBytes(4).toString("hex")}`);
     try {
       const out = fs.createWriteStream(tmp);
@@ -283,8 +284,7 @@ export class RemoteWorker {
     const start = Date.now();
     let bytes = 0;
     for (const a of ordered) {
-      const q = `attempt=${job.attempt}&size=${a.size}&name=${encodeURIComponent(a.name)}`;
-      await this.api.request("PUT", `/api/worker/jobs/${job.build.id}/artifacts/${a.sha256}?${q}`, {
+      await this.api.request("PUT", apiPath.workerArtifact(job.build.id, a.sha256, { attempt: job.attempt, size: a.size, name: a.name }), {
         body: () => fs.createReadStream(artifacts.path(a.sha256)) as unknown as BodyInit,
         headers: { "Content-Type": "application/octet-stream", "Content-Length": String(a.size) },
       });

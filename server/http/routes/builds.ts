@@ -2,6 +2,8 @@ import fs from "node:fs";
 import { z } from "zod";
 import type { BuildService } from "../../builds/service";
 import type { Settings } from "../../core/settings";
+import type { Build, BuildSummary } from "../../../contracts/api";
+import { apiPath } from "../../../contracts/urls";
 import { Reply, readJson, readQuery, type Router } from "../router";
 import { clientAddress } from "../../core/client-address";
 
@@ -21,25 +23,25 @@ export function registerBuildRoutes(router: Router, kbs: { settings: Pick<Settin
   router.post("/api/builds", async ({ req }) => {
     const body = await readJson(req, BuildRequestSchema, 16 * 1024);
     const { build, outcome } = await builds.request({ ...body, client: clientAddress(req, kbs.settings.trustedProxies) });
-    return new Reply(outcome === "created" ? 201 : 200, build, { Location: `/api/builds/${build.id}` });
+    return new Reply(outcome === "created" ? 201 : 200, build satisfies Build, { Location: apiPath.build(build.id) });
   });
 
   // The latest builds of a config, with their verify results (the shared config page's badges).
-  router.get("/api/builds", ({ url }) => {
+  router.get("/api/builds", ({ url }): BuildSummary[] => {
     const { config } = readQuery(url, z.object({ config: z.string().regex(/^[0-9a-f]{8,64}$/, "config must be a config id") }));
     return builds.store.byConfig(config, 10).map((b) => ({ id: b.id, state: b.state, describe: b.describe, reproducible: b.verification?.reproducible ?? null, verification: b.verification, finishedAt: b.finishedAt }));
   });
 
-  router.get("/api/builds/:id", ({ params }) => builds.view(builds.require(params.id!)));
+  router.get("/api/builds/:id", ({ params }): Build => builds.view(builds.require(params.id!)));
 
-  router.post("/api/builds/:id/cancel", ({ params }) => builds.view(builds.cancel(params.id!)));
-  router.delete("/api/builds/:id", ({ params }) => builds.view(builds.cancel(params.id!)));
+  router.post("/api/builds/:id/cancel", ({ params }): Build => builds.view(builds.cancel(params.id!)));
+  router.delete("/api/builds/:id", ({ params }): Build => builds.view(builds.cancel(params.id!)));
   // A share link keeps its build: the page behind it pins the build it shows.
-  router.post("/api/builds/:id/pin", ({ params }) => builds.view(builds.pin(params.id!)));
+  router.post("/api/builds/:id/pin", ({ params }): Build => builds.view(builds.pin(params.id!)));
   // Rebuild and compare: 202 with the build (its `verification` running), joined when one runs already.
   router.post("/api/builds/:id/verify", ({ params }) => {
     const { build, started } = builds.verify(params.id!);
-    return new Reply(started ? 202 : 200, builds.view(build));
+    return new Reply(started ? 202 : 200, builds.view(build) satisfies Build);
   });
   router.get("/api/builds/:id/verify/log", async ({ res, params }) => {
     const b = builds.require(params.id!);

@@ -6,6 +6,7 @@ import { storedConfigRunsCode } from "../../configs/runs-code";
 import type { ConfigStore } from "../../configs/store";
 import type { ProjectRegistry } from "../../projects/registry";
 import type { RevDb } from "../../revdb/revdb";
+import type { ConfigDiff, CreatedConfig, StoredConfig } from "../../../contracts/api";
 import { HttpError } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
 
@@ -39,10 +40,10 @@ export function registerConfigRoutes(router: Router, kbs: { projects: ProjectReg
     kbs.projects.require(body.project);
     const revision = kbs.revdb.resolve(body.project, body.rev);
     const out = kbs.configs.put({ project: body.project, commit: revision.sha, rev: body.rev, text: body.text });
-    return new Reply(out.created ? 201 : 200, { id: out.id, warnings: out.warnings });
+    return new Reply(out.created ? 201 : 200, { id: out.id, warnings: out.warnings } satisfies CreatedConfig);
   });
 
-  router.get("/api/configs/:id", async ({ params }) => {
+  router.get("/api/configs/:id", async ({ params }): Promise<StoredConfig> => {
     const c = kbs.configs.require(params.id!);
     const [d, written] = await Promise.all([derived.get(c), derived.written(c)]);
     return {
@@ -74,7 +75,7 @@ export function registerConfigRoutes(router: Router, kbs: { projects: ProjectReg
     plain(res, d.defconfig, { "Content-Disposition": `inline; filename="${fileName(`${c.project}-${c.describe}`)}_defconfig"` });
   });
 
-  router.get("/api/configs/:a/diff/:b", ({ params }) => {
+  router.get("/api/configs/:a/diff/:b", ({ params }): ConfigDiff => {
     const a = kbs.configs.require(params.a!);
     const b = kbs.configs.require(params.b!);
     return { a: a.id, b: b.id, ...diffConfigs(kbs.configs.parse(a.text, a.project), kbs.configs.parse(b.text, b.project)) };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { KernelDefconfigs } from "../../kernel/defconfig";
 import { kernelArches, startConfig, type StartDeps } from "../../kernel/start";
+import type { ConfigStarted, KernelArches, KernelStarted } from "../../../contracts/api";
 import { HttpError } from "../errors";
 import { readJson, readQuery, Reply, type Router } from "../router";
 
@@ -37,7 +38,7 @@ const text = (res: import("node:http").ServerResponse, type: string, body: strin
 export function registerKernelRoutes(router: Router, kbs: StartDeps & { defconfigs: KernelDefconfigs }): void {
   const { defconfigs } = kbs;
 
-  router.get("/api/kernel/arches", async ({ url }) => {
+  router.get("/api/kernel/arches", async ({ url }): Promise<KernelArches> => {
     const q = readQuery(url, ArchesQuery);
     const arches = await kernelArches(kbs, q.project, q.rev);
     return { arches, default: arches[0] ?? null };
@@ -46,13 +47,13 @@ export function registerKernelRoutes(router: Router, kbs: StartDeps & { defconfi
   router.post("/api/configs/start", async ({ req }) => {
     const { variant, ...body } = await readJson(req, ConfigStartBody, 16 * 1024);
     const out = await startConfig(kbs, { ...body, arch: variant });
-    return new Reply(out.created ? 201 : 200, { id: out.id, ...(out.arch ? { variant: out.arch } : {}) });
+    return new Reply(out.created ? 201 : 200, { id: out.id, ...(out.arch ? { variant: out.arch } : {}) } satisfies ConfigStarted);
   });
 
   router.post("/api/kernel/start", async ({ req }) => {
     const body = await readJson(req, StartBody, 16 * 1024);
     const out = await startConfig(kbs, body);
-    return new Reply(out.created ? 201 : 200, { id: out.id, arch: out.arch });
+    return new Reply(out.created ? 201 : 200, { id: out.id, arch: out.arch } satisfies KernelStarted);
   });
 
   router.get("/api/configs/:id/defconfig-diff", async ({ params, url, res }) => {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { BuildService } from "../../builds/service";
 import type { KconfigTools } from "../../configs/kconfig-tools";
 import type { ConfigStore } from "../../configs/store";
+import type { CreatedPresetConfig, FlashGuidance, PresetDetails, PresetOrigin, PresetSummary } from "../../../contracts/api";
 import { flashGuidance } from "../../presets/flash";
 import type { PresetService } from "../../presets/service";
 import type { ProjectRegistry } from "../../projects/registry";
@@ -33,12 +34,12 @@ const LinkPreset = z.object({ from: z.string().regex(/^[0-9a-f]{64}$/, "must be 
 export function registerPresetRoutes(router: Router, kbs: { presets: PresetService; projects: ProjectRegistry; configs: ConfigStore; builds: BuildService; kconfig: KconfigTools }): void {
   const { presets } = kbs;
 
-  router.get("/api/projects/:id/revisions/:rev/presets", async ({ params, url }) => {
+  router.get("/api/projects/:id/revisions/:rev/presets", async ({ params, url }): Promise<PresetSummary[]> => {
     const { q, limit } = readQuery(url, ListQuery);
     return presets.list(params.id!, params.rev!, q, limit);
   });
 
-  router.get("/api/projects/:id/revisions/:rev/presets/:preset", async ({ params }) => {
+  router.get("/api/projects/:id/revisions/:rev/presets/:preset", async ({ params }): Promise<PresetDetails> => {
     const { assignments: _a, badAnswers: _b, status: _s, ...p } = await presets.get(params.id!, params.rev!, params.preset!);
     return p;
   });
@@ -46,17 +47,17 @@ export function registerPresetRoutes(router: Router, kbs: { presets: PresetServi
   router.post("/api/presets", async ({ req }) => {
     const body = await readJson(req, PostPreset, 64 * 1024);
     const out = await presets.create(body);
-    return new Reply(out.created ? 201 : 200, { configId: out.configId, preset: out.preset.id, complete: out.preset.complete, questions: out.preset.questions, matched: out.preset.matched });
+    return new Reply(out.created ? 201 : 200, { configId: out.configId, preset: out.preset.id, complete: out.preset.complete, questions: out.preset.questions, matched: out.preset.matched } satisfies CreatedPresetConfig);
   });
 
-  router.post("/api/configs/:id/preset", async ({ req, params }) => {
+  router.post("/api/configs/:id/preset", async ({ req, params }): Promise<PresetOrigin> => {
     const body = await readJson(req, LinkPreset, 4096);
     const c = kbs.configs.require(params.id!);
     kbs.configs.require(body.from);
     return presets.link(c.id, body.from, c.project);
   });
 
-  router.get("/api/builds/:id/flash", async ({ params }) => {
+  router.get("/api/builds/:id/flash", async ({ params }): Promise<FlashGuidance> => {
     const b = kbs.builds.require(params.id!);
     const { recipe } = kbs.projects.require(b.project);
     const config = kbs.configs.require(b.configId);
@@ -65,7 +66,7 @@ export function registerPresetRoutes(router: Router, kbs: { presets: PresetServi
     return flashGuidance({ buildId: b.id, recipe, configText: full, artifacts: b.artifacts.map((a) => a.name), origin: presets.origin(b.configId) });
   });
 
-  router.get("/api/configs/:id/preset", ({ params }) => {
+  router.get("/api/configs/:id/preset", ({ params }): PresetOrigin => {
     const c = kbs.configs.require(params.id!);
     const origin = presets.origin(c.id);
     if (!origin) throw notFound("no_preset", "This config was not made from a board preset.");

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { KconfigTools } from "../../configs/kconfig-tools";
 import type { ConfigStore } from "../../configs/store";
+import type { CreatedPrinter, PrinterBuilds, PrinterPartView, PrinterView, UpgradedPrinter } from "../../../contracts/api";
 import { flashGuidance } from "../../presets/flash";
 import type { PresetService } from "../../presets/service";
 import type { PrinterService } from "../../printers/service";
@@ -33,14 +34,14 @@ export function registerPrinterRoutes(router: Router, kbs: { printers: PrinterSe
 
   router.post("/api/printers", async ({ req }) => {
     const body = await readJson(req, PostPrinter, 16 * 1024);
-    return new Reply(201, { id: printers.create(body).id });
+    return new Reply(201, { id: printers.create(body).id } satisfies CreatedPrinter);
   });
 
-  router.get("/api/printers/:id", async ({ params }) => {
+  router.get("/api/printers/:id", async ({ params }): Promise<PrinterView> => {
     const p = printers.require(params.id!);
     const last = printers.lastBuilds(p.id);
     const { recipe } = kbs.projects.require(p.project);
-    const parts = [];
+    const parts: PrinterPartView[] = [];
     for (const part of p.parts) {
       const c = kbs.configs.require(part.configId);
       const build = last.get(part.role) ?? null;
@@ -55,7 +56,7 @@ export function registerPrinterRoutes(router: Router, kbs: { printers: PrinterSe
     return { id: p.id, name: p.name, project: p.project, upgradedFrom: p.upgradedFrom, createdAt: p.createdAt, parts };
   });
 
-  router.post("/api/printers/:id/build", async ({ req, params }) => {
+  router.post("/api/printers/:id/build", async ({ req, params }): Promise<PrinterBuilds> => {
     const out = await printers.buildAll(params.id!, req.socket.remoteAddress ?? "unknown");
     return { builds: out.map((b) => ({ role: b.role, id: b.build.id, state: b.build.state })) };
   });
@@ -63,6 +64,6 @@ export function registerPrinterRoutes(router: Router, kbs: { printers: PrinterSe
   router.post("/api/printers/:id/upgrade", async ({ req, params }) => {
     const body = await readJson(req, UpgradeAll, 4096);
     const out = await printers.upgradeAll(params.id!, body.rev);
-    return new Reply(201, { id: out.printer.id, parts: out.parts });
+    return new Reply(201, { id: out.printer.id, parts: out.parts } satisfies UpgradedPrinter);
   });
 }

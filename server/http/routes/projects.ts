@@ -3,10 +3,11 @@ import type { Project, ProjectRegistry } from "../../projects/registry";
 import type { SyncService } from "../../projects/sync";
 import type { RevDb } from "../../revdb/revdb";
 import type { Revision } from "../../core/revision";
+import type { ProjectSummary, Revision as RevisionView, SyncStarted } from "../../../contracts/api";
 import { readQuery, Reply, type Router } from "../router";
 
 /** A project as the API shows it: the recipe by id, with what the chooser needs from it. */
-function projectJson(p: Project) {
+function projectJson(p: Project): ProjectSummary {
   const up = p.upstream;
   return {
     id: p.id,
@@ -21,7 +22,7 @@ function projectJson(p: Project) {
   };
 }
 
-const revisionJson = ({ project: _project, ...r }: Revision) => r;
+const revisionJson = ({ project: _project, ...r }: Revision): RevisionView => r;
 
 const RevisionsQuery = z.object({
   q: z.string().max(200, "q is at most 200 characters").optional(),
@@ -44,6 +45,6 @@ export function registerProjectRoutes(router: Router, kbs: { projects: ProjectRe
   router.post("/api/projects/:id/sync", async ({ params }) => {
     const project = kbs.projects.require(params.id!);
     void kbs.sync.start(project.id);
-    return new Reply(202, { id: project.id, sync: kbs.projects.require(project.id).sync });
+    return new Reply(202, { id: project.id, sync: kbs.projects.require(project.id).sync } satisfies SyncStarted);
   });
 }

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { Settings } from "../../core/settings";
 import type { SessionManager } from "../../terminal/manager";
+import type { CreatedSession, EndedSession, SessionDetails, SessionLeft } from "../../../contracts/api";
+import { socketPath } from "../../../contracts/urls";
 import { notFound } from "../errors";
 import { readJson, Reply, type Router } from "../router";
 import { clientAddress } from "../../core/client-address";
@@ -18,21 +20,21 @@ export function registerSessionRoutes(router: Router, kbs: { settings: Pick<Sett
   router.post("/api/sessions", async ({ req }) => {
     const body = await readJson(req, PostSession, 16 * 1024);
     const created = await kbs.sessions.create({ ...body, clientAddress: clientAddress(req, kbs.settings.trustedProxies) });
-    return new Reply(201, created);
+    return new Reply(201, created satisfies CreatedSession);
   });
 
-  router.get("/api/sessions/:id", ({ params }) => {
+  router.get("/api/sessions/:id", ({ params }): SessionDetails => {
     const rec = kbs.sessions.record(params.id!);
     if (!rec) throw notFound("unknown_session", "No such session: it may have been mistyped. Start a new session from the project's page.");
     const live = kbs.sessions.get(rec.id);
     // "ending" while a session of this process stores its last config; "ended" once that is recorded,
     // or when no process runs it (a restart ended it).
     const state = live?.active ? "active" : live ? "ending" : "ended";
-    return { ...rec, state, wsPath: `/ws/sessions/${rec.id}`, sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
+    return { ...rec, state, wsPath: socketPath.session(rec.id), sandbox: live?.active ? live.sandboxId : null, frontend: live?.active ? live.frontendSource : null, primed: live?.active ? live.primed : null, lingersUntil: isoTime(live?.lingersUntil) };
   });
 
   // Ends the session now, storing its latest config first.
-  router.delete("/api/sessions/:id", async ({ params }) => {
+  router.delete("/api/sessions/:id", async ({ params }): Promise<EndedSession> => {
     const rec = await kbs.sessions.end(params.id!);
     return { ...rec, state: "ended" };
   });
@@ -42,7 +44,7 @@ export function registerSessionRoutes(router: Router, kbs: { settings: Pick<Sett
   router.post("/api/sessions/:id/leave", async ({ params, req }) => {
     await readJson(req, z.object({}).passthrough().nullable(), 1024);
     kbs.sessions.pageLeft(params.id!);
-    return new Reply(202, { id: params.id });
+    return new Reply(202, { id: params.id! } satisfies SessionLeft);
   });
 
   router.get("/api/sessions/:id/config", ({ params, res }) => {

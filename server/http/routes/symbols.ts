@@ -4,6 +4,7 @@ import type { ConfigStore } from "../../configs/store";
 import type { ProjectRegistry } from "../../projects/registry";
 import type { RevDb } from "../../revdb/revdb";
 import type { SymbolService } from "../../symbols/service";
+import type { ConfigSymbols, SymbolHistory, SymbolLookup, SymbolSearchResult } from "../../../contracts/symbols";
 import { readTreeFile } from "../../symbols/tree-files";
 import { readQuery, type Router } from "../router";
 
@@ -26,17 +27,17 @@ const ArchQuery = z.object({ arch: Arch });
 export function registerSymbolRoutes(router: Router, kbs: { symbols: SymbolService; projects: ProjectRegistry; revdb: RevDb; gitref: { dir: string }; configs: ConfigStore; derived: DerivedConfigs }): void {
   const { derived } = kbs;
 
-  router.get("/api/projects/:id/revisions/:rev/symbols", ({ params, url }) => {
+  router.get("/api/projects/:id/revisions/:rev/symbols", ({ params, url }): Promise<SymbolSearchResult> => {
     const { q, limit, arch } = readQuery(url, SearchQuery);
     return kbs.symbols.search(params.id!, params.rev!, q, limit, arch);
   });
 
-  router.get("/api/projects/:id/revisions/:rev/symbols/:name", ({ params, url }) => {
+  router.get("/api/projects/:id/revisions/:rev/symbols/:name", ({ params, url }): Promise<SymbolLookup> => {
     const { config, arch } = readQuery(url, LookupQuery);
     return kbs.symbols.lookup(params.id!, params.rev!, params.name!, { configId: config, arch });
   });
 
-  router.get("/api/projects/:id/symbols/:name/history", ({ params, url }) => {
+  router.get("/api/projects/:id/symbols/:name/history", ({ params, url }): Promise<SymbolHistory> => {
     const { arch } = readQuery(url, ArchQuery);
     return kbs.symbols.history(params.id!, params.name!, arch);
   });
@@ -60,7 +61,7 @@ export function registerSymbolRoutes(router: Router, kbs: { symbols: SymbolServi
    * What a config's user chose (the symbols of its minimal form) and, for every symbol
    * that differs from the defaults, whether it is in the config at all and why it has its value.
    */
-  router.get("/api/configs/:id/symbols", async ({ params, url }) => {
+  router.get("/api/configs/:id/symbols", async ({ params, url }): Promise<ConfigSymbols> => {
     const { arch } = readQuery(url, ArchQuery);
     const config = kbs.configs.require(params.id!);
     const [d, values] = await Promise.all([derived.get(config), kbs.symbols.configValues(config, arch)]);

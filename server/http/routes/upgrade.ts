@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { newerOnBranch, upgradeConfig, type UpgradeDeps } from "../../configs/upgrade";
 import type { PresetService } from "../../presets/service";
+import type { LatestRevision, UpgradedConfig } from "../../../contracts/api";
 import { readJson, Reply, type Router } from "../router";
 
 const UpgradeBody = z.object({ rev: z.string().min(1).max(300) });
@@ -17,10 +18,10 @@ export function registerUpgradeRoutes(router: Router, kbs: UpgradeDeps & Paramet
     // The board's flashing lines still apply to the upgraded config.
     const { presets } = kbs;
     if (presets.origin(params.id!) && out.configId !== params.id) presets.link(out.configId!, params.id!, kbs.configs.require(params.id!).project);
-    return new Reply(201, out);
+    return new Reply(201, out satisfies UpgradedConfig);
   });
 
-  router.get("/api/configs/:id/latest", async ({ params }) => {
+  router.get("/api/configs/:id/latest", async ({ params }): Promise<LatestRevision> => {
     const c = kbs.configs.require(params.id!);
     const newer = await newerOnBranch(kbs, c);
     if (!newer) return { latest: null, new: [], removed: [], changed: [] };

@@ -3,9 +3,10 @@ import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import type { RemoteJobs } from "../../builds/remote/jobs";
 import type { BuildService } from "../../builds/service";
-import { buildStates } from "../../builds/types";
 import type { Settings } from "../../core/settings";
 import type { WorkerTokens } from "../../workers/tokens";
+import type { WorkerList } from "../../../contracts/api";
+import { buildStates } from "../../../contracts/build-states";
 import { badRequest } from "../errors";
 import { readBody, readJson, readQuery, type Router } from "../router";
 
@@ -40,7 +41,7 @@ export function registerWorkerRoutes(router: Router, kbs: { settings: Pick<Setti
     return { token, worker: name.data };
   };
 
-  router.get("/api/workers", () => ({ workers: jobs.workers.list() }));
+  router.get("/api/workers", (): WorkerList => ({ workers: jobs.workers.list() }));
 
   router.post("/api/worker/hello", async ({ req }) => {
     const { token, worker } = caller(req);

@@ -4,7 +4,7 @@ import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { shown } from "../edge";
 import { log } from "../../core/log";
 import type { SessionManager } from "../../terminal/manager";
-import { parseClientMessage, type ServerMessage } from "../../terminal/protocol";
+import { parseClientMessage, type ServerMessage } from "../../../contracts/terminal-protocol";
 import type { Session, TerminalClient } from "../../terminal/session";
 import type { UpgradeRoute } from "./route";
 

@@ -1,11 +1,10 @@
 import type { Metadata } from "next";
+import { apiPath } from "../../../../../contracts/urls";
 import { serverText } from "../../../../../components/api/server";
 import { ErrorNote } from "../../../../../components/ui/ErrorNote";
 import { panel } from "../../../../../components/ui/styles";
 
 export const metadata: Metadata = { title: "Tree file — kbs" };
-
-const enc = encodeURIComponent;
 
 /** A file of one revision's tree with numbered, linkable lines (#L12): where symbol definition sites point. */
 export default async function Page(props: { params: Promise<{ project: string; rev: string; path: string[] }> }) {
@@ -16,7 +15,7 @@ export default async function Page(props: { params: Promise<{ project: string; r
   let text: string | undefined;
   let error: string | undefined;
   try {
-    text = await serverText(`/api/projects/${enc(project)}/revisions/${enc(rev)}/files/${file.split("/").map(enc).join("/")}`);
+    text = await serverText(apiPath.treeFile(project, rev, file));
   } catch (e) {
     error = (e as Error).message;
   }

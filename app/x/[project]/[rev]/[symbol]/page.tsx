@@ -2,11 +2,10 @@ import type { Metadata } from "next";
 import { serverApi, ServerApiError } from "../../../../../components/api/server";
 import { firstParam, type SearchParams } from "../../../../../components/api/params";
 import { SymbolDetails } from "../../../../../components/symbols/SymbolDetails";
-import { symbolApi, symbolPageHref, symbolSearchApi, type SymbolHistory, type SymbolLookup, type SymbolSearchResult } from "../../../../../components/symbols/types";
+import type { SymbolHistory, SymbolLookup, SymbolSearchResult } from "../../../../../contracts/symbols";
+import { apiPath, pagePath } from "../../../../../contracts/urls";
 import { ErrorNote } from "../../../../../components/ui/ErrorNote";
 import { button, input, panel } from "../../../../../components/ui/styles";
-
-const enc = encodeURIComponent;
 
 export async function generateMetadata(props: { params: Promise<{ project: string; symbol: string }> }): Promise<Metadata> {
   const { project, symbol } = await props.params;
@@ -36,15 +35,14 @@ export default async function Page(props: { params: Promise<{ project: string; r
   const search = firstParam(q.q)?.trim() || undefined;
   const arch = firstParam(q.arch)?.trim() || undefined;
   const [entry, history, hits] = await Promise.all([
-    attempt(serverApi<SymbolLookup>(symbolApi(project, rev, symbol, { configId: config, arch }))),
-    attempt(serverApi<SymbolHistory>(`/api/projects/${enc(project)}/symbols/${enc(symbol)}/history${arch ? `?arch=${enc(arch)}` : ""}`)),
-    search ? attempt(serverApi<SymbolSearchResult>(symbolSearchApi(project, rev, search, { limit: 50, arch }))) : Promise.resolve(undefined),
+    attempt(serverApi<SymbolLookup>(apiPath.symbol(project, rev, symbol, { config, arch }))),
+    attempt(serverApi<SymbolHistory>(apiPath.symbolHistory(project, symbol, { arch }))),
+    search ? attempt(serverApi<SymbolSearchResult>(apiPath.symbols(project, rev, { q: search, limit: 50, arch }))) : Promise.resolve(undefined),
   ]);
   const e = entry.value;
   const closeMatches = (entry.error as ServerApiError | undefined)?.code === "unknown_symbol" ? [] : undefined;
   const h = history.value;
-  const keep = new URLSearchParams(Object.entries({ config, arch }).filter((e): e is [string, string] => e[1] !== undefined)).toString();
-  const link = (name: string) => ({ href: symbolPageHref(project, rev, name) + (keep ? `?${keep}` : "") });
+  const link = (name: string) => ({ href: pagePath.symbol(project, rev, name, { config, arch }) });
 
   return (
     <main className="mx-auto flex max-w-4xl flex-col gap-4 px-3 py-5 sm:px-6">
@@ -58,7 +56,7 @@ export default async function Page(props: { params: Promise<{ project: string; r
         </h1>
       </div>
 
-      <form method="get" action={symbolPageHref(project, rev, symbol)} className="flex gap-2" role="search">
+      <form method="get" action={pagePath.symbol(project, rev, symbol)} className="flex gap-2" role="search">
         <input name="q" defaultValue={search ?? ""} aria-label="Search this revision's symbols" placeholder="Search symbols by name or prompt" className={input + " font-mono"} />
         {config && <input type="hidden" name="config" value={config} />}
         {arch && <input type="hidden" name="arch" value={arch} />}
@@ -119,7 +117,7 @@ export default async function Page(props: { params: Promise<{ project: string; r
             <ol aria-label="Definition changes" className="space-y-0.5">
               {h.changes.map((c) => (
                 <li key={`${c.sha}-${c.kind}`} data-change={c.kind}>
-                  <a className="font-mono text-emerald-300 hover:underline" href={symbolPageHref(project, c.sha, e?.name ?? symbol)}>
+                  <a className="font-mono text-emerald-300 hover:underline" href={pagePath.symbol(project, c.sha, e?.name ?? symbol)}>
                     {c.rev}
                   </a>{" "}
                   <span className="text-slate-300">

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { errorCodes } from "./terminal-error-codes";
 
 /**
  * The terminal WebSocket protocol (DESIGN.md "Terminal protocol"): binary frames are
@@ -23,28 +24,17 @@ export const ClientMessage = z.discriminatedUnion("type", [
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
-export type ServerMessage =
-  | { type: "ready"; session: string; kconfigHash: string }
-  | { type: "saved"; configId: string }
-  | { type: "exit"; code: number | null }
-  | { type: "error"; code: ErrorCode; message: string }
-  | { type: "snapshot" };
+const ErrorCode = z.enum(errorCodes);
 
-export type ErrorCode =
-  | "init_required"
-  | "bad_message"
-  | "frame_too_large"
-  | "unknown_session"
-  | "replaced"
-  | "terminal_too_small"
-  | "idle_timeout"
-  | "max_lifetime"
-  | "sandbox_failed"
-  | "save_failed"
-  | "config_refused"
-  | "disk_full"
-  | "session_closed"
-  | "server_shutdown";
+export const ServerMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready"), session: z.string(), kconfigHash: z.string() }),
+  z.object({ type: z.literal("saved"), configId: z.string() }),
+  /** null: menuconfig was killed by a signal. */
+  z.object({ type: z.literal("exit"), code: z.number().int().nullable() }),
+  z.object({ type: z.literal("error"), code: ErrorCode, message: z.string() }),
+  z.object({ type: z.literal("snapshot") }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
 
 /** Parse one text frame; `undefined` with a reason when it is not a valid client message. */
 export function parseClientMessage(text: string): { ok: true; msg: ClientMessage } | { ok: false; reason: string } {
