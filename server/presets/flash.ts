@@ -1,17 +1,7 @@
+import type { FlashGuidance, PresetOrigin } from "../../contracts/api";
 import { apiPath } from "../../contracts/urls";
 import type { FlashRule, Recipe } from "../core/recipe";
 import { parseConfig } from "../configs/parse";
-import type { PresetOrigin } from "./service";
-
-/** How to get a build onto the board (GET /api/builds/:id/flash). */
-export interface FlashGuidance {
-  /** board: the board file's own lines (the config came from a preset); config: the recipe's rule for this architecture and config. */
-  source: "board" | "config" | "none";
-  board?: { file: string; title: string };
-  text: string[];
-  commands: string[];
-  downloads: Array<{ artifact: string; saveAs: string; url: string }>;
-}
 
 /** Config values by symbol name (without CONFIG_), strings unquoted. */
 const values = (configText: string): Map<string, string> => parseConfig(configText).entries;

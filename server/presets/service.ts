@@ -1,3 +1,4 @@
+import type { PresetOrigin } from "../../contracts/api";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -49,21 +50,6 @@ export type Preset = z.infer<typeof Analysed>;
 export type PresetQuestion = z.infer<typeof Question>;
 /** What the list shows of a preset (DESIGN.md: {id, title, file, mcu, complete, questions[]}). */
 export type PresetSummary = Pick<Preset, "id" | "title" | "file" | "mcu" | "complete" | "questions">;
-
-/** Where a stored config came from when it was made from a board preset. */
-export interface PresetOrigin {
-  configId: string;
-  project: string;
-  commit: string;
-  preset: string;
-  file: string;
-  title: string;
-  header: string;
-  flash: Preset["flash"];
-  questions: PresetQuestion[];
-  offers: Preset["offers"];
-  matched: Preset["matched"];
-}
 
 export interface PresetSet {
   presets: Preset[];

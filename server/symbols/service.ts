@@ -11,9 +11,11 @@ import type { ProjectRegistry } from "../projects/registry";
 import type { Recipe } from "../core/recipe";
 import type { RevDb } from "../revdb/revdb";
 import { LoadedIndex } from "./loaded";
-import { changedParts, DIGEST_VERSION, SymbolIndexStore, type DefinitionPart } from "./store";
+import { changedParts, DIGEST_VERSION, SymbolIndexStore } from "./store";
 import { KbsError, invalid, notFound, unprocessable } from "../core/errors";
-import type { ConfigValuesFile, SymbolEntry, SymbolHit, SymbolIndexFile, SymbolValue } from "../../contracts/symbols";
+import type { ConfigValuesFile, SymbolEntry, SymbolHistory, SymbolHit, SymbolIndexFile, SymbolValue } from "../../contracts/symbols";
+
+type HistoryChange = SymbolHistory["changes"][number];
 
 /** The index builder bound read-only into the sandbox (it never runs on the host). */
 export const indexScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "symbol_index.py");
@@ -42,22 +44,6 @@ export interface SymbolServiceDeps {
   revdb: RevDb;
   kconfig: KconfigTools;
   configs: ConfigStore;
-}
-
-export interface HistoryChange {
-  rev: string;
-  sha: string;
-  kind: "added" | "changed" | "removed";
-  /** What changed in the definition (kind "changed"). */
-  parts?: DefinitionPart[];
-}
-
-export interface SymbolHistory {
-  symbol: string;
-  first: { rev: string; sha: string } | null;
-  last: { rev: string; sha: string } | null;
-  changes: HistoryChange[];
-  trees: { total: number; indexed: number; unparsed: number; pending: number };
 }
 
 /** A small counting semaphore. */

@@ -8,7 +8,7 @@ import { api, buildTestEnv, saveConfig } from "../../test/helpers/builds";
 import { createFakeLinuxRepo } from "../../test/fixtures/fake-linux";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createSymbolFixtureRepo, type SymbolFixtureRepo } from "../../test/fixtures/symbols";
-import type { SymbolHistory } from "./service";
+import type { SymbolHistory } from "../../contracts/symbols";
 import type { SymbolEntry } from "../../contracts/symbols";
 
 /** A GET with the path sent exactly as written. */
