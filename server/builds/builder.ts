@@ -115,9 +115,10 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     const dlDir = path.join(settings.dataDir, "dl");
     if (recipe.build.fetch) {
       fs.mkdirSync(dlDir, { recursive: true });
-      say(`step fetch: the sources this config needs, from the download cache ${dlDir} (no network)`);
+      const network = settings.sandboxes.allowNetwork;
+      say(`step fetch: the sources this config needs, from the download cache ${dlDir} (${network ? "missing ones downloaded: the operator allows the fetch stage the network" : "no network"})`);
       const run = { stdin: deps.gitref.archive(build.commit), cwd: "/work", workSizeBytes: limits.diskMB * MB, timeoutMs: limits.timeoutSec * 1000, signal, onOutput: (chunk: Buffer) => log.write(chunk) };
-      const failed = await runFetch({ sandbox: deps.sandbox, dataDir: settings.dataDir }, { recipe, dlDir, inDir, outDir: path.join(jobDir, "fetch-out"), run });
+      const failed = await runFetch({ sandbox: deps.sandbox }, { recipe, dlDir, inDir, outDir: path.join(jobDir, "fetch-out"), network, run });
       if (failed) {
         say(failed.errorSummary ?? "the fetch stage failed");
         return failed;

@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFixtureProject } from "../../test/fixtures/builds";
@@ -130,6 +132,7 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
     expect(failed).toMatchObject({ state: "failed", failedStep: "fetch" });
     expect(failed.errorSummary).toContain("2 source file(s) are not in the download cache: hello-1.0.tar.gz, greet-2.1.tar.gz");
     expect(failed.errorSummary).toContain(`put them in ${dl}/`);
+    expect(failed.errorSummary).toContain("KBS_FETCH_NETWORK=1");
 
     // The operator provides the sources; the build reads them with no network, and the tree's .hash files check them.
     for (const name of Object.keys(repo.sources)) fs.copyFileSync(path.join(repo.site, name), path.join(dl, name));
@@ -152,5 +155,53 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
     const third = await waitBuild(base, (await api<BuildView>(base, "POST", "/api/builds", { project: "br", rev: "2026.05.1", configId: cfg3 })).body.id, undefined, 300_000);
     expect(third).toMatchObject({ state: "failed", failedStep: "fetch" });
     expect(third.errorSummary).toMatch(/did not check out/);
+  }, 600_000);
+  it("with KBS_FETCH_NETWORK=1 the fetch stage, and only it, downloads the missing sources into the cache; the build and a later build read it offline", async () => {
+    // The "upstream site": the fixture's sources over HTTP on 127.0.0.1, counting what is asked for.
+    const asked: string[] = [];
+    const site = http.createServer((req, res) => {
+      const name = path.basename(req.url ?? "");
+      asked.push(name);
+      const file = path.join(repo.site, name);
+      if (!Object.hasOwn(repo.sources, name) || !fs.existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": "application/octet-stream" }).end(fs.readFileSync(file));
+    });
+    await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+    const siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    const netData = path.join(tmpDir(), "data");
+    const env = { ...buildTestEnv, KBS_DATA_DIR: netData, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300", KBS_FETCH_NETWORK: "1" };
+    await addFixtureProject(env, "br", repo.dir, "buildroot");
+    const net = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "0" }), { withNext: false });
+    try {
+      const start = await api<{ id: string }>(net.url, "POST", "/api/configs/start", { project: "br", rev: "2026.05.1", start: "qemu_x86_64_defconfig" });
+      const text = (await api<string>(net.url, "GET", `/api/configs/${start.body.id}/raw`)).body.replace('BR2_PRIMARY_SITE=""', `BR2_PRIMARY_SITE="${siteUrl}"`);
+      expect(text).toContain(siteUrl);
+      const build = async (hostname: string) => {
+        const cfg = (await api<{ id: string }>(net.url, "POST", "/api/configs", { project: "br", rev: "2026.05.1", text: text.replace('BR2_TARGET_GENERIC_HOSTNAME="buildroot"', `BR2_TARGET_GENERIC_HOSTNAME="${hostname}"`) })).body.id;
+        const requested = await api<BuildView>(net.url, "POST", "/api/builds", { project: "br", rev: "2026.05.1", configId: cfg });
+        expect(requested.status, JSON.stringify(requested.body)).toBe(201);
+        const done = await waitBuild(net.url, requested.body.id, undefined, 300_000);
+        const log = await (await fetch(`${net.url}/api/builds/${done.id}/log?follow=0`)).text();
+        expect(done.state, log).toBe("succeeded");
+        return { done, log };
+      };
+      const first = await build("fetched");
+      expect(first.log).toContain("missing ones downloaded");
+      expect(asked.sort()).toEqual(["greet-2.1.tar.gz", "hello-1.0.tar.gz"]);
+      // Downloaded where the tree's own fetch put them (Buildroot: dl/<package>/), as kbs's files.
+      for (const [name, { sha256 }] of Object.entries(repo.sources)) {
+        const file = path.join(netData, "dl", name.split("-")[0]!, name);
+        expect(execFileSync("sha256sum", [file]).toString().split(" ")[0]).toBe(sha256);
+      }
+      const rootfs = Buffer.from(await (await fetch(`${net.url}/api/builds/${first.done.id}/artifacts/rootfs.tar`)).arrayBuffer());
+      expect(execFileSync("tar", ["-tf", "-"], { input: rootfs }).toString()).toContain("./usr/share/greet-2.1/README");
+
+      // Another build of the same sources asks the site for nothing: the cache has them.
+      await build("again");
+      expect(asked).toHaveLength(2);
+    } finally {
+      await net.close();
+      await new Promise((r) => site.close(r));
+    }
   }, 600_000);
 });
