@@ -11,7 +11,18 @@ import { api, buildTestEnv, waitBuild } from "../../test/helpers/builds";
 import type { BuildView } from "../builds/types";
 import { TerminalClient } from "../../test/helpers/terminal";
 import { tmpDir } from "../../test/helpers/tmp";
-import { createFakeBuildrootRepo, type FakeBuildrootRepo } from "../../test/fixtures/fake-buildroot";
+import { createFakeBr2External, createFakeBuildrootRepo, type FakeBuildrootRepo } from "../../test/fixtures/fake-buildroot";
+
+const kbsBin = path.resolve(import.meta.dirname, "../../bin/kbs.mjs");
+/** The real `kbs` CLI on a data dir: its exit code and what it printed. */
+function kbsCli(env: Record<string, string>, args: string[]): { code: number; out: string } {
+  try {
+    return { code: 0, out: execFileSync(process.execPath, [kbsBin, ...args], { env: procEnv({ ...process.env, ...env }), stdio: ["ignore", "pipe", "pipe"] }).toString() };
+  } catch (e) {
+    const err = e as { status: number; stdout: Buffer; stderr: Buffer };
+    return { code: err.status, out: `${err.stdout.toString()}${err.stderr.toString()}` };
+  }
+}
 
 /**
  * The buildroot recipe on a Buildroot-shaped tree, through the real server: symbols
@@ -204,4 +215,53 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
       await new Promise((r) => site.close(r));
     }
   }, 600_000);
+});
+
+describe("buildroot recipe: external trees (BR2_EXTERNAL)", () => {
+  let server: RunningServer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const dir = tmpDir();
+    const repo = createFakeBuildrootRepo(path.join(dir, "br"));
+    const ext = createFakeBr2External(path.join(dir, "demo-external"));
+    env = { ...buildTestEnv, KBS_DATA_DIR: path.join(dir, "data"), PORT: "0", KBS_LOG_LEVEL: "error" };
+    // A tree with no external.desc is refused when added, and nothing is registered.
+    const refused = kbsCli(env, ["project", "add", "br", "--recipe", "buildroot", "--url", repo.dir, "--external", `demo=${repo.dir}@2026.05.1`]);
+    expect(refused.code, refused.out).not.toBe(0);
+    expect(refused.out).toContain(`External tree 'demo': ${repo.dir} at 2026.05.1 has no external.desc at its root, so it is not a Buildroot external tree.`);
+    expect(refused.out).not.toMatch(/\n\s+at /);
+    expect(kbsCli(env, ["project", "list"]).out).not.toMatch(/^br /m);
+    const bad = kbsCli(env, ["project", "add", "br", "--recipe", "buildroot", "--url", repo.dir, "--external", `demo=${ext.dir}@nosuch`]);
+    expect(bad.out).toContain(`has no tag, branch or commit 'nosuch'`);
+
+    const added = kbsCli(env, ["project", "add", "br", "--recipe", "buildroot", "--url", repo.dir, "--external", `demo=${ext.dir}@v1`]);
+    expect(added.code, added.out).toBe(0);
+    expect(added.out).toContain(`external tree demo: ${ext.dir} at v1 (${ext.commit.slice(0, 12)})`);
+    const synced = kbsCli(env, ["sync", "br"]);
+    expect(synced.code, synced.out).toBe(0);
+    server = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "1" }), { withNext: false });
+  }, 300_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("menuconfig shows the external tree's options; a saved config keeps its BR2_ symbol in the minimal form", async () => {
+    const s = await api<{ id: string; wsPath: string }>(server.url, "POST", "/api/sessions", { project: "br", rev: "2026.05.1" });
+    expect(s.status, JSON.stringify(s.body)).toBe(201);
+    const term = await TerminalClient.connect(server.url, s.body.wsPath, { cols: 100, rows: 30 });
+    try {
+      await term.untilText("Buildroot 2026.05.1 Configuration", 60_000);
+      await term.untilText("External options (KBS_DEMO)", 20_000);
+      term.type("\x1b\x1b");
+      await term.untilMessage("exit");
+    } finally {
+      term.close();
+    }
+    const saved = await api<{ id: string }>(server.url, "POST", "/api/configs", { project: "br", rev: "2026.05.1", text: "BR2_x86_64=y\nBR2_PACKAGE_KBS_DEMO=y\n" });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+    const view = (await api<{ defconfig: string }>(server.url, "GET", `/api/configs/${saved.body.id}`)).body;
+    expect(view.defconfig).toContain("BR2_PACKAGE_KBS_DEMO=y\n");
+  }, 180_000);
 });
