@@ -24,7 +24,7 @@ const WORK_DL = "/work/dl";
  * kbs adds to the cache. The build then reads the same cache, read-only, with no network,
  * and a retry finds everything there.
  */
-export function fetchScript(recipe: Recipe, network: boolean): string {
+export function fetchScript(recipe: Recipe, network: boolean, externals = ""): string {
   const f = recipe.build.fetch!;
   const cmd = (argv: string[], dl: string) => `${argv.map(shq).join(" ")} ${shq(`${f.dlVar}=${dl}`)}`;
   return `#!/bin/bash
@@ -32,6 +32,7 @@ set -uo pipefail
 mkdir -p /work/src && cd /work/src || exit 1
 tar -xf - || { echo "kbs: could not unpack the source tree" >&2; exit 1; }
 exec </dev/null
+${externals}
 cp ${GUEST_IN}/config ${shq(recipe.configFile)} || exit 1
 ${recipe.build.olddefconfig.map(shq).join(" ")} >/dev/null || { echo "kbs: olddefconfig failed before the fetch" >&2; exit 1; }
 ${cmd(f.list, GUEST_DL)} > ${GUEST_OUT}/needed || { echo "kbs: listing the sources failed" >&2; exit 1; }
@@ -60,12 +61,14 @@ export interface FetchJob {
   outDir: string;
   /** The operator allowed the fetch stage the network (settings.sandboxes.allowNetwork). */
   network: boolean;
+  /** Shell unpacking the project's external trees (externals.ts). */
+  externals: string;
   run: Omit<RunRequest, "argv" | "binds" | "image">;
 }
 
 /** Run the fetch stage; undefined when every source is there (or was downloaded) and checks out, else the build's failure. */
 export async function runFetch(ctx: { sandbox: { run(req: RunRequest): Promise<RunResult> } }, job: FetchJob): Promise<Finish | undefined> {
-  fs.writeFileSync(path.join(job.inDir, "fetch.sh"), fetchScript(job.recipe, job.network));
+  fs.writeFileSync(path.join(job.inDir, "fetch.sh"), fetchScript(job.recipe, job.network, job.externals));
   // A networked fetch brings back whole source tarballs: the work dir's size caps them.
   const maxBytes = job.network ? (job.run.workSizeBytes ?? 4096 * 1024 * 1024) : 16 * 1024 * 1024;
   const r = await ctx.sandbox.run({
