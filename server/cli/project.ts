@@ -11,7 +11,7 @@ import { KbsError } from "../core/errors";
 import { loadSettings } from "../core/settings";
 
 const subUsage: Record<string, string> = {
-  add: "kbs project add <id> --recipe R (--url U | --tarball F --rev-name N) [--name NAME] [--external NAME=URL@REV ...]   --external: an external tree (Buildroot's BR2_EXTERNAL), a git URL or path at a tag, branch or commit; repeatable",
+  add: "kbs project add <id> --recipe R (--url U | --tarball F --rev-name N) [--name NAME] [--external NAME=URL@REV ...]   --external: an external tree (recipe 'externals'), a git URL or path at a tag, branch or commit; repeatable",
   list: "kbs project list [--json]",
   remove: "kbs project remove <id>   its mirror refs, index and kconfig bundles (saved configs and builds stay readable)",
   "set-url": "kbs project set-url <id> <url>   fetch from another git URL or path (a local mirror) from the next sync on",
