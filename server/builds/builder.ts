@@ -7,6 +7,7 @@ import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
 import { buildIdentity, pinnedForManifest } from "./identity";
 import { runFetch } from "./fetch";
+import { stageExternals, unpackExternals } from "./externals";
 import { InputError, stageInputs } from "./inputs";
 import { imageId } from "./key";
 import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
@@ -72,7 +73,7 @@ export function buildLimits(settings: Settings, recipe: { build: { timeoutSec: n
 export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: number, signal: AbortSignal, opts: RunOptions = {}): Promise<Finish> {
   const { settings, deps } = ctx;
   const clock = new StepClock(Date.parse(build.createdAt), Date.now());
-  const recipe = deps.projects.require(build.project).recipe;
+  const { recipe, externals = [] } = deps.projects.require(build.project);
   const config = deps.configs.require(build.configId);
   const limits = buildLimits(settings, recipe);
   const startedAt = new Date();
@@ -98,8 +99,9 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       toolchainVersions(deps.sandbox, recipe.build.image, imageId(recipe.build.image), recipe.build.toolchains.filter((r) => r.packaged).map((r) => r.compiler)).catch(() => ""),
     ]);
     fs.writeFileSync(path.join(inDir, "toolchains.txt"), toolchains);
+    await stageExternals(deps.gitref, externals, inDir);
     const identity = buildIdentity(recipe, build.project, tree);
-    const script = { recipe, image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe, identity };
+    const script = { recipe, externals: unpackExternals(recipe, externals), image: build.image, jobs: ctx.jobs, commit: build.commit, describe: build.describe, identity };
     fs.writeFileSync(path.join(inDir, "build.sh"), buildScript(script));
     let inputs: Awaited<ReturnType<typeof stageInputs>>;
     try {
@@ -115,9 +117,10 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     const dlDir = path.join(settings.dataDir, "dl");
     if (recipe.build.fetch) {
       fs.mkdirSync(dlDir, { recursive: true });
-      say(`step fetch: the sources this config needs, from the download cache ${dlDir} (no network)`);
+      const network = settings.sandboxes.allowNetwork;
+      say(`step fetch: the sources this config needs, from the download cache ${dlDir} (${network ? "missing ones downloaded: the operator allows the fetch stage the network" : "no network"})`);
       const run = { stdin: deps.gitref.archive(build.commit), cwd: "/work", workSizeBytes: limits.diskMB * MB, timeoutMs: limits.timeoutSec * 1000, signal, onOutput: (chunk: Buffer) => log.write(chunk) };
-      const failed = await runFetch({ sandbox: deps.sandbox, dataDir: settings.dataDir }, { recipe, dlDir, inDir, outDir: path.join(jobDir, "fetch-out"), run });
+      const failed = await runFetch({ sandbox: deps.sandbox }, { recipe, dlDir, inDir, outDir: path.join(jobDir, "fetch-out"), network, externals: script.externals, run });
       if (failed) {
         say(failed.errorSummary ?? "the fetch stage failed");
         return failed;

@@ -33,8 +33,11 @@ export function buildKey(k: {
   recipeVersion: number;
   image: string;
   inputs?: Array<{ symbol: string; buildId: string; sha256: string | null }>;
+  /** The project's external trees at their resolved commits: another revision of one, another build. */
+  externals?: Array<{ name: string; commit: string }>;
 }): string {
   const parts: unknown[] = ["kbs-build-2", k.project, k.commit, k.configHash, k.recipe, k.recipeVersion, k.image];
   if (k.inputs?.length) parts.push(k.inputs.map((i) => [i.symbol, i.buildId, i.sha256 ?? "unresolved"]));
+  if (k.externals?.length) parts.push({ externals: k.externals.map((e) => [e.name, e.commit]) });
   return sha256(JSON.stringify(parts));
 }

@@ -38,6 +38,8 @@ function configHeredoc(configFile: string, text: string): string {
 
 export interface BuildScriptInput {
   recipe: Recipe;
+  /** The project's external trees (externals.ts): unpacked and named to make before olddefconfig. */
+  externals?: string;
   image: string;
   jobs: number;
   commit: string;
@@ -92,6 +94,7 @@ step checkout ${shq(`commit ${b.commit} (${b.describe}): a git work tree with th
 exec </dev/null
 ${checkoutScript(b.commit, b.identity.gitAbbrev)}
 ${identityLines(b.identity, "/work/src")}
+${b.externals ?? ""}
 cp ${GUEST_IN}/config ${shq(recipe.configFile)} || exit 1
 ${stepLines(olddefconfig(recipe))}
 

@@ -83,7 +83,7 @@ export class BuildService {
     const image = imageId(recipe.build.image);
     const olddef = await this.configHash(project.id, revision, config, recipe);
     const inputs = resolveInputs(recipe, olddef.inputValues, this.store);
-    const key = buildKey({ project: project.id, commit: revision.sha, configHash: olddef.hash, recipe: recipe.id, recipeVersion: recipe.version, image, inputs });
+    const key = buildKey({ project: project.id, commit: revision.sha, configHash: olddef.hash, recipe: recipe.id, recipeVersion: recipe.version, image, inputs, externals: project.externals });
     const { build, outcome } = this.store.createOrJoin(
       { key, project: project.id, rev: r.rev, commit: revision.sha, describe: revision.describe, configId: config.id, recipe: recipe.id, recipeVersion: recipe.version, image, client: r.client, inputs },
       { queueMax: this.settings.builds.queueMax, clientMax: this.settings.builds.clientMax, retryAfter: () => this.retryAfter(recipe.id, recipe.version) },

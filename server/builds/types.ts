@@ -1,3 +1,4 @@
+import type { External } from "../projects/externals";
 import type { Readable } from "node:stream";
 import { finishedBuildStates, type BuildState } from "../../contracts/build-states";
 import type { Recipe } from "../core/recipe";
@@ -125,7 +126,8 @@ export interface BuildView extends RevisionPin {
  * structural types so the service can be built from the `Kbs` graph or in a test.
  */
 export interface BuildDeps {
-  projects: { require(id: string): { id: string; recipe: Recipe } };
+  /** A project's recipe, and its external trees (projects/externals.ts) where it has them. */
+  projects: { require(id: string): { id: string; recipe: Recipe; externals?: External[] } };
   revdb: { resolve(project: string, rev: string): BuildRevision };
   gitref: GitRefView & { archive(commit: string): Readable };
   configs: {

@@ -5,10 +5,13 @@ import { CliError, UsageError } from "./exit";
 import { createKbs, type Kbs } from "../kbs";
 import type { Upstream } from "../projects/registry";
 import { removeProject } from "../projects/remove";
+import { externalRefId, parseExternalSpec, resolveExternal, type External } from "../projects/externals";
+import { getRecipe } from "../core/recipe";
+import { KbsError } from "../core/errors";
 import { loadSettings } from "../core/settings";
 
 const subUsage: Record<string, string> = {
-  add: "kbs project add <id> --recipe R (--url U | --tarball F --rev-name N) [--name NAME]",
+  add: "kbs project add <id> --recipe R (--url U | --tarball F --rev-name N) [--name NAME] [--external NAME=URL@REV ...]   --external: an external tree (recipe 'externals'), a git URL or path at a tag, branch or commit; repeatable",
   list: "kbs project list [--json]",
   remove: "kbs project remove <id>   its mirror refs, index and kconfig bundles (saved configs and builds stay readable)",
   "set-url": "kbs project set-url <id> <url>   fetch from another git URL or path (a local mirror) from the next sync on",
@@ -30,7 +33,7 @@ async function add(kbs: Kbs, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { recipe: { type: "string" }, url: { type: "string" }, tarball: { type: "string" }, "rev-name": { type: "string" }, name: { type: "string" } },
+    options: { recipe: { type: "string" }, url: { type: "string" }, tarball: { type: "string" }, "rev-name": { type: "string" }, name: { type: "string" }, external: { type: "string", multiple: true } },
   });
   const [id, ...extra] = positionals;
   if (!id || extra.length || !values.recipe) throw new UsageError(!id ? "give a project id" : extra.length ? "too many arguments" : "--recipe is required");
@@ -49,7 +52,8 @@ async function add(kbs: Kbs, argv: string[]): Promise<number> {
     if (!fs.existsSync(file)) throw new CliError(`kbs project add: no such file: ${file}`);
     upstream = { kind: "tarball", path: file, revName: values["rev-name"]! };
   }
-  const project = kbs.projects.add({ id, name: values.name, recipe: values.recipe, upstream });
+  const externals = await addExternals(kbs, id, values.recipe, values.external ?? []);
+  const project = kbs.projects.add({ id, name: values.name, recipe: values.recipe, upstream, externals });
   if (upstream.kind === "tarball") {
     // The tarball is the whole upstream: import it now, and refuse it (registering nothing) if it is not a source tree.
     process.stdout.write(`importing ${upstream.path} as ${id} ${upstream.revName}…\n`);
@@ -64,6 +68,27 @@ async function add(kbs: Kbs, argv: string[]): Promise<number> {
     process.stdout.write(`added ${id} (${project.recipe.id}) from ${upstream.url}; now run: kbs sync ${id}\n`);
   }
   return 0;
+}
+
+/** Each `--external NAME=URL@REV`, fetched and checked to be an external tree of the recipe's kind; a refused one leaves nothing behind. */
+async function addExternals(kbs: Kbs, id: string, recipeId: string, specs: string[]): Promise<External[]> {
+  if (!specs.length) return [];
+  if (kbs.projects.get(id)) return []; // projects.add refuses the taken id
+  const recipe = getRecipe(recipeId);
+  if (!recipe) return []; // projects.add names the recipes there are
+  const out: External[] = [];
+  try {
+    for (const spec of specs) {
+      const given = parseExternalSpec(spec);
+      if (out.some((e) => e.name === given.name)) throw new CliError(`kbs project add: two external trees are named '${given.name}'`);
+      out.push(await resolveExternal(kbs.gitref, id, recipe, { ...given, url: normaliseUrl(given.url) }));
+    }
+  } catch (e) {
+    for (const spec of specs) await kbs.gitref.removeRefs(externalRefId(id, spec.slice(0, Math.max(0, spec.indexOf("="))))).catch(() => 0);
+    throw e instanceof KbsError ? new CliError(`kbs project add: ${e.message}`) : e;
+  }
+  for (const e of out) process.stdout.write(`external tree ${e.name}: ${e.url} at ${e.rev} (${e.commit.slice(0, 12)})\n`);
+  return out;
 }
 
 function list(kbs: Kbs, argv: string[]): number {

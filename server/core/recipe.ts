@@ -118,6 +118,21 @@ export const KconfigToolsSchema = z.strictObject({
   viaMake: z.boolean().default(false),
 });
 
+/**
+ * External trees a project may add to the tree (Buildroot's BR2_EXTERNAL): each is another
+ * git repository at a revision of its own, kept in the kconfig tree under
+ * `external/<name>/` and handed to every Kconfig run and build as `<var>=<dir>[<separator><dir>]`.
+ */
+export const ExternalsSchema = z.strictObject({
+  /** The make variable (read from the environment) that names the external trees' dirs. */
+  var: EnvName,
+  separator: z.string().min(1).default(":"),
+  /** A file every external tree has at its root (Buildroot: external.desc); a tree without it is refused when added. */
+  marker: TreePath,
+  /** Globs, within an external tree, of its files the kconfig tree keeps (its Config.in files, configs/, the marker). */
+  kconfigPaths: z.array(z.string().min(1)).min(1),
+});
+
 /** The sandbox images (sandbox-images/<name>) each kind of job runs in. */
 export const ImagesSchema = z.strictObject({
   /** menuconfig sessions. */
@@ -179,6 +194,8 @@ export const RecipeSchema = z.strictObject({
   images: ImagesSchema.prefault({}),
   /** Defconfig start points and the minimal form; absent: the project has none. */
   defconfigs: DefconfigsSchema.optional(),
+  /** The external trees a project of this recipe may name (`kbs project add --external`); absent: none. */
+  externals: ExternalsSchema.optional(),
   /** Registered by URL at first start (and removable, and re-pointable with `kbs project set-url`). */
   preregister: PreregisterSchema.optional(),
   build: z.strictObject({

@@ -9,7 +9,7 @@ describe("settings: all configuration read from the environment in one place", (
   });
 
   it("reads the sandbox and pool knobs, with their defaults", () => {
-    expect(loadSettings({}).sandboxes).toEqual({ uidBase: 200_000, uidCount: 50_000, poolIdleMs: 1_800_000, poolImages: ["menuconfig"], spawnConcurrency: 4, qemuKernel: undefined, qemuAccel: "tcg" });
+    expect(loadSettings({}).sandboxes).toEqual({ allowNetwork: false, uidBase: 200_000, uidCount: 50_000, poolIdleMs: 1_800_000, poolImages: ["menuconfig"], spawnConcurrency: 4, qemuKernel: undefined, qemuAccel: "tcg" });
     const s = loadSettings({ KBS_POOL_IMAGES: "menuconfig, build ,", KBS_POOL_IDLE_SECONDS: "60", KBS_QEMU_ACCEL: "kvm", KBS_QEMU_KERNEL: "/boot/vmlinuz" }).sandboxes;
     expect(s).toMatchObject({ poolImages: ["menuconfig", "build"], poolIdleMs: 60_000, qemuAccel: "kvm", qemuKernel: "/boot/vmlinuz" });
     expect(() => loadSettings({ KBS_SANDBOX_SPAWN_CONCURRENCY: "0" })).toThrow(/KBS_SANDBOX_SPAWN_CONCURRENCY must be at least 1/);

@@ -51,6 +51,11 @@ const SettingsSchema = z.object({
   /** Caps on every recipe's time limit and work-dir size (0: the recipe's own). */
   KBS_BUILD_TIMEOUT_SEC: intFrom("KBS_BUILD_TIMEOUT_SEC", 0, 0, 7 * 86400),
   KBS_BUILD_DISK_MB: intFrom("KBS_BUILD_DISK_MB", 0, 0, 1_000_000),
+  /**
+   * Set to 1 to let a recipe's fetch stage (Buildroot's `make source`), and only it, run
+   * with the host's network to fill the download cache (data/dl/). Builds never have network.
+   */
+  KBS_FETCH_NETWORK: z.enum(["0", "1"], { error: "KBS_FETCH_NETWORK must be 0 or 1" }).default("0"),
   /** Build artifacts and logs are kept this long, and within this budget (pinned builds excepted). */
   KBS_BUILD_KEEP_DAYS: intFrom("KBS_BUILD_KEEP_DAYS", 30, 1, 36500),
   KBS_BUILD_STORE_MB: intFrom("KBS_BUILD_STORE_MB", 20480, 1, 100_000_000),
@@ -93,6 +98,8 @@ export type SettingOverrides = Partial<Record<keyof z.input<typeof SettingsSchem
 
 /** The sandbox backends' and the warm pool's knobs. */
 export interface SandboxSettings {
+  /** KBS_FETCH_NETWORK: a run may ask for the network (RunRequest.network); else such a request is refused. */
+  allowNetwork: boolean;
   uidBase: number;
   uidCount: number;
   poolIdleMs: number;
@@ -188,6 +195,7 @@ export function loadSettings(env: Env = process.env, overrides: SettingOverrides
     stagingDir: s.KBS_STAGING_DIR ? path.resolve(s.KBS_STAGING_DIR) : defaultStagingRoot(dataDir),
     trustedProxies,
     sandboxes: {
+      allowNetwork: s.KBS_FETCH_NETWORK === "1",
       uidBase: s.KBS_SANDBOX_UID_BASE,
       uidCount: s.KBS_SANDBOX_UID_COUNT,
       poolIdleMs: s.KBS_POOL_IDLE_SECONDS * 1000,

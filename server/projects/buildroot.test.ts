@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFixtureProject } from "../../test/fixtures/builds";
@@ -9,7 +11,18 @@ import { api, buildTestEnv, waitBuild } from "../../test/helpers/builds";
 import type { BuildView } from "../builds/types";
 import { TerminalClient } from "../../test/helpers/terminal";
 import { tmpDir } from "../../test/helpers/tmp";
-import { createFakeBuildrootRepo, type FakeBuildrootRepo } from "../../test/fixtures/fake-buildroot";
+import { createFakeBr2External, createFakeBuildrootRepo, type FakeBuildrootRepo } from "../../test/fixtures/fake-buildroot";
+
+const kbsBin = path.resolve(import.meta.dirname, "../../bin/kbs.mjs");
+/** The real `kbs` CLI on a data dir: its exit code and what it printed. */
+function kbsCli(env: Record<string, string>, args: string[]): { code: number; out: string } {
+  try {
+    return { code: 0, out: execFileSync(process.execPath, [kbsBin, ...args], { env: procEnv({ ...process.env, ...env }), stdio: ["ignore", "pipe", "pipe"] }).toString() };
+  } catch (e) {
+    const err = e as { status: number; stdout: Buffer; stderr: Buffer };
+    return { code: err.status, out: `${err.stdout.toString()}${err.stderr.toString()}` };
+  }
+}
 
 /**
  * The buildroot recipe on a Buildroot-shaped tree, through the real server: symbols
@@ -130,6 +143,7 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
     expect(failed).toMatchObject({ state: "failed", failedStep: "fetch" });
     expect(failed.errorSummary).toContain("2 source file(s) are not in the download cache: hello-1.0.tar.gz, greet-2.1.tar.gz");
     expect(failed.errorSummary).toContain(`put them in ${dl}/`);
+    expect(failed.errorSummary).toContain("KBS_FETCH_NETWORK=1");
 
     // The operator provides the sources; the build reads them with no network, and the tree's .hash files check them.
     for (const name of Object.keys(repo.sources)) fs.copyFileSync(path.join(repo.site, name), path.join(dl, name));
@@ -153,4 +167,108 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
     expect(third).toMatchObject({ state: "failed", failedStep: "fetch" });
     expect(third.errorSummary).toMatch(/did not check out/);
   }, 600_000);
+  it("with KBS_FETCH_NETWORK=1 the fetch stage, and only it, downloads the missing sources into the cache; the build and a later build read it offline", async () => {
+    // The "upstream site": the fixture's sources over HTTP on 127.0.0.1, counting what is asked for.
+    const asked: string[] = [];
+    const site = http.createServer((req, res) => {
+      const name = path.basename(req.url ?? "");
+      asked.push(name);
+      const file = path.join(repo.site, name);
+      if (!Object.hasOwn(repo.sources, name) || !fs.existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": "application/octet-stream" }).end(fs.readFileSync(file));
+    });
+    await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+    const siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    const netData = path.join(tmpDir(), "data");
+    const env = { ...buildTestEnv, KBS_DATA_DIR: netData, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300", KBS_FETCH_NETWORK: "1" };
+    await addFixtureProject(env, "br", repo.dir, "buildroot");
+    const net = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "0" }), { withNext: false });
+    try {
+      const start = await api<{ id: string }>(net.url, "POST", "/api/configs/start", { project: "br", rev: "2026.05.1", start: "qemu_x86_64_defconfig" });
+      const text = (await api<string>(net.url, "GET", `/api/configs/${start.body.id}/raw`)).body.replace('BR2_PRIMARY_SITE=""', `BR2_PRIMARY_SITE="${siteUrl}"`);
+      expect(text).toContain(siteUrl);
+      const build = async (hostname: string) => {
+        const cfg = (await api<{ id: string }>(net.url, "POST", "/api/configs", { project: "br", rev: "2026.05.1", text: text.replace('BR2_TARGET_GENERIC_HOSTNAME="buildroot"', `BR2_TARGET_GENERIC_HOSTNAME="${hostname}"`) })).body.id;
+        const requested = await api<BuildView>(net.url, "POST", "/api/builds", { project: "br", rev: "2026.05.1", configId: cfg });
+        expect(requested.status, JSON.stringify(requested.body)).toBe(201);
+        const done = await waitBuild(net.url, requested.body.id, undefined, 300_000);
+        const log = await (await fetch(`${net.url}/api/builds/${done.id}/log?follow=0`)).text();
+        expect(done.state, log).toBe("succeeded");
+        return { done, log };
+      };
+      const first = await build("fetched");
+      expect(first.log).toContain("missing ones downloaded");
+      expect(asked.sort()).toEqual(["greet-2.1.tar.gz", "hello-1.0.tar.gz"]);
+      // Downloaded where the tree's own fetch put them (Buildroot: dl/<package>/), as kbs's files.
+      for (const [name, { sha256 }] of Object.entries(repo.sources)) {
+        const file = path.join(netData, "dl", name.split("-")[0]!, name);
+        expect(execFileSync("sha256sum", [file]).toString().split(" ")[0]).toBe(sha256);
+      }
+      const rootfs = Buffer.from(await (await fetch(`${net.url}/api/builds/${first.done.id}/artifacts/rootfs.tar`)).arrayBuffer());
+      expect(execFileSync("tar", ["-tf", "-"], { input: rootfs }).toString()).toContain("./usr/share/greet-2.1/README");
+
+      // Another build of the same sources asks the site for nothing: the cache has them.
+      await build("again");
+      expect(asked).toHaveLength(2);
+    } finally {
+      await net.close();
+      await new Promise((r) => site.close(r));
+    }
+  }, 600_000);
+});
+
+describe("buildroot recipe: external trees (BR2_EXTERNAL)", () => {
+  let server: RunningServer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const dir = tmpDir();
+    const repo = createFakeBuildrootRepo(path.join(dir, "br"));
+    const ext = createFakeBr2External(path.join(dir, "demo-external"));
+    env = { ...buildTestEnv, KBS_DATA_DIR: path.join(dir, "data"), PORT: "0", KBS_LOG_LEVEL: "error" };
+    // A tree with no external.desc is refused when added, and nothing is registered.
+    const refused = kbsCli(env, ["project", "add", "br", "--recipe", "buildroot", "--url", repo.dir, "--external", `demo=${repo.dir}@2026.05.1`]);
+    expect(refused.code, refused.out).not.toBe(0);
+    expect(refused.out).toContain(`External tree 'demo': ${repo.dir} at 2026.05.1 has no external.desc at its root, so it is not a Buildroot external tree.`);
+    expect(refused.out).not.toMatch(/\n\s+at /);
+    expect(kbsCli(env, ["project", "list"]).out).not.toMatch(/^br /m);
+    const bad = kbsCli(env, ["project", "add", "br", "--recipe", "buildroot", "--url", repo.dir, "--external", `demo=${ext.dir}@nosuch`]);
+    expect(bad.out).toContain(`has no tag, branch or commit 'nosuch'`);
+
+    const added = kbsCli(env, ["project", "add", "br", "--recipe", "buildroot", "--url", repo.dir, "--external", `demo=${ext.dir}@v1`]);
+    expect(added.code, added.out).toBe(0);
+    expect(added.out).toContain(`external tree demo: ${ext.dir} at v1 (${ext.commit.slice(0, 12)})`);
+    const synced = kbsCli(env, ["sync", "br"]);
+    expect(synced.code, synced.out).toBe(0);
+    server = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "1" }), { withNext: false });
+  }, 300_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("menuconfig shows the external tree's options; a saved config keeps its BR2_ symbol in the minimal form", async () => {
+    const s = await api<{ id: string; wsPath: string }>(server.url, "POST", "/api/sessions", { project: "br", rev: "2026.05.1" });
+    expect(s.status, JSON.stringify(s.body)).toBe(201);
+    const term = await TerminalClient.connect(server.url, s.body.wsPath, { cols: 100, rows: 30 });
+    try {
+      await term.untilText("Buildroot 2026.05.1 Configuration", 60_000);
+      await term.untilText("External options (KBS_DEMO)", 20_000);
+    } finally {
+      term.close();
+    }
+    const saved = await api<{ id: string }>(server.url, "POST", "/api/configs", { project: "br", rev: "2026.05.1", text: "BR2_x86_64=y\nBR2_PACKAGE_KBS_DEMO=y\n" });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+    const view = (await api<{ defconfig: string }>(server.url, "GET", `/api/configs/${saved.body.id}`)).body;
+    expect(view.defconfig).toContain("BR2_PACKAGE_KBS_DEMO=y\n");
+
+    // The build unpacks the external tree where the Kconfig runs had it, and its make reads it.
+    const requested = await api<BuildView>(server.url, "POST", "/api/builds", { project: "br", rev: "2026.05.1", configId: saved.body.id });
+    expect(requested.status, JSON.stringify(requested.body)).toBe(201);
+    const done = await waitBuild(server.url, requested.body.id, undefined, 300_000);
+    const log = await (await fetch(`${server.url}/api/builds/${done.id}/log?follow=0`)).text();
+    expect(done.state, log).toBe("succeeded");
+    const rootfs = Buffer.from(await (await fetch(`${server.url}/api/builds/${done.id}/artifacts/rootfs.tar`)).arrayBuffer());
+    expect(execFileSync("tar", ["-xOf", "-", "./kbs-demo.desc"], { input: rootfs }).toString()).toContain("name: KBS_DEMO");
+  }, 400_000);
 });

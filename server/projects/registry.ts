@@ -5,6 +5,7 @@ import { printableName } from "../gitref/refname";
 import { log } from "../core/log";
 import { getRecipe, loadRecipes, type Recipe } from "../core/recipe";
 import { conflict, invalid, notFound } from "../core/errors";
+import { externalsEnv, type External } from "./externals";
 
 export const ProjectIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "a project id is 1-40 characters: lower-case letters, digits and '-', starting with a letter");
 
@@ -24,7 +25,10 @@ export interface SyncStatus {
 export interface Project {
   id: string;
   name: string;
+  /** The recipe, its kconfigEnv naming the project's external trees (externals.ts) when it has any. */
   recipe: Recipe;
+  /** External trees (recipe `externals`): in the kconfig tree under external/<name>/ and in every build. */
+  externals: External[];
   upstream: Upstream;
   sync: SyncStatus;
   revisionCount: number;
@@ -42,6 +46,7 @@ interface Row {
   progress: string | null;
   lock_pid: number | null;
   lock_host: string | null;
+  externals: string | null;
 }
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : undefined);
@@ -88,6 +93,8 @@ export class ProjectRegistry {
          );`,
         // Ids an operator removed: a pre-registered upstream stays removed across restarts.
         `CREATE TABLE projects_removed (id TEXT PRIMARY KEY, removed_at INTEGER NOT NULL);`,
+        // External trees (JSON External[]), recipe `externals`.
+        `ALTER TABLE projects ADD COLUMN externals TEXT;`,
       ],
     });
   }
@@ -116,7 +123,10 @@ export class ProjectRegistry {
     if (r.sync_state === "syncing" && !lockHolderAlive(r.lock_pid, r.lock_host)) {
       sync = { ...sync, state: "failed", message: `the last sync was interrupted (started ${sync.lastTried ?? "?"}); run 'kbs sync ${r.id}' again`, progress: undefined };
     }
-    return { id: r.id, name: r.name, recipe, upstream: JSON.parse(r.upstream) as Upstream, sync, revisionCount: this.revisionCount(r.id) };
+    const externals = r.externals ? (JSON.parse(r.externals) as External[]) : [];
+    const env = externalsEnv(recipe, externals);
+    const withExternals = Object.keys(env).length ? { ...recipe, kconfigEnv: { ...recipe.kconfigEnv, ...env } } : recipe;
+    return { id: r.id, name: r.name, recipe: withExternals, externals, upstream: JSON.parse(r.upstream) as Upstream, sync, revisionCount: this.revisionCount(r.id) };
   }
 
   list(): Project[] {
@@ -136,14 +146,14 @@ export class ProjectRegistry {
   }
 
   /** Register a project; a taken id, bad id or unknown recipe is a 400 naming the fix. */
-  add(p: { id: string; name?: string; recipe: string; upstream: Upstream }): Project {
+  add(p: { id: string; name?: string; recipe: string; upstream: Upstream; externals?: External[] }): Project {
     const id = ProjectIdSchema.safeParse(p.id);
     if (!id.success) throw invalid("bad_project_id", `'${printableName(p.id)}' is not a valid project id: ${id.error.issues[0]!.message}.`);
     if (!getRecipe(p.recipe)) throw invalid("unknown_recipe", `No recipe '${p.recipe}'. Recipes: ${[...loadRecipes().keys()].join(", ")}.`);
     if (this.get(p.id)) throw conflict("project_exists", `A project '${p.id}' already exists; pick another id.`);
     this.db
-      .prepare("INSERT INTO projects (id, name, recipe, upstream, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(p.id, p.name ?? p.id, p.recipe, JSON.stringify(p.upstream), Date.now());
+      .prepare("INSERT INTO projects (id, name, recipe, upstream, created_at, externals) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(p.id, p.name ?? p.id, p.recipe, JSON.stringify(p.upstream), Date.now(), p.externals?.length ? JSON.stringify(p.externals) : null);
     this.db.prepare("DELETE FROM projects_removed WHERE id = ?").run(p.id);
     return this.require(p.id);
   }
@@ -176,6 +186,11 @@ export class ProjectRegistry {
     if (p.upstream.kind !== "git") throw invalid("not_a_git_project", `Project '${id}' comes from ${p.upstream.kind === "tarball" ? "a source tarball" : "kbs itself (built-in)"}, not a git URL; only git projects can change their URL.`);
     this.db.prepare("UPDATE projects SET upstream = ? WHERE id = ?").run(JSON.stringify({ kind: "git", url } satisfies Upstream), id);
     return this.require(id);
+  }
+
+  /** The external trees' revisions as the last sync resolved them. */
+  setExternals(id: string, externals: External[]): void {
+    this.db.prepare("UPDATE projects SET externals = ? WHERE id = ?").run(externals.length ? JSON.stringify(externals) : null, id);
   }
 
   setSync(id: string, s: { state?: SyncState; message?: string | null; lastTried?: number; lastOk?: number; progress?: SyncStatus["progress"] | null }): void {

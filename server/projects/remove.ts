@@ -1,3 +1,4 @@
+import { externalRefId } from "./externals";
 import type { DerivedConfigs } from "../configs/derived";
 import type { ConfigStore } from "../configs/store";
 import { conflict } from "../core/errors";
@@ -33,7 +34,8 @@ export async function removeProject(
   const revisions = project.revisionCount;
   const orphans = kbs.revdb.removeProject(id).filter((h) => !kbs.configs.usesKconfigHash(h));
   for (const h of orphans) kbs.bundles.remove(h);
-  const refs = await kbs.gitref.removeRefs(id);
+  let refs = await kbs.gitref.removeRefs(id);
+  for (const e of project.externals) refs += await kbs.gitref.removeRefs(externalRefId(id, e.name));
   kbs.projects.remove(id, { removed: true });
   return { refs, revisions, bundles: orphans.length, configsKept: underived.length };
 }

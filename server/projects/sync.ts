@@ -13,6 +13,8 @@ import type { KconfigBundleStore } from "../revdb/bundles";
 import { indexProject } from "../revdb/indexer";
 import type { RevDb } from "../revdb/revdb";
 import { missingSources } from "./kconfig-sources";
+import { externalEntries, resolveExternal, type External } from "./externals";
+import type { KconfigEntry } from "../revdb/kconfig-tree";
 import { entryIn } from "../core/recipe";
 import { lockHolderAlive, type Project, type ProjectRegistry } from "./registry";
 
@@ -154,7 +156,8 @@ export class SyncService {
       const refs = fetched.refs ?? (await gitref.refs(id));
       // Imported trees were checked for the entry file before their commit was made.
       if (project.upstream.kind === "git") await this.checkEntry(project, refs);
-      const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, refs, onProgress: (p) => progress({ phase: "index", ...p }) });
+      const externals = await this.externals(project);
+      const indexed = await indexProject({ db: this.deps.db, gitref, projectId: id, recipe: project.recipe, refs, externals, onProgress: (p) => progress({ phase: "index", ...p }) });
       const hashes = revdb.hashes(id);
       const missing = revdb.namedHashes(id, BUNDLES_AT_SYNC).filter((h) => !bundles.has(h)).map((hash) => {
         const entries = revdb.treeEntries(hash);
@@ -226,6 +229,21 @@ export class SyncService {
     projects.setSourceHash(project.id, sourceHash);
     progress({ phase: "fetch", done: 1, total: 1 });
     return { skippedRefs: [] };
+  }
+
+  /** Fetch the project's external trees, resolve their revisions again (a branch moves) and return their kconfig entries. */
+  private async externals(project: Project): Promise<KconfigEntry[]> {
+    if (!project.externals.length) return [];
+    const resolved: External[] = [];
+    for (const ext of project.externals) {
+      try {
+        resolved.push(await resolveExternal(this.deps.gitref, project.id, project.recipe, ext));
+      } catch (e) {
+        throw e instanceof KbsError ? new SyncError(e.message) : e;
+      }
+    }
+    this.deps.projects.setExternals(project.id, resolved);
+    return externalEntries(this.deps.gitref, project.recipe, resolved);
   }
 
   /** The head revision's kconfig tree must have every file its Kconfig files source: else name the first few. */

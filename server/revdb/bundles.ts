@@ -120,13 +120,15 @@ export class KconfigBundleStore {
   async build(trees: Array<{ hash: string; entries: KconfigEntry[] }>, extraFiles: Record<string, string>, onBundle?: (done: number) => void): Promise<number> {
     const todo = trees.filter((t) => !fs.existsSync(this.file(t.hash)));
     if (!todo.length) return 0;
-    const blobs = await readBlobs(this.gitDir, todo.flatMap((t) => t.entries.filter((e) => !e.extra).map((e) => e.blob)));
+    // A recipe's extra file comes from its text; everything else (the tree's files, external trees' files) from git.
+    const fromText = (e: KconfigEntry) => e.extra === true && Object.hasOwn(extraFiles, e.path);
+    const blobs = await readBlobs(this.gitDir, todo.flatMap((t) => t.entries.filter((e) => !fromText(e)).map((e) => e.blob)));
     fs.mkdirSync(this.dir, { recursive: true });
     let written = 0;
     for (const [i, { hash, entries }] of todo.entries()) {
       const tar: TarWriteEntry[] = entries.map((e) => {
-        const data = e.extra ? Buffer.from(extraFiles[e.path] ?? "") : blobs.get(e.blob)!;
-        if (e.extra && gitBlobId(data) !== e.blob) throw new Error(`the recipe's extra file ${e.path} changed since indexing; sync again`);
+        const data = fromText(e) ? Buffer.from(extraFiles[e.path]!) : blobs.get(e.blob)!;
+        if (fromText(e) && gitBlobId(data) !== e.blob) throw new Error(`the recipe's extra file ${e.path} changed since indexing; sync again`);
         return e.mode === "120000" ? { path: e.path, type: "symlink", mode: 0o777, linkname: data.toString("utf8") } : { path: e.path, type: "file", mode: e.mode === "100755" ? 0o755 : 0o644, data };
       });
       const buf = writeTar(tar);

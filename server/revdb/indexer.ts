@@ -91,6 +91,8 @@ export async function indexProject(opts: {
   recipe: Recipe;
   /** the project's refs, when the caller has just read them */
   refs?: ProjectRef[];
+  /** The project's external trees' kconfig files (projects/externals.ts): added to every commit's tree as the recipe's extras are. */
+  externals?: KconfigEntry[];
   onProgress?: (p: IndexProgress) => void;
 }): Promise<IndexResult> {
   const { db, gitref, projectId: id, recipe } = opts;
@@ -98,7 +100,8 @@ export async function indexProject(opts: {
   const state = db.prepare("SELECT recipe_fingerprint, tags_fingerprint FROM revdb_state WHERE project = ?").get(id) as
     | { recipe_fingerprint: string; tags_fingerprint: string }
     | undefined;
-  const recipeFp = recipeFingerprint(recipe);
+  const externals = opts.externals ?? [];
+  const recipeFp = recipeFingerprint(recipe, externals);
   const full = !state || state.recipe_fingerprint !== recipeFp;
   const oldTips = full
     ? []
@@ -131,7 +134,7 @@ export async function indexProject(opts: {
   // kconfig trees, parents first. A tree is kept in memory only while a commit still to
   // come has its commit as first parent; the index keeps each commit's hash.
   const matches = pathMatcher(recipe.kconfigPaths);
-  const extras = extraEntries(recipe);
+  const extras = [...extraEntries(recipe), ...externals];
   const hashOf = new Map<string, string>();
   const live = new Map<string, SerialTree>();
   const children = new Map<string, number>();

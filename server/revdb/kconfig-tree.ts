@@ -64,11 +64,11 @@ export function kconfigHash(entries: KconfigEntry[]): string {
   return h.digest("hex");
 }
 
-/** A short, stable id of what makes a recipe's hashes (paths + extras): a change means re-indexing. */
-export function recipeFingerprint(recipe: Pick<Recipe, "kconfigPaths" | "extraFiles">): string {
+/** A short, stable id of what makes a project's hashes (paths + extras + external trees' entries): a change means re-indexing. */
+export function recipeFingerprint(recipe: Pick<Recipe, "kconfigPaths" | "extraFiles">, externals: KconfigEntry[] = []): string {
   return crypto
     .createHash("sha256")
-    .update(JSON.stringify([recipe.kconfigPaths, Object.entries(recipe.extraFiles).sort()]))
+    .update(JSON.stringify([recipe.kconfigPaths, Object.entries(recipe.extraFiles).sort(), ...(externals.length ? [externals.map((e) => [e.path, e.mode, e.blob])] : [])]))
     .digest("hex")
     .slice(0, 16);
 }

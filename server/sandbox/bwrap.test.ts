@@ -5,7 +5,9 @@ import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { tmpDir } from "../../test/helpers/tmp";
 import { loadSettings } from "../core/settings";
-import { createBackend } from "./service";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { createBackend, createSandboxService } from "./service";
 import { pidsOfUid } from "./procs";
 import { outputUntilExit, resizeProbe, until } from "../../test/helpers/sandbox";
 import type { LaunchJob } from "./types";
@@ -17,6 +19,26 @@ const live: Array<{ kill(): Promise<void> }> = [];
 afterAll(async () => void (await Promise.all(live.map((s) => s.kill()))));
 
 describe("bwrap run", () => {
+  it("has the network only for a run that asks for it, and the service refuses that unless the operator allowed it", async () => {
+    const server = http.createServer((_req, res) => res.end("reached\n"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const get = (network: boolean) => backend.run({ image: "build-kernel", argv: ["/usr/bin/wget", "-q", "-T", "5", "-t", "1", "-O", "-", url], network, timeoutMs: 30_000 });
+      const withNet = await get(true);
+      expect(withNet.stdout.toString(), withNet.stderr.toString()).toBe("reached\n");
+      expect((await get(false)).code).not.toBe(0);
+      const service = await createSandboxService({ ...loadSettings({ KBS_DATA_DIR: dataDir, KBS_POOL_SIZE: "0" }) });
+      try {
+        await expect(service.run({ image: "build-kernel", argv: ["/bin/true"], network: true })).rejects.toThrow(/KBS_FETCH_NETWORK=1/);
+      } finally {
+        await service.close();
+      }
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it("runs a command with the fixed env, a tmpfs /work and its exit code", async () => {
     const r = await backend.run({
       image: "menuconfig",

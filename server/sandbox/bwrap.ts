@@ -16,6 +16,8 @@ import { GUEST_IN, GUEST_OUT, GUEST_STUB } from "../core/guest-paths";
 
 const BWRAP = "/usr/bin/bwrap";
 const SECCOMP = seccompFilter();
+/** What a networked run needs of the host's /etc: name resolution and the CA certificates. */
+const NETWORK_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates", "/etc/wgetrc"];
 
 export interface BwrapOptions {
   /** Where per-sandbox host dirs (in/, out/, passwd) are made: `<dataDir>/sandboxes`. */
@@ -70,7 +72,7 @@ export class BwrapBackend implements SandboxBackend {
     try {
       const collector = req.collect && new OutputCollector(req.collect);
       const argv = collector ? collector.guestArgv(req.argv) : req.argv;
-      const args = this.args(host, req, { argv, cwd: req.cwd ?? "/work", newSession: true, outInWork: !!collector });
+      const args = this.args(host, req, { argv, cwd: req.cwd ?? "/work", newSession: true, outInWork: !!collector, network: req.network });
       const result = await runChild("/bin/sh", this.withSeccomp(host, args), req, (pid) => this.killTree(pid, host), collector?.io() ?? {});
       return collector ? { ...result, collected: await collector.result() } : result;
     } finally {
@@ -174,23 +176,26 @@ export class BwrapBackend implements SandboxBackend {
   private args(
     host: HostSide,
     req: SandboxRequest,
-    job: { argv: string[]; cwd: string; newSession: boolean; stub?: boolean; outInWork?: boolean },
+    job: { argv: string[]; cwd: string; newSession: boolean; stub?: boolean; outInWork?: boolean; network?: boolean },
   ): string[] {
     const image = getImage(req.image);
     const limits = limitsOf(req);
     const a: string[] = [];
+    // The network only for a run that asks for it (a fetch stage), which the sandbox service allowed.
+    const network = job.network === true;
     if (this.opts.uids) {
       // Privileged bwrap, no user namespace: the job becomes the sandbox uid through setpriv.
-      a.push("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try");
+      a.push("--unshare-ipc", "--unshare-pid", ...(network ? [] : ["--unshare-net"]), "--unshare-uts", "--unshare-cgroup-try");
       a.push("--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP");
     } else {
-      a.push("--unshare-all", "--unshare-user", "--disable-userns");
+      a.push("--unshare-all", ...(network ? ["--share-net"] : []), "--unshare-user", "--disable-userns");
     }
     if (req.hostname) a.push("--hostname", req.hostname);
     a.push("--die-with-parent");
     if (job.newSession) a.push("--new-session");
     a.push("--perms", "0755", "--dir", "/etc");
     for (const dir of image.bwrap.roBinds) a.push("--ro-bind-try", dir, dir);
+    if (network) for (const file of NETWORK_FILES) a.push("--ro-bind-try", file, file);
     a.push("--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin");
     a.push("--proc", "/proc", "--dev", "/dev");
     a.push("--ro-bind", path.join(host.dir, "passwd"), "/etc/passwd", "--ro-bind", path.join(host.dir, "group"), "/etc/group");

@@ -114,10 +114,10 @@ export class EngineBackend implements SandboxBackend {
     return sandbox;
   }
 
-  private flags(name: string, req: SandboxRequest, binds: Bind[]): string[] {
+  private flags(name: string, req: SandboxRequest & { network?: boolean }, binds: Bind[]): string[] {
     const l = limitsOf(req);
     const f = [
-      "--name", name, "--network=none", "--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges",
+      "--name", name, req.network ? "--network=bridge" : "--network=none", "--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges",
       "--user", "1000:1000", "--ipc=none", "--pids-limit", String(l.processes), "--memory", String(l.memoryBytes),
       "--ulimit", `cpu=${l.cpuSeconds}:${l.cpuSeconds}`, "--ulimit", `fsize=${l.fileSizeBytes}:${l.fileSizeBytes}`,
       "--ulimit", `nofile=${l.openFiles}:${l.openFiles}`, "--ulimit", "core=0:0",

@@ -78,6 +78,7 @@ export class QemuBackend implements SandboxBackend {
 
   async run(req: RunRequest): Promise<RunResult> {
     getImage(req.image);
+    if (req.network) throw new Error("the qemu backend gives its guests no network device, so it cannot run a fetch stage with network; use bwrap, docker or podman, or put the sources in the download cache");
     const id = newSandboxId();
     const dir = path.join(this.opts.dir, id);
     fs.mkdirSync(dir, { recursive: true });

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { defaultStagingRoot, type SandboxSettings, type Settings } from "../core/settings";
+import { KbsError } from "../core/errors";
 import { BwrapBackend } from "./bwrap";
 import { EngineBackend } from "./docker";
 import { QemuBackend } from "./qemu";
@@ -52,9 +53,11 @@ class Service implements SandboxService {
   constructor(
     readonly backend: SandboxBackend,
     readonly pool: SandboxPool,
+    private readonly allowNetwork: boolean,
   ) {}
 
   async run(req: RunRequest): Promise<RunResult> {
+    if (req.network && !this.allowNetwork) throw new KbsError("forbidden", "network_not_allowed", "A sandbox run asked for the network, which this server does not allow; an operator allows it for fetch stages with KBS_FETCH_NETWORK=1.");
     const ac = new AbortController();
     const onAbort = () => ac.abort();
     req.signal?.addEventListener("abort", onAbort, { once: true });
@@ -89,5 +92,5 @@ export async function createSandboxService(settings: Settings): Promise<SandboxS
     idleMs: s.poolIdleMs,
     spawnConcurrency: s.spawnConcurrency,
   });
-  return new Service(backend, pool);
+  return new Service(backend, pool, s.allowNetwork);
 }

@@ -3,7 +3,8 @@
  * Everything that runs project code goes through it: menuconfig sessions (a warm
  * sandbox with a pty), olddefconfig/savedefconfig (run to completion), builds.
  *
- * Inside every sandbox: no network; read-only system; `/work` is a size-limited
+ * Inside every sandbox: no network (unless a run asks for it with `network` and the
+ * operator allowed it: a recipe's fetch stage only); read-only system; `/work` is a size-limited
  * writable tmpfs (the cwd by default); `HOME=/work/.home`; fixed env
  * (`TERM=xterm-256color`, `LANG=C.UTF-8`, `PATH=/usr/bin:/bin`) plus what the request adds;
  * only the binds the request names are visible from the host; rlimits applied;
@@ -63,6 +64,12 @@ export interface RunRequest extends SandboxRequest {
    * writable from the sandbox for this.
    */
   collect?: { into: string; maxBytes: number; maxFiles?: number };
+  /**
+   * The host's network, with its resolver and CA certificates (a recipe's fetch stage:
+   * downloading sources). Refused by the sandbox service unless the operator set
+   * KBS_FETCH_NETWORK=1; nothing else asks for it.
+   */
+  network?: boolean;
 }
 
 export interface RunResult {
