@@ -11,6 +11,7 @@ import { addProject, api, buildTestEnv, saveConfig, waitBuild } from "./helpers/
 import { newSession } from "./helpers/sessions";
 import { TerminalClient } from "./helpers/terminal";
 import { tmpDir } from "./helpers/tmp";
+import { until } from "./helpers/sandbox";
 
 /**
  * What a sandbox leaves behind is untrusted. Every attack here comes in through a config
@@ -149,7 +150,9 @@ describe("a hostile build or session cannot reach past its sandbox through what 
     );
     const a = await build("fw", plant);
     expect(a.state).toBe("succeeded");
-    // Only ccache-shaped entries were merged, into fw's own scope; no config file anywhere.
+    // Only ccache-shaped entries are merged (after the build is recorded), into fw's own scope; no config file anywhere.
+    const merged = () => walk(path.join(dataDir, "ccache")).filter((f) => f.endsWith("/00/aaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    await until(() => merged().length > 0, "the build's ccache entries merged");
     const files = walk(path.join(dataDir, "ccache"));
     expect(files.filter((f) => /ccache\.conf$|planted$/.test(f))).toEqual([]);
     const fake = files.filter((f) => f.endsWith("/00/aaaaaaaaaaaaaaaaaaaaaaaaaa"));

@@ -19,6 +19,7 @@ import { StepClock } from "./timings";
 import { toolchainVersions } from "./toolchains";
 import { prepareWorkTree } from "./worktree";
 import type { Finish } from "./store";
+import { log as serverLog } from "../core/log";
 import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
 
 const MB = 1024 * 1024;
@@ -126,6 +127,8 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
         return failed;
       }
     }
+    // The previous build of this scope may still be merging its objects (mergeLater): wait, so this one reads them all.
+    if (!opts.verify) await ctx.ccache.ready(ccacheScope);
     const cache = opts.verify ? undefined : ctx.ccache.forBuild(ccacheScope, inDir);
     if (opts.verify) say("verify: a fresh work tree, ccache off; the outputs are compared with the build's");
     clock.mark("sandbox");
@@ -195,11 +198,13 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       return { state: "failed", failedStep: "artifacts", errorSummary: msg };
     }
     if (cache) {
-      const added = await ctx.ccache.merge(ccacheScope, path.join(outDir, CCACHE_OUTPUT_DIR)).catch((e: Error) => {
-        say(`compiler cache not kept: ${e.message}`);
-        return 0;
+      // After the build is recorded: the merge is kbs's bookkeeping, not part of the build.
+      const id = build.id;
+      ctx.ccache.mergeLater(ccacheScope, path.join(outDir, CCACHE_OUTPUT_DIR), `${jobDir}-ccache`, (added, e) => {
+        if (e) serverLog.warn({ err: e, build: id }, "compiler cache: this build's new objects were not kept");
+        else if (added) serverLog.debug({ build: id, bytes: added }, "compiler cache: kept this build's new objects for the project's later builds from the same client");
       });
-      if (added) say(`compiler cache: kept ${(added / MB).toFixed(1)} MB of new objects for this project's later builds from the same client`);
+      say("compiler cache: this build's new objects go into the cache of this project and client once the build is recorded");
     }
     const finishedAt = new Date();
     const manifest: Manifest = {

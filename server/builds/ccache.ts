@@ -19,6 +19,16 @@ const SIZE_FILE = ".kbs-size";
 const LOCAL_ENTRY = /^([0-9a-f])\/([0-9a-f])\/([0-9a-z]{8,80})[RM]$/;
 
 /**
+ * kbs's ccache.conf. Settings that cannot change the output: no base_dir (it rewrites paths on
+ * the compiler's command line), compilers checked by content. `depend_mode`: a miss does not run
+ * the preprocessor a second time to key the result, the key comes from the compiler's own -MD
+ * dependency list (Klipper's CFLAGS and Linux's -Wp,-MMD have it; a compile without -MD falls back
+ * to the preprocessor mode), which cuts a cold cache's cost from about a fifth of Klipper's compile
+ * CPU to a twelfth (measured in docs/DESIGN-NOTES.md). The compile itself is the same command either way.
+ */
+const CCACHE_CONF = "max_size = 2G\numask = 022\ncompiler_check = content\ndepend_mode = true\n";
+
+/**
  * The compiler cache, under the rule that no state one build writes is trusted by another:
  *
  * - a cache is shared only between builds of the same requester (client) and project, of
@@ -50,8 +60,7 @@ export class CompilerCache {
 
   /** Binds and env for a build in `scope`; `inDir` (bound at /kbs/in) gets kbs's ccache.conf. */
   forBuild(scope: string, inDir: string): { binds: Bind[]; env: Record<string, string> } {
-    // Settings that cannot change the output: no base_dir (it rewrites paths on the compiler's command line), compilers checked by content.
-    fs.writeFileSync(path.join(inDir, CONFIG_NAME), "max_size = 2G\numask = 022\ncompiler_check = content\n", { mode: 0o644 });
+    fs.writeFileSync(path.join(inDir, CONFIG_NAME), CCACHE_CONF, { mode: 0o644 });
     const shared = fs.existsSync(scope);
     return {
       binds: shared ? [{ host: scope, guest: SHARED_GUEST }] : [],
@@ -61,6 +70,42 @@ export class CompilerCache {
         ...(shared ? { CCACHE_REMOTE_STORAGE: `file:${SHARED_GUEST}|read-only` } : {}),
       },
     };
+  }
+
+  /** Merges under way, per scope: one at a time per scope (its size file), and the next build of a scope waits for them. */
+  private readonly merging = new Map<string, Promise<void>>();
+
+  /**
+   * Merge a build's new objects after the build is recorded, off its critical path (a local
+   * build pays no merge): `collected` is moved to `spool` (a fresh name in the same file system,
+   * under the build work root whose stale entries the janitor removes) at once, so the build's
+   * job dir can go; the merge then runs in the background and removes it. `ready(scope)` waits
+   * for it, so the next build of the scope reads every object; `settled()` at shutdown.
+   */
+  mergeLater(scope: string, collected: string, spool: string, onDone: (added: number, error?: Error) => void): void {
+    if (!fs.existsSync(collected)) return;
+    fs.renameSync(collected, spool);
+    const job = (this.merging.get(scope) ?? Promise.resolve())
+      .then(() => this.merge(scope, spool))
+      .then(
+        (added) => onDone(added),
+        (e: Error) => onDone(0, e),
+      )
+      .finally(() => fs.promises.rm(spool, { recursive: true, force: true }));
+    this.merging.set(scope, job);
+    void job.finally(() => {
+      if (this.merging.get(scope) === job) this.merging.delete(scope);
+    });
+  }
+
+  /** Resolves once no merge into `scope` is under way. */
+  async ready(scope: string): Promise<void> {
+    await this.merging.get(scope)?.catch(() => undefined);
+  }
+
+  /** Resolves once every merge under way has finished. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.merging.values()].map((p) => p.catch(() => undefined)));
   }
 
   /**

@@ -375,5 +375,6 @@ export class BuildService {
     for (const v of this.verifying.values()) v.ac.abort();
     await Promise.all([...this.verifying.values()].map((v) => v.job));
     await this.queue.close();
+    await this.ccache.settled();
   }
 }

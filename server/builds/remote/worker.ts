@@ -301,6 +301,7 @@ export class RemoteWorker {
     clearInterval(this.heartbeat);
     for (const ac of this.running.values()) ac.abort();
     await this.worker?.close();
+    await this.ccache.settled();
     this.connection?.disconnect();
   }
 }
