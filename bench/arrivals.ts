@@ -51,8 +51,9 @@ export interface ArrivalFigures {
  * Issue 19's arrival patterns on one tree, through a `kbs serve` that primes (a fresh
  * one, right after the project's sync): the first session after the sync, then (once the
  * tree's primed session drew) `n` sessions back to back — each opened as the previous
- * one drew and closed, five maintainers one after another — then `n` sessions
- * `spacedMs` apart. Hits and misses are the primer's, from /metrics.
+ * one drew and closed, five maintainers one after another — then, once the primer
+ * has launched what that burst's demand asks for, the same burst again; then `n`
+ * sessions `spacedMs` apart. Hits and misses are the primer's, from /metrics.
  */
 export async function arrivalPatterns(url: string, project: string, rev: string, o: { n: number; spacedMs: number; log(m: string): void }): Promise<ArrivalFigures> {
   const primed = `kbs_sessions_primed{project="${project}"}`;

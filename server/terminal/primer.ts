@@ -10,6 +10,12 @@ const hits = counter("kbs_sessions_primed_hits_total", "session starts that coul
 const misses = counter("kbs_sessions_primed_misses_total", "session starts that could take a primed session and found none, by project", ["project"]);
 const wantGauge = gauge("kbs_sessions_primed_wanted", "primed sessions each hot tree's recent demand asks for (within the memory budget), summed by project", ["project"]);
 
+/** A session start on a tree: when, and whether it found no primed session ready (a miss, or it waited for a launching one). */
+interface Arrival {
+  at: number;
+  short: boolean;
+}
+
 /** One primed session of a tree: launching, or drawn and waiting to be handed over. */
 interface Primed {
   session: Session | undefined;
@@ -65,7 +71,8 @@ const MAX_LAUNCHING = Math.max(1, os.availableParallelism());
  * for, most recent first, at most `trees`), so the next session for a tree is an
  * already-drawn frontend instead of a fresh Kconfig parse. How many per tree follows its
  * demand: the most session starts that came within one replacement time of each other in
- * the last minutes (each needs its own primed session), at least one; within the memory
+ * the last minutes (each needs its own primed session), at least one, plus the starts on
+ * the hot tree that found none ready; within the memory
  * budget, measured per tree. A start that finds none ready takes one that is launching
  * (it has a head start on a fresh one). Priming runs in the background, only once
  * started (`kbs serve`).
@@ -73,7 +80,7 @@ const MAX_LAUNCHING = Math.max(1, os.availableParallelism());
 export class Primer {
   private readonly hot = new Map<string, HotTree>();
   /** Demand per tree key, also before the tree is hot (starts at once all look it up before the first marks it hot). */
-  private readonly arrivals = new Map<string, number[]>();
+  private readonly arrivals = new Map<string, Arrival[]>();
   private started = false;
   private closed = false;
 
@@ -91,9 +98,12 @@ export class Primer {
   async take(key: string, project: string): Promise<Session | undefined> {
     if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
-    this.arrivalsOf(key).push(Date.now());
+    // A start on a cold tree is no shortfall: nothing was primed for it to find.
+    const arrival: Arrival = { at: Date.now(), short: tree !== undefined };
+    this.arrivalsOf(key).push(arrival);
     const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
     if (tree && ready) {
+      arrival.short = false;
       this.remove(tree, ready);
       hits.inc({ project });
       handovers.inc();
@@ -147,30 +157,33 @@ export class Primer {
     await Promise.all(sessions.map((s) => s.end("shutdown")));
   }
 
-  private arrivalsOf(key: string): number[] {
+  private arrivalsOf(key: string): Arrival[] {
     let list = this.arrivals.get(key);
     if (!list) {
       list = [];
       this.arrivals.set(key, list);
     }
     const now = Date.now();
-    while (list.length && now - list[0]! > DEMAND_WINDOW_MS) list.shift();
+    while (list.length && now - list[0]!.at > DEMAND_WINDOW_MS) list.shift();
     return list;
   }
 
   /**
    * Primed sessions the tree's demand asks for: the most starts in the window that came
-   * within one replacement time (the delay before priming, then a launch) of each other.
+   * within one replacement time (the delay before priming, then a launch) of each other,
+   * plus the starts that found none ready. Those came later than they would have had one
+   * been ready (each waited for a fresh parse), so a burst served short looks slower than
+   * it was; counting them, the next such burst finds enough ready.
    */
   private demand(key: string, tree: HotTree): number {
     const arrivals = this.arrivalsOf(key);
     const replaceMs = this.opts.delayMs + tree.primeMs;
     let most = 1;
     for (let i = 0, j = 0; j < arrivals.length; j++) {
-      while (arrivals[j]! - arrivals[i]! > replaceMs) i++;
+      while (arrivals[j]!.at - arrivals[i]!.at > replaceMs) i++;
       most = Math.max(most, j - i + 1);
     }
-    return most;
+    return most + arrivals.filter((a) => a.short).length;
   }
 
   /** The demand, cut to what the memory budget leaves beside every other hot tree's primed sessions (one each at least). */
