@@ -37,6 +37,8 @@ interface HotTree {
   /** Memory one primed session of this tree holds, measured (MB). */
   memoryMB: number;
   want: number;
+  /** A primed session was launched for it (since it went hot). */
+  launched: boolean;
   /** A top-up is scheduled. */
   scheduled: boolean;
 }
@@ -98,8 +100,8 @@ export class Primer {
   async take(key: string, project: string): Promise<Session | undefined> {
     if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
-    // A start on a cold tree is no shortfall: nothing was primed for it to find.
-    const arrival: Arrival = { at: Date.now(), short: tree !== undefined };
+    // A start before the tree was ever primed is no shortfall: nothing could have been ready.
+    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched };
     this.arrivalsOf(key).push(arrival);
     const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
     if (tree && ready) {
@@ -139,7 +141,7 @@ export class Primer {
   /** A session was started for `key`: the tree is hot (most recent), and is topped up to its demand. */
   used(key: string, project: string, prime: HotTree["prime"]): void {
     if (!this.started || this.closed) return;
-    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, scheduled: false };
+    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, scheduled: false };
     this.hot.delete(key);
     this.hot.set(key, tree);
     for (const [k, t] of this.hot) {
@@ -217,6 +219,7 @@ export class Primer {
   private async launch(key: string, tree: HotTree): Promise<void> {
     const p: Primed = { session: undefined, started: Date.now(), ready: false, claim: undefined, idleTimer: undefined };
     tree.primes.push(p);
+    tree.launched = true;
     let readyEarly = false;
     const onReady = () => {
       if (!p.session) return void (readyEarly = true);
