@@ -14,6 +14,8 @@ const wantGauge = gauge("kbs_sessions_primed_wanted", "primed sessions each hot 
 interface Arrival {
   at: number;
   short: boolean;
+  /** It got no primed session at all and started a fresh one. */
+  missed: boolean;
 }
 
 /** One primed session of a tree: launching, or drawn and waiting to be handed over. */
@@ -101,11 +103,12 @@ export class Primer {
     if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
     // A start before the tree was ever primed is no shortfall: nothing could have been ready.
-    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched };
+    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: true };
     this.arrivalsOf(key).push(arrival);
     const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
     if (tree && ready) {
       arrival.short = false;
+      arrival.missed = false;
       this.remove(tree, ready);
       hits.inc({ project });
       handovers.inc();
@@ -133,6 +136,7 @@ export class Primer {
       misses.inc({ project });
       return undefined;
     }
+    arrival.missed = false;
     hits.inc({ project });
     handovers.inc();
     return session;
@@ -148,7 +152,10 @@ export class Primer {
       if (this.hot.size <= this.opts.trees) break;
       this.drop(k, t);
     }
-    this.schedule(key, tree, this.opts.delayMs);
+    // A start that found nothing ready is parsing its tree now: priming waits about as long as
+    // a launch takes, so the two do not split the cores (a Linux parse is seconds).
+    const missed = this.arrivals.get(key)?.at(-1)?.missed ?? false;
+    this.schedule(key, tree, this.opts.delayMs + (missed ? tree.primeMs : 0));
   }
 
   async close(): Promise<void> {
