@@ -90,7 +90,7 @@ export const suite: BenchSuite = async (ctx) => {
     const costMs = await redrawCost(kbs, ctx.quick ? 40 : 100);
     const cores = os.availableParallelism();
     const ceiling = Math.floor(cores / ((costMs / 1000) * KEYS_PER_SEC));
-    const sizes = ctx.quick ? [1, 5, 10] : [1, 2, 5, 10, 20, 30, 40, 60, 80, 100];
+    const sizes = ctx.quick ? [1, 5, 10] : [1, 2, 5, 10, 20, 30, 40, 60, 80, 100, 150, 200, 300];
     let capacity = 0;
     const levels: string[] = [];
     let worst: number[] = [];
