@@ -5,6 +5,7 @@ import { markdownTable, textTable } from "./report";
 import { runBench, summarise } from "./runner";
 import { stats } from "./stats";
 import { parseTarget } from "./target";
+import { LINUX_6_1_SIZE, writeLinuxSizedTree } from "../test/fixtures/fake-linux";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -104,6 +105,26 @@ describe("kbs bench command", () => {
       expect(JSON.parse(fs.readFileSync(path.join(dir, "b.json"), "utf8")).figures).toHaveLength(1);
       expect(fs.readFileSync(path.join(dir, "b.md"), "utf8")).toContain("| project |");
       expect(fs.readFileSync(path.join(dir, "b.svg"), "utf8")).toMatch(/^<svg /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the Linux-sized fixture", () => {
+  it("has Linux 6.1's Kconfig size, and the tree's own make olddefconfig parses all of it", { timeout: 120_000 }, () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kbs-linux-sized-"));
+    try {
+      writeLinuxSizedTree(dir, LINUX_6_1_SIZE);
+      const kconfigs = spawnSync("sh", ["-c", "find . -name 'Kconfig*' | wc -l; cat $(find . -name 'Kconfig*') | grep -cE '^(menu)?config '"], { cwd: dir, encoding: "utf8" }).stdout.split("\n").map(Number);
+      expect(kconfigs[0]).toBeGreaterThanOrEqual(1700);
+      expect(kconfigs[1]).toBeGreaterThanOrEqual(18_000);
+      const r = spawnSync("make", ["-s", "olddefconfig"], { cwd: dir, encoding: "utf8", timeout: 100_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const config = fs.readFileSync(path.join(dir, ".config"), "utf8");
+      // Symbols from the first and the last generated group are in the written config.
+      expect(config).toMatch(/^CONFIG_GEN_0_0_OPT1=m$/m);
+      expect(config).toMatch(/^CONFIG_GEN_42_19_OPT3=24$/m);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -7,6 +7,8 @@ export interface Proc {
   /** Start time in clock ticks since boot: with the pid, names a process even after pid reuse. */
   start: number;
   rssKB: number;
+  /** User + system CPU time so far, in clock ticks (USER_HZ, 100 a second on Linux). */
+  cpuTicks: number;
   comm: string;
 }
 
@@ -18,7 +20,7 @@ function readProc(pid: number): Proc | undefined {
     const comm = stat.slice(stat.indexOf("(") + 1, close);
     const f = stat.slice(close + 2).split(" ");
     const rssPages = Number(f[21]);
-    return { pid, ppid: Number(f[1]), start: Number(f[19]), rssKB: (rssPages * 4096) / 1024, comm };
+    return { pid, ppid: Number(f[1]), start: Number(f[19]), rssKB: (rssPages * 4096) / 1024, cpuTicks: Number(f[11]) + Number(f[12]), comm };
   } catch {
     return undefined;
   }
@@ -65,4 +67,9 @@ export function treeRssMB(root: number): { rootMB: number; treeMB: number; proce
   const tree = processTree(root);
   const mb = (kb: number) => Math.round((kb / 1024) * 10) / 10;
   return { rootMB: mb(tree[0]?.rssKB ?? 0), treeMB: mb(tree.reduce((s, p) => s + p.rssKB, 0)), processes: tree.length };
+}
+
+/** CPU time (user + system, ms) the processes of a tree have used so far; exited ones are not counted. */
+export function treeCpuMs(root: number): number {
+  return processTree(root).reduce((s, p) => s + p.cpuTicks, 0) * 10;
 }

@@ -22,6 +22,7 @@ export const suites: SuiteEntry[] = [
   { name: "revdb", file: "revdb.ts", about: "index throughput full/incremental, bundle size ratio, revisions query" },
   { name: "sandbox", file: "sandbox.ts", about: "warm claim to first byte, cold spawn, memory per warm sandbox, 100 concurrent" },
   { name: "terminal", file: "terminal.ts", about: "menuconfig first frame warm/cold vs local, keystroke latency, memory per session, save round trip" },
+  { name: "linux-sized", file: "linux-sized.ts", about: "sessions on a Linux-sized kernel tree (1,700 Kconfig files, 19,000 symbols): back to back, 5 s apart, first after sync vs warm unprimed" },
   { name: "builds", file: "builds.ts", about: "cache hit, sandbox overhead vs bare make, ccache rebuild, queue throughput" },
   { name: "builds-large", file: "builds-large.ts", about: "a cold sandboxed build of a Klipper-sized tree (thousands of files, tens of MB) against bare make in a git clone, per step" },
   { name: "symbols", file: "symbols.ts", about: "symbol index time (fake Linux, Klipper-sized), search/lookup latency, history across 300 kconfig trees cold/cached" },
@@ -29,6 +30,7 @@ export const suites: SuiteEntry[] = [
   { name: "vm", file: "vm.ts", about: "VM image size and boot time, Linux figures when the tarball exists" },
   { name: "presets", file: "presets.ts", about: "board preset extraction per revision vs one olddefconfig, cached list, share of fixture board files mapped completely" },
   { name: "load", file: "load.ts", about: "concurrent sessions typing and saving while builds run, through the real server" },
+  { name: "capacity", file: "capacity.ts", about: "sessions typing at a person's rate (2 keys/s, bursts of 10) with keystroke p95 <= 30 ms, beside CPU per redraw and the ceiling" },
   { name: "project", file: "project.ts", about: "with --project ID: session and build figures on a project the operator added" },
 ];
 

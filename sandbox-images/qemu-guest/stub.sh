@@ -1,11 +1,11 @@
 # The warm part of a qemu sandbox: booted and waiting for one launch line on ttyS0
 # (a base64 shell script, or the Python stub's JSON when the image has Python).
-# Control messages on ttyS1: "resize COLS ROWS", "in BYTES" + a tar of /kbs/in (answered "ok").
+# Control messages on ttyS1: "resize COLS ROWS", "in BYTES" + a gzip'd tar of /kbs/in (answered "ok").
 (
   while read -r cmd a b; do
     case "$cmd" in
       resize) stty -F /dev/ttyS0 cols "$a" rows "$b" ;;
-      in) head -c "$a" >/work/.in.tar && tar -x -f /work/.in.tar -C /kbs/in && rm -f /work/.in.tar; echo ok >/dev/ttyS1 ;;
+      in) head -c "$a" >/work/.in.tar && tar -x -z -f /work/.in.tar -C /kbs/in && rm -f /work/.in.tar; echo ok >/dev/ttyS1 ;;
     esac
   done </dev/ttyS1
 ) &

@@ -10,6 +10,14 @@ const hits = counter("kbs_sessions_primed_hits_total", "session starts that coul
 const misses = counter("kbs_sessions_primed_misses_total", "session starts that could take a primed session and found none, by project", ["project"]);
 const wantGauge = gauge("kbs_sessions_primed_wanted", "primed sessions each hot tree's recent demand asks for (within the memory budget), summed by project", ["project"]);
 
+/** A session start on a tree: when, and whether it found no primed session ready (a miss, or it waited for a launching one). */
+interface Arrival {
+  at: number;
+  short: boolean;
+  /** It got no primed session at all and started a fresh one. */
+  missed: boolean;
+}
+
 /** One primed session of a tree: launching, or drawn and waiting to be handed over. */
 interface Primed {
   session: Session | undefined;
@@ -31,6 +39,8 @@ interface HotTree {
   /** Memory one primed session of this tree holds, measured (MB). */
   memoryMB: number;
   want: number;
+  /** A primed session was launched for it (since it went hot). */
+  launched: boolean;
   /** A top-up is scheduled. */
   scheduled: boolean;
 }
@@ -65,7 +75,8 @@ const MAX_LAUNCHING = Math.max(1, os.availableParallelism());
  * for, most recent first, at most `trees`), so the next session for a tree is an
  * already-drawn frontend instead of a fresh Kconfig parse. How many per tree follows its
  * demand: the most session starts that came within one replacement time of each other in
- * the last minutes (each needs its own primed session), at least one; within the memory
+ * the last minutes (each needs its own primed session), at least one, plus the starts on
+ * the hot tree that found none ready; within the memory
  * budget, measured per tree. A start that finds none ready takes one that is launching
  * (it has a head start on a fresh one). Priming runs in the background, only once
  * started (`kbs serve`).
@@ -73,7 +84,7 @@ const MAX_LAUNCHING = Math.max(1, os.availableParallelism());
 export class Primer {
   private readonly hot = new Map<string, HotTree>();
   /** Demand per tree key, also before the tree is hot (starts at once all look it up before the first marks it hot). */
-  private readonly arrivals = new Map<string, number[]>();
+  private readonly arrivals = new Map<string, Arrival[]>();
   private started = false;
   private closed = false;
 
@@ -91,9 +102,13 @@ export class Primer {
   async take(key: string, project: string): Promise<Session | undefined> {
     if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
-    this.arrivalsOf(key).push(Date.now());
+    // A start before the tree was ever primed is no shortfall: nothing could have been ready.
+    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: true };
+    this.arrivalsOf(key).push(arrival);
     const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
     if (tree && ready) {
+      arrival.short = false;
+      arrival.missed = false;
       this.remove(tree, ready);
       hits.inc({ project });
       handovers.inc();
@@ -121,6 +136,7 @@ export class Primer {
       misses.inc({ project });
       return undefined;
     }
+    arrival.missed = false;
     hits.inc({ project });
     handovers.inc();
     return session;
@@ -129,14 +145,17 @@ export class Primer {
   /** A session was started for `key`: the tree is hot (most recent), and is topped up to its demand. */
   used(key: string, project: string, prime: HotTree["prime"]): void {
     if (!this.started || this.closed) return;
-    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, scheduled: false };
+    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, scheduled: false };
     this.hot.delete(key);
     this.hot.set(key, tree);
     for (const [k, t] of this.hot) {
       if (this.hot.size <= this.opts.trees) break;
       this.drop(k, t);
     }
-    this.schedule(key, tree, this.opts.delayMs);
+    // A start that found nothing ready is parsing its tree now: priming waits about as long as
+    // a launch takes, so the two do not split the cores (a Linux parse is seconds).
+    const missed = this.arrivals.get(key)?.at(-1)?.missed ?? false;
+    this.schedule(key, tree, this.opts.delayMs + (missed ? tree.primeMs : 0));
   }
 
   async close(): Promise<void> {
@@ -147,30 +166,33 @@ export class Primer {
     await Promise.all(sessions.map((s) => s.end("shutdown")));
   }
 
-  private arrivalsOf(key: string): number[] {
+  private arrivalsOf(key: string): Arrival[] {
     let list = this.arrivals.get(key);
     if (!list) {
       list = [];
       this.arrivals.set(key, list);
     }
     const now = Date.now();
-    while (list.length && now - list[0]! > DEMAND_WINDOW_MS) list.shift();
+    while (list.length && now - list[0]!.at > DEMAND_WINDOW_MS) list.shift();
     return list;
   }
 
   /**
    * Primed sessions the tree's demand asks for: the most starts in the window that came
-   * within one replacement time (the delay before priming, then a launch) of each other.
+   * within one replacement time (the delay before priming, then a launch) of each other,
+   * plus the starts that found none ready. Those came later than they would have had one
+   * been ready (each waited for a fresh parse), so a burst served short looks slower than
+   * it was; counting them, the next such burst finds enough ready.
    */
   private demand(key: string, tree: HotTree): number {
     const arrivals = this.arrivalsOf(key);
     const replaceMs = this.opts.delayMs + tree.primeMs;
     let most = 1;
     for (let i = 0, j = 0; j < arrivals.length; j++) {
-      while (arrivals[j]! - arrivals[i]! > replaceMs) i++;
+      while (arrivals[j]!.at - arrivals[i]!.at > replaceMs) i++;
       most = Math.max(most, j - i + 1);
     }
-    return most;
+    return most + arrivals.filter((a) => a.short).length;
   }
 
   /** The demand, cut to what the memory budget leaves beside every other hot tree's primed sessions (one each at least). */
@@ -204,6 +226,7 @@ export class Primer {
   private async launch(key: string, tree: HotTree): Promise<void> {
     const p: Primed = { session: undefined, started: Date.now(), ready: false, claim: undefined, idleTimer: undefined };
     tree.primes.push(p);
+    tree.launched = true;
     let readyEarly = false;
     const onReady = () => {
       if (!p.session) return void (readyEarly = true);
