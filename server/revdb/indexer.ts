@@ -145,8 +145,11 @@ export async function indexProject(opts: {
   const commitHash = db.prepare("SELECT kconfig_hash FROM revdb_commits WHERE project = ? AND sha = ?").pluck();
   const fromGit = async (sha: string): Promise<SerialTree> => {
     const t = SerialTree.of((await lsTreeKconfig(gitref.dir, sha, matches)).values(), extras);
-    if (!depthOf.has(t.hash) && storedDepth(db, t.hash) === undefined) toStore.set(t.hash, snapshot(t.hash, t.ownEntries(), extras));
-    depthOf.set(t.hash, storedDepth(db, t.hash) ?? 0);
+    if (!depthOf.has(t.hash)) {
+      const stored = storedDepth(db, t.hash);
+      if (stored === undefined) toStore.set(t.hash, snapshot(t.hash, t.ownEntries(), extras));
+      depthOf.set(t.hash, stored ?? 0);
+    }
     return t;
   };
   /** The tree of a commit this index did not make: from the db on an incremental index, else from git. */
