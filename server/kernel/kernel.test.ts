@@ -2,11 +2,10 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addFixtureProject } from "../../test/fixtures/builds";
-import { startServer, type RunningServer } from "../main";
-import { loadSettings, procEnv } from "../core/settings";
+import type { RunningServer } from "../main";
+import { procEnv } from "../core/settings";
 import type { BuildView, Manifest } from "../builds/types";
-import { api, buildTestEnv, waitBuild } from "../../test/helpers/builds";
+import { api, serveFixtureProject, waitBuild } from "../../test/helpers/builds";
 import { TerminalClient } from "../../test/helpers/terminal";
 import { tmpDir } from "../../test/helpers/tmp";
 import { createFakeLinuxRepo, type FakeLinuxRepo } from "../../test/fixtures/fake-linux";
@@ -25,12 +24,8 @@ describe("kernel defconfigs (recipe linux, fake kernel tree)", () => {
 
   beforeAll(async () => {
     const dir = tmpDir();
-    const dataDir = path.join(dir, "data");
     repo = createFakeLinuxRepo(path.join(dir, "linux"));
-    const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300" };
-    await addFixtureProject(env, "linux", repo.dir, "linux");
-    server = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "1" }), { withNext: false });
-    base = server.url;
+    ({ server, base } = await serveFixtureProject(dir, "linux", repo.dir, "linux"));
   }, 180_000);
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFixtureProject } from "../../test/fixtures/builds";
 import { startServer, type RunningServer } from "../main";
 import { loadSettings, procEnv } from "../core/settings";
-import { api, buildTestEnv, waitBuild } from "../../test/helpers/builds";
+import { api, buildTestEnv, serveFixtureProject, waitBuild } from "../../test/helpers/builds";
 import type { BuildView } from "../builds/types";
 import { TerminalClient } from "../../test/helpers/terminal";
 import { tmpDir } from "../../test/helpers/tmp";
@@ -39,12 +39,8 @@ describe("buildroot recipe (Buildroot-shaped fixture)", () => {
 
   beforeAll(async () => {
     const dir = tmpDir();
-    dataDir = path.join(dir, "data");
     repo = createFakeBuildrootRepo(path.join(dir, "br"));
-    const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300" };
-    await addFixtureProject(env, "br", repo.dir, "buildroot");
-    server = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "1" }), { withNext: false });
-    base = server.url;
+    ({ server, base, dataDir } = await serveFixtureProject(dir, "br", repo.dir, "buildroot"));
   }, 180_000);
 
   afterAll(async () => {

@@ -4,6 +4,8 @@ import path from "node:path";
 import IORedis from "ioredis";
 import { addFixtureProject } from "../fixtures/builds";
 import type { BuildView } from "../../server/builds/types";
+import { loadSettings } from "../../server/core/settings";
+import { startServer, type RunningServer } from "../../server/main";
 import { kbsBin } from "./server";
 
 const root = path.resolve(path.dirname(kbsBin), "..");
@@ -31,6 +33,18 @@ export async function testRedis(db: number): Promise<string> {
 }
 
 /** Register a git repo as project `id` in a data dir and index it (in this process, then closed). */
+/**
+ * A fixture project added with the kbs command to a fresh data dir under `dir`, and a
+ * server on it (API only, one warm sandbox, builds allowed 300 s).
+ */
+export async function serveFixtureProject(dir: string, id: string, repoDir: string, recipe: string): Promise<{ server: RunningServer; base: string; dataDir: string; env: Record<string, string> }> {
+  const dataDir = path.join(dir, "data");
+  const env = { ...buildTestEnv, KBS_DATA_DIR: dataDir, PORT: "0", KBS_BUILD_TIMEOUT_SEC: "300" };
+  await addFixtureProject(env, id, repoDir, recipe);
+  const server = await startServer(loadSettings({ ...env, KBS_POOL_SIZE: "1" }), { withNext: false });
+  return { server, base: server.url, dataDir, env };
+}
+
 export const addProject = (dataDir: string, id: string, repoDir: string) => addFixtureProject({ ...buildTestEnv, KBS_DATA_DIR: dataDir }, id, repoDir);
 
 export async function api<T = unknown>(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
