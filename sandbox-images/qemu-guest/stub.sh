@@ -1,11 +1,20 @@
 # The warm part of a qemu sandbox: booted and waiting for one launch line on ttyS0
 # (a base64 shell script, or the Python stub's JSON when the image has Python).
-# Control messages on ttyS1: "resize COLS ROWS", "in BYTES" + a gzip'd tar of /kbs/in (answered "ok").
+# Control messages on ttyS1: "resize COLS ROWS"; "in BYTES": the first BYTES of the in-drive
+# (/dev/nvme0n1) are a tar of /kbs/in (answered "ok" once unpacked, else "failed").
+IN_DRIVE=/dev/nvme0n1
+take_in() {
+  # The disk is probed asynchronously at boot: wait for it (at most ~10 s).
+  n=0
+  while [ ! -b "$IN_DRIVE" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+  # What the partition scan read at boot is cached from before the host wrote the tar.
+  blockdev --flushbufs "$IN_DRIVE" && head -c "$1" "$IN_DRIVE" | tar -x -f - -C /kbs/in
+}
 (
   while read -r cmd a b; do
     case "$cmd" in
       resize) stty -F /dev/ttyS0 cols "$a" rows "$b" ;;
-      in) head -c "$a" >/work/.in.tar && tar -x -z -f /work/.in.tar -C /kbs/in && rm -f /work/.in.tar; echo ok >/dev/ttyS1 ;;
+      in) if take_in "$a"; then echo ok; else echo failed; fi >/dev/ttyS1 ;;
     esac
   done </dev/ttyS1
 ) &

@@ -139,6 +139,7 @@ export class QemuBackend implements SandboxBackend {
     fs.mkdirSync(outDir, { recursive: true });
     claimDir(dir);
     const initrd = path.join(dir, "initrd");
+    const inDrive = new InDrive(path.join(dir, "in.img"), req.workSizeBytes ?? DEFAULT_WORK_SIZE);
     const python = usesPython(req.image);
     const warm = cpio([
       { name: "/kbs/job.env", mode: 0o644, type: "file", data: this.jobEnv("warm", req) + (python ? "export KBS_STUB=python\n" : "") },
@@ -153,6 +154,7 @@ export class QemuBackend implements SandboxBackend {
     const args = [
       "-chardev", `socket,id=con,path=${conPath},server=on,wait=on`,
       "-chardev", `socket,id=ctl,path=${ctlPath},server=on,wait=on`,
+      ...inDrive.args(),
       ...this.args(req, initrd, serials),
     ];
     const child = spawnGroup(QEMU, args, { stdio: ["ignore", "ignore", "pipe"], cwd: dir, env: {} as NodeJS.ProcessEnv });
@@ -161,7 +163,7 @@ export class QemuBackend implements SandboxBackend {
     const qemuExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once("exit", (code, signal) => r({ code, signal })));
     let exited = false;
     void qemuExit.then(() => (exited = true));
-    const ctl = new ControlChannel(ctlPath, outDir);
+    const ctl = new ControlChannel(ctlPath, outDir, inDrive);
     const con = connectWhenServed(conPath);
     const ctlUp = ctl.connect();
     const conSock = await Promise.race([con, qemuExit.then(() => null)]);
@@ -328,8 +330,8 @@ export function launchScript(job: LaunchJob): string {
 }
 
 /**
- * The host end of a warm guest's control port (a unix socket qemu serves): sends
- * resize and /kbs/in (a gzip'd tar), receives /kbs/out and the job's exit code.
+ * The host end of a warm guest's control port (a unix socket qemu serves): sends resize
+ * and the length of /kbs/in on the in-drive, receives /kbs/out and the job's exit code.
  */
 class ControlChannel {
   exitCode: number | null = null;
@@ -337,12 +339,16 @@ class ControlChannel {
   private buf = Buffer.alloc(0);
   private expectOut = -1;
   private outSeq = 0;
-  private acks: Array<() => void> = [];
+  private acks: Array<(ok: boolean) => void> = [];
   private work: Promise<unknown> = Promise.resolve();
   private done!: () => void;
   private readonly closedP = new Promise<void>((r) => (this.done = r));
 
-  constructor(private readonly socketPath: string, private readonly outDir: string) {}
+  constructor(
+    private readonly socketPath: string,
+    private readonly outDir: string,
+    private readonly inDrive: InDrive,
+  ) {}
 
   async connect(): Promise<void> {
     const sock = await connectWhenServed(this.socketPath);
@@ -355,16 +361,22 @@ class ControlChannel {
     this.sock?.write(line);
   }
 
+  /**
+   * /kbs/in into the guest: a tar of `dir` written into the sandbox's in-drive, then its
+   * length over the port; the guest reads that many bytes off the disk and unpacks them.
+   */
   async sendDir(dir: string): Promise<void> {
     if (!fs.readdirSync(dir).length) return;
-    // Gzip'd: the serial port is the slow part of a launch under TCG (a few KB/s on a busy
-    // host), and a tree's Kconfig, Python and bytecode shrink 3-4x.
-    const tar = await runProc("tar", ["-c", "-z", "-f", "-", "-C", dir, "."], { timeoutMs: 60_000 });
+    const need = tarSize(dir);
+    if (need > this.inDrive.capacity) {
+      throw new Error(`this session's files (${mib(need)} MiB) are more than a qemu sandbox takes in (${mib(this.inDrive.capacity)} MiB, its work size): this tree needs KBS_SANDBOX=bwrap`);
+    }
+    const tar = await runProc("tar", ["-c", "-f", "-", "-C", dir, "."], { timeoutMs: 60_000, maxOutput: this.inDrive.capacity });
     if (tar.code !== 0) throw new Error(`cannot pack ${dir}: ${tar.stderr.toString().trim()}`);
-    const acked = new Promise<void>((r) => this.acks.push(r));
+    this.inDrive.write(tar.stdout);
+    const acked = new Promise<boolean>((r) => this.acks.push(r));
     this.sock!.write(`in ${tar.stdout.length}\n`);
-    this.sock!.write(tar.stdout);
-    await acked;
+    if (!(await acked)) throw new Error("the qemu guest could not unpack /kbs/in from its drive");
   }
 
   /** Resolves when qemu closed the port and what came through it was handled. */
@@ -412,13 +424,60 @@ class ControlChannel {
       const line = this.buf.subarray(0, nl).toString().trim();
       this.buf = this.buf.subarray(nl + 1);
       const [cmd, arg] = line.split(" ");
-      if (cmd === "ok") this.acks.shift()?.();
+      if (cmd === "ok" || cmd === "failed") this.acks.shift()?.(cmd === "ok");
       else if (cmd === "out") {
         this.expectOut = Number(arg);
         // The guest is untrusted: a size it cannot mean ends the channel rather than growing the buffer.
         if (!Number.isSafeInteger(this.expectOut) || this.expectOut < 0 || this.expectOut > GUEST_OUT_MAX) return this.destroy();
       }
       else if (cmd === "exit") this.exitCode = Number(arg);
+    }
+  }
+}
+
+const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+
+/** What `tar -c` of `dir` takes at most: a header per entry, each file padded to 512 bytes, the end blocks. */
+function tarSize(dir: string): number {
+  let size = 1024;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    // Long names take a GNU long-name header and its block.
+    size += 1536;
+    if (e.isFile()) size += Math.ceil(fs.statSync(path.join(e.parentPath, e.name)).size / 512) * 512;
+  }
+  return size;
+}
+
+/**
+ * How /kbs/in reaches a warm guest: a sparse raw file per sandbox, given to the guest as a
+ * read-only NVMe disk (the cloud kernel builds NVMe in; virtio-blk is a module). At launch
+ * the host writes the tar at its start and sends the length; the guest drops its cached
+ * blocks of the disk (it read the partition table at boot) and reads that many bytes.
+ * The guest cannot write the file; it is removed with the sandbox's dir.
+ */
+class InDrive {
+  readonly capacity: number;
+
+  constructor(
+    private readonly file: string,
+    capacity: number,
+  ) {
+    this.capacity = Math.ceil(capacity / 2 ** 20) * 2 ** 20;
+    fs.writeFileSync(file, "");
+    fs.truncateSync(file, this.capacity);
+  }
+
+  args(): string[] {
+    return ["-drive", `file=${this.file.replace(/,/g, ",,")},if=none,id=kbsin,format=raw,readonly=on`, "-device", "nvme,serial=kbs-in,drive=kbsin"];
+  }
+
+  write(data: Buffer): void {
+    if (data.length > this.capacity) throw new Error(`/kbs/in is ${mib(data.length)} MiB, more than the drive's ${mib(this.capacity)} MiB`);
+    const fd = fs.openSync(this.file, "r+");
+    try {
+      fs.writeSync(fd, data, 0, data.length, 0);
+    } finally {
+      fs.closeSync(fd);
     }
   }
 }
