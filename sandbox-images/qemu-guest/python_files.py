@@ -1,5 +1,5 @@
-"""List the host files the qemu guest needs to run the warm stub, Kconfiglib and
-menuconfig with the system Python: every module they import, every single-file stdlib
+"""List the host files the qemu guest needs to run the warm stub, Kconfiglib,
+menuconfig and compileall with the system Python: every module they import, every single-file stdlib
 module, the encodings package and all of python3-kconfiglib (each with its cached .pyc). Run on the host by kbs; argv[1]
 is the warm stub's directory."""
 
@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, sys.argv[1])
 import warm_stub  # noqa: E402,F401  (its imports are what a session needs)
+import compileall  # noqa: E402,F401  (a tree's Kconfiglib is byte-compiled in a one-shot guest)
 import curses.ascii  # noqa: E402,F401
 import locale  # noqa: E402,F401
 import pkgutil  # noqa: E402,F401

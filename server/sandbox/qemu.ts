@@ -13,6 +13,7 @@ import { alive, waitGone } from "./procs";
 import { runChild } from "./run-child";
 import type { LaunchJob, PoolKey, RunRequest, RunResult, SandboxBackend, SandboxRequest, WarmSandbox } from "./types";
 import { collectTar } from "./untrusted";
+import { InDrive, mib, OutDrive, tarSize } from "./qemu-drives";
 import { ConsoleWarmSandbox, type Console } from "./warm";
 import { log } from "../core/log";
 import { GUEST_IN } from "../core/guest-paths";
@@ -91,14 +92,14 @@ export class QemuBackend implements SandboxBackend {
         { name: "/kbs/job.sh", mode: 0o644, type: "file", data: `cd ${q(req.cwd ?? "/work")} || exit 125\nexec ${req.argv.map(q).join(" ")}\n` },
         { name: "/kbs/stdin", mode: 0o644, type: "file", data: stdin },
       ];
-      if (req.collect) throw new Error("the qemu backend does not hand outputs back from one-shot runs; builds and kconfig jobs need KBS_SANDBOX=bwrap");
       for (const b of req.binds ?? []) {
         checkGuestPath(b.guest);
         if (b.writable) throw new Error(`the qemu backend copies binds in read-only; writable bind "${b.guest}" needs KBS_SANDBOX=bwrap`);
         job.push(...parentDirs(b.guest), ...treeEntries(b.host, b.guest));
       }
       const initrd = path.join(dir, "initrd");
-      fs.writeFileSync(initrd, Buffer.concat([this.baseInitramfs(), cpio(job)]));
+      fs.writeFileSync(initrd, Buffer.concat([this.baseInitramfs(), await this.imageLayer(req.image), cpio(job)]));
+      const outDrive = req.collect && new OutDrive(path.join(dir, "out.img"), req.collect);
       // Node's stdio pipes are socketpairs qemu cannot open by path, so stderr and the exit
       // status come through unix sockets qemu serves (wait=on: it starts once both are connected).
       const errSock = path.join(dir, "err.sock");
@@ -107,6 +108,7 @@ export class QemuBackend implements SandboxBackend {
       const args = [
         "-chardev", `socket,id=err,path=${errSock},server=on,wait=on`,
         "-chardev", `socket,id=status,path=${statusSock},server=on,wait=on`,
+        ...(outDrive ? outDrive.args() : []),
         ...this.args(req, initrd, serials),
       ];
       const stderr = new PassThrough();
@@ -122,7 +124,8 @@ export class QemuBackend implements SandboxBackend {
       });
       const m = /KBS-EXIT (\d+)/.exec(status);
       if (!m && !result.timedOut && qemuSays.trim()) throw new Error(`qemu failed: ${qemuSays.trim().slice(-500)}`);
-      return { ...result, code: m ? Number(m[1]) : result.timedOut ? null : result.code, signal: result.timedOut ? "SIGKILL" : result.signal };
+      const done = { ...result, code: m ? Number(m[1]) : result.timedOut ? null : result.code, signal: result.timedOut ? "SIGKILL" : result.signal };
+      return outDrive ? { ...done, collected: await outDrive.collect(/KBS-OUT (\S+)/.exec(status)?.[1]) } : done;
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -215,7 +218,7 @@ export class QemuBackend implements SandboxBackend {
     ];
   }
 
-  private jobEnv(mode: "run" | "warm", req: SandboxRequest): string {
+  private jobEnv(mode: "run" | "warm", req: SandboxRequest & Pick<RunRequest, "collect">): string {
     const l = limitsOf(req);
     const vars = {
       KBS_MODE: mode,
@@ -225,6 +228,7 @@ export class QemuBackend implements SandboxBackend {
       KBS_AS_KB: String(Math.floor(l.memoryBytes / 1024)),
       KBS_FSIZE_BLOCKS: String(Math.floor(l.fileSizeBytes / 512)),
       KBS_NOFILE: String(l.openFiles),
+      KBS_COLLECT: req.collect ? "1" : "0",
     };
     return Object.entries(vars).map(([k, v]) => `export ${k}=${q(v)}\n`).join("");
   }
@@ -435,49 +439,3 @@ class ControlChannel {
   }
 }
 
-const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-
-/** What `tar -c` of `dir` takes at most: a header per entry, each file padded to 512 bytes, the end blocks. */
-function tarSize(dir: string): number {
-  let size = 1024;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    // Long names take a GNU long-name header and its block.
-    size += 1536;
-    if (e.isFile()) size += Math.ceil(fs.statSync(path.join(e.parentPath, e.name)).size / 512) * 512;
-  }
-  return size;
-}
-
-/**
- * How /kbs/in reaches a warm guest: a sparse raw file per sandbox, given to the guest as a
- * read-only NVMe disk (the cloud kernel builds NVMe in; virtio-blk is a module). At launch
- * the host writes the tar at its start and sends the length; the guest drops its cached
- * blocks of the disk (it read the partition table at boot) and reads that many bytes.
- * The guest cannot write the file; it is removed with the sandbox's dir.
- */
-class InDrive {
-  readonly capacity: number;
-
-  constructor(
-    private readonly file: string,
-    capacity: number,
-  ) {
-    this.capacity = Math.ceil(capacity / 2 ** 20) * 2 ** 20;
-    fs.writeFileSync(file, "");
-    fs.truncateSync(file, this.capacity);
-  }
-
-  args(): string[] {
-    return ["-drive", `file=${this.file.replace(/,/g, ",,")},if=none,id=kbsin,format=raw,readonly=on`, "-device", "nvme,serial=kbs-in,drive=kbsin"];
-  }
-
-  write(data: Buffer): void {
-    if (data.length > this.capacity) throw new Error(`/kbs/in is ${mib(data.length)} MiB, more than the drive's ${mib(this.capacity)} MiB`);
-    const fd = fs.openSync(this.file, "r+");
-    try {
-      fs.writeSync(fd, data, 0, data.length, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-}
