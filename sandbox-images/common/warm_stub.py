@@ -9,7 +9,9 @@ else with exec.
 """
 
 import base64
+import builtins
 import fcntl
+import importlib.machinery
 import json
 import os
 import runpy
@@ -20,6 +22,7 @@ import sys
 import tarfile
 import termios
 import threading
+import types
 
 import curses  # noqa: F401  (the point is having it loaded)
 
@@ -143,7 +146,19 @@ def run_python(argv):
             sys.modules.pop(mod, None)
     sys.argv = [args[0]] + args[1:]
     sys.path.insert(0, script_dir)
-    runpy.run_path(script, run_name="__main__")
+    run_script(script)
+
+
+def run_script(script):
+    """Run a script as __main__ from its cached bytecode when importlib finds it valid (a
+    tree's prebuilt unchecked-hash .pyc), else compiled from source, as runpy.run_path
+    would: under qemu's TCG, compiling Kconfiglib's 100 KB menuconfig.py takes a second."""
+    loader = importlib.machinery.SourceFileLoader("__main__", script)
+    code = loader.get_code("__main__")
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=script, __loader__=loader, __builtins__=builtins)
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
 
 
 def install_save_handler():

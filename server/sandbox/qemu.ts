@@ -49,16 +49,18 @@ export function findCloudKernel(): string | undefined {
  * busybox-static and the guest scripts in sandbox-images/qemu-guest (cached by content
  * under the data dir). No network device (`-nic none`), TCG unless KVM is asked for.
  *
- * What it supports: `run` of shell/busybox commands (stdout on ttyS0, stderr on ttyS1,
- * exit status on ttyS2; stdin and read-only binds are copied into the guest in a
- * per-run initramfs; writable binds are refused) and warm pty sessions (console on
- * ttyS0, a control channel on ttyS1 for resize, copying /kbs/in in at launch and
- * /kbs/out back at exit). Warm sandboxes of images that list python3 also get the host's
- * Python with Kconfiglib and curses (qemu-python.ts) and run the same warm stub as bwrap,
- * so menuconfig sessions work; `run` stays busybox-only (a 25 MB Python layer would
- * slow every one-shot boot). The cloud kernel builds virtio-console as a module only, so
- * both channels are 16550 serial ports. Inside, jobs run as an unprivileged user with
- * the request's rlimits (ulimit) and /work as a size-limited tmpfs.
+ * What it supports: `run` of shell/busybox commands, and Python on images that list
+ * python3 (stdout on ttyS0, stderr on ttyS1, exit status on ttyS2; stdin and read-only
+ * binds are copied into the guest in a per-run initramfs; writable binds are refused;
+ * `collect` brings /kbs/out back through a writable NVMe drive, qemu-drives.ts) and warm
+ * pty sessions (console on ttyS0, a control channel on ttyS1 for resize, /kbs/in handed
+ * over at launch through a read-only NVMe drive, /kbs/out back at exit over ttyS1).
+ * Warm sandboxes of images that list python3 get the host's Python with Kconfiglib and
+ * curses (qemu-python.ts) and run the same warm stub as bwrap, so menuconfig sessions
+ * work. The cloud kernel builds virtio (console, blk) as modules only and NVMe in, so
+ * the channels are 16550 serial ports and bulk data goes through NVMe. Inside, jobs run
+ * as an unprivileged user with the request's rlimits (ulimit) and /work as a
+ * size-limited tmpfs.
  */
 export class QemuBackend implements SandboxBackend {
   readonly name = "qemu";
@@ -357,7 +359,11 @@ class ControlChannel {
   async connect(): Promise<void> {
     const sock = await connectWhenServed(this.socketPath);
     sock.on("data", (d: Buffer) => this.onData(d));
-    sock.on("close", () => void this.work.then(() => this.done()));
+    sock.on("close", () => {
+      // A guest gone mid-handover answers no more: its launch fails instead of waiting.
+      for (const ack of this.acks.splice(0)) ack(false);
+      void this.work.then(() => this.done());
+    });
     this.sock = sock;
   }
 
@@ -375,12 +381,14 @@ class ControlChannel {
     if (need > this.inDrive.capacity) {
       throw new Error(`this session's files (${mib(need)} MiB) are more than a qemu sandbox takes in (${mib(this.inDrive.capacity)} MiB, its work size): this tree needs KBS_SANDBOX=bwrap`);
     }
+    const t0 = performance.now();
     const tar = await runProc("tar", ["-c", "-f", "-", "-C", dir, "."], { timeoutMs: 60_000, maxOutput: this.inDrive.capacity });
     if (tar.code !== 0) throw new Error(`cannot pack ${dir}: ${tar.stderr.toString().trim()}`);
     this.inDrive.write(tar.stdout);
     const acked = new Promise<boolean>((r) => this.acks.push(r));
     this.sock!.write(`in ${tar.stdout.length}\n`);
     if (!(await acked)) throw new Error("the qemu guest could not unpack /kbs/in from its drive");
+    log.debug({ dir, bytes: tar.stdout.length, ms: Math.round(performance.now() - t0) }, "qemu guest took /kbs/in from its drive");
   }
 
   /** Resolves when qemu closed the port and what came through it was handled. */
