@@ -8,14 +8,17 @@ export const mib = (n: number) => (n / MiB).toFixed(1);
 const TAR_ENTRY = 1536;
 const DEFAULT_MAX_FILES = 100_000;
 
-/** What `tar -c` of `dir` takes at most: a header per entry, each file padded to 512 bytes, the end blocks. */
+/** GNU tar writes whole records of 20 blocks. */
+const TAR_RECORD = 10240;
+
+/** What `tar -c` of `dir` takes at most: a header per entry (and "." itself), each file padded to 512 bytes, the end blocks, in whole records. */
 export function tarSize(dir: string): number {
-  let size = 1024;
+  let size = 1024 + TAR_ENTRY;
   for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     size += TAR_ENTRY;
     if (e.isFile()) size += Math.ceil(fs.statSync(`${e.parentPath}/${e.name}`).size / 512) * 512;
   }
-  return size;
+  return Math.ceil(size / TAR_RECORD) * TAR_RECORD;
 }
 
 /**

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
@@ -68,6 +69,64 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
     } finally {
       await sb.kill();
     }
+  }, VM_TEST_MS);
+
+  it("hands a warm guest a /kbs/in far bigger than the serial port moved in minutes, through its read-only drive", async () => {
+    const sb = await backend.startWarm({ image: "shell" });
+    try {
+      // 24 MB that gzip cannot shrink: the serial port took ~30 s for Klipper's 240 KB gzip'd.
+      const big = crypto.randomBytes(24 * 2 ** 20);
+      const tree = path.join(dataDir, "big-tree");
+      fs.mkdirSync(tree);
+      fs.writeFileSync(path.join(tree, "blob.bin"), big);
+      execFileSync("tar", ["-cf", path.join(sb.inDir, "t.tar"), "-C", tree, "."]);
+      const done = outputUntilExit(sb);
+      sb.launch({
+        extract: ["/kbs/in/t.tar"],
+        cwd: "/work",
+        // The job's user can read what it was handed, not the drive itself.
+        argv: ["/bin/sh", "-c", "sha256sum blob.bin; head -c 1 /dev/nvme0n1 >/dev/null 2>&1 || echo drive-not-readable"],
+        env: {},
+        cols: 80,
+        rows: 24,
+      });
+      const { out, code } = await done;
+      expect(code).toBe(0);
+      expect(out).toContain(`${crypto.createHash("sha256").update(big).digest("hex")}  blob.bin`);
+      expect(out).toContain("drive-not-readable");
+    } finally {
+      await sb.kill();
+    }
+  }, VM_TEST_MS);
+
+  it("refuses a /kbs/in bigger than the guest takes in, with a message saying so", async () => {
+    const sb = await backend.startWarm({ image: "shell", workSizeBytes: 4 * 2 ** 20 });
+    try {
+      fs.writeFileSync(path.join(sb.inDir, "big.bin"), Buffer.alloc(6 * 2 ** 20, 1));
+      const done = outputUntilExit(sb);
+      sb.launch({ extract: [], cwd: "/work", argv: ["/bin/true"], env: {}, cols: 80, rows: 24 });
+      const { out } = await done;
+      expect(out).toContain("kbs sandbox: cannot start the job: this session's files (6.0 MiB) are more than a qemu sandbox takes in (4.0 MiB, its work size)");
+    } finally {
+      await sb.kill();
+    }
+  }, VM_TEST_MS);
+
+  it("collects a one-shot run's /kbs/out through its out-drive, strictly", async () => {
+    const into = path.join(dataDir, "collected");
+    const r = await backend.run({
+      image: "shell",
+      argv: ["/bin/sh", "-c", "mkdir -p /kbs/out/tree/sub && echo built > /kbs/out/tree/sub/file && head -c 300000 /dev/urandom > /kbs/out/blob && sha256sum /kbs/out/blob | cut -d' ' -f1"],
+      collect: { into, maxBytes: 2 ** 20 },
+      timeoutMs: 100_000,
+    });
+    expect(r.code).toBe(0);
+    expect(r.collected).toEqual({ files: 2, bytes: 300_006 });
+    expect(fs.readFileSync(path.join(into, "tree/sub/file"), "utf8")).toBe("built\n");
+    expect(crypto.createHash("sha256").update(fs.readFileSync(path.join(into, "blob"))).digest("hex")).toBe(r.stdout.toString().trim());
+    // Over the limit: refused, and said so.
+    const over = await backend.run({ image: "shell", argv: ["/bin/sh", "-c", "head -c 200000 /dev/zero > /kbs/out/big"], collect: { into: path.join(dataDir, "over"), maxBytes: 100_000 }, timeoutMs: 100_000 });
+    expect(over.collected).toEqual({ error: expect.stringContaining("outputs are larger than") });
   }, VM_TEST_MS);
 
   it("takes back only regular files from a guest's /kbs/out: a link to a host file or a FIFO there never reaches the host", async () => {
