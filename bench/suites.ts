@@ -22,6 +22,7 @@ export const suites: SuiteEntry[] = [
   { name: "revdb", file: "revdb.ts", about: "index throughput full/incremental, bundle size ratio, revisions query" },
   { name: "sandbox", file: "sandbox.ts", about: "warm claim to first byte, cold spawn, memory per warm sandbox, 100 concurrent" },
   { name: "terminal", file: "terminal.ts", about: "menuconfig first frame warm/cold vs local, keystroke latency, memory per session, save round trip" },
+  { name: "qemu", file: "qemu.ts", about: "KBS_SANDBOX=qemu: the first session on a Klipper-sized tree after sync (warm pool, not primed), and the next one primed, vs local menuconfig" },
   { name: "linux-sized", file: "linux-sized.ts", about: "sessions on a Linux-sized kernel tree (1,700 Kconfig files, 19,000 symbols): back to back, 5 s apart, first after sync vs warm unprimed" },
   { name: "builds", file: "builds.ts", about: "cache hit, sandbox overhead vs bare make, ccache rebuild, queue throughput" },
   { name: "builds-large", file: "builds-large.ts", about: "a cold sandboxed build of a Klipper-sized tree (thousands of files, tens of MB) against bare make in a git clone, per step" },
