@@ -106,7 +106,7 @@ describe.skipIf(!avail.ok)(`qemu backend${avail.ok ? "" : ` (skipped: ${avail.re
       const done = outputUntilExit(sb);
       sb.launch({ extract: [], cwd: "/work", argv: ["/bin/true"], env: {}, cols: 80, rows: 24 });
       const { out } = await done;
-      expect(out).toContain("kbs sandbox: cannot start the job: this session's files (6.0 MiB) are more than a qemu sandbox takes in (4.0 MiB, its work size)");
+      expect(out).toContain("kbs sandbox: cannot start the job: this session's files (6.0 MiB) are more than a qemu sandbox takes in (4.0 MiB: its work size, at most 256 MiB)");
     } finally {
       await sb.kill();
     }

@@ -25,6 +25,8 @@ const QEMU = "/usr/bin/qemu-system-x86_64";
 const BUSYBOX = "/usr/bin/busybox";
 const GUEST_DIR = path.join(IMAGES_DIR, "qemu-guest");
 const MAX_STDIN = 64 * 2 ** 20;
+/** The most a warm guest takes in at /kbs/in (less when its work size is smaller). */
+const WARM_IN_MAX = 256 * 2 ** 20;
 const END = "__KBS_END__";
 
 export interface QemuOptions {
@@ -144,7 +146,8 @@ export class QemuBackend implements SandboxBackend {
     fs.mkdirSync(outDir, { recursive: true });
     claimDir(dir);
     const initrd = path.join(dir, "initrd");
-    const inDrive = new InDrive(path.join(dir, "in.img"), req.workSizeBytes ?? DEFAULT_WORK_SIZE);
+    // /kbs/in lives in the guest's RAM beside /work: the guest gets memory for both.
+    const inDrive = new InDrive(path.join(dir, "in.img"), Math.min(req.workSizeBytes ?? DEFAULT_WORK_SIZE, WARM_IN_MAX));
     const python = usesPython(req.image);
     const warm = cpio([
       { name: "/kbs/job.env", mode: 0o644, type: "file", data: this.jobEnv("warm", req) + (python ? "export KBS_STUB=python\n" : "") },
@@ -160,7 +163,7 @@ export class QemuBackend implements SandboxBackend {
       "-chardev", `socket,id=con,path=${conPath},server=on,wait=on`,
       "-chardev", `socket,id=ctl,path=${ctlPath},server=on,wait=on`,
       ...inDrive.args(),
-      ...this.args(req, initrd, serials),
+      ...this.args(req, initrd, serials, inDrive.capacity),
     ];
     const child = spawnGroup(QEMU, args, { stdio: ["ignore", "ignore", "pipe"], cwd: dir, env: {} as NodeJS.ProcessEnv });
     let qemuSays = "";
@@ -208,9 +211,9 @@ export class QemuBackend implements SandboxBackend {
     return this.opts.kernel ?? findCloudKernel();
   }
 
-  private args(req: SandboxRequest, initrd: string, serials: string[]): string[] {
+  private args(req: SandboxRequest, initrd: string, serials: string[], inBytes = 0): string[] {
     const work = req.workSizeBytes ?? DEFAULT_WORK_SIZE;
-    const memMiB = Math.min(4096, Math.max(256, Math.ceil(work / 2 ** 20) + 160));
+    const memMiB = Math.min(4096 + WARM_IN_MAX / 2 ** 20, Math.max(256, Math.ceil((work + inBytes) / 2 ** 20) + 160));
     return [
       "-machine", "pc", "-accel", this.opts.accel ?? "tcg", "-cpu", "max", "-smp", "1", "-m", String(memMiB),
       "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none", "-monitor", "none", "-nic", "none", "-no-reboot",
@@ -379,7 +382,7 @@ class ControlChannel {
     if (!fs.readdirSync(dir).length) return;
     const need = tarSize(dir);
     if (need > this.inDrive.capacity) {
-      throw new Error(`this session's files (${mib(need)} MiB) are more than a qemu sandbox takes in (${mib(this.inDrive.capacity)} MiB, its work size): this tree needs KBS_SANDBOX=bwrap`);
+      throw new Error(`this session's files (${mib(need)} MiB) are more than a qemu sandbox takes in (${mib(this.inDrive.capacity)} MiB: its work size, at most ${WARM_IN_MAX / 2 ** 20} MiB): this tree needs KBS_SANDBOX=bwrap`);
     }
     const t0 = performance.now();
     const tar = await runProc("tar", ["-c", "-f", "-", "-C", dir, "."], { timeoutMs: 60_000, maxOutput: this.inDrive.capacity });
