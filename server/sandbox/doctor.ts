@@ -60,7 +60,7 @@ export async function imageCheck(name: string, opts: DoctorOptions): Promise<Che
   const selected = loadSettings(opts.env).sandbox;
   const others: string[] = [];
   for (const b of await (backendsOnce ??= backendsHere(opts))) {
-    if (b.ok && b.name !== selected) others.push(b.name === "qemu" ? "qemu (one-shot runs: busybox shell only; warm sessions with Python + Kconfiglib)" : b.name);
+    if (b.ok && b.name !== selected) others.push(b.name === "qemu" ? "qemu (one-shot runs: busybox shell, and Python on images with python3; warm sessions with Python + Kconfiglib)" : b.name);
     if (!b.ok || !b.backend || b.name !== selected) continue;
     const r = await b.backend.run({ image: name, argv: image.check, timeoutMs: 120_000 }).catch((e: Error) => e);
     if (r instanceof Error) problems.push(`${b.name}: ${r.message}`);
