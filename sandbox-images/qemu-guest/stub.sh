@@ -8,7 +8,8 @@ take_in() {
   n=0
   while [ ! -b "$IN_DRIVE" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
   # What the partition scan read at boot is cached from before the host wrote the tar.
-  blockdev --flushbufs "$IN_DRIVE" && head -c "$1" "$IN_DRIVE" | tar -x -f - -C /kbs/in
+  # dd in 1 MiB reads: a third of the time head's small ones take under TCG.
+  [ -b "$IN_DRIVE" ] && blockdev --flushbufs "$IN_DRIVE" && dd if="$IN_DRIVE" bs=1M count="$1" iflag=count_bytes,fullblock 2>/dev/null | tar -x -f - -C /kbs/in
 }
 (
   while read -r cmd a b; do
