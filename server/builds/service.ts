@@ -10,8 +10,9 @@ import { log } from "../core/log";
 import { loadRecipes, type Recipe } from "../core/recipe";
 import type { Settings } from "../core/settings";
 import { ArtifactStore } from "./artifacts";
-import { buildLimits, runBuild } from "./builder";
+import { buildLimits, readyTree, runBuild } from "./builder";
 import { CompilerCache } from "./ccache";
+import { treeCacheFor, type TreeCache } from "./tree-cache";
 import { DiskReserve } from "../core/disk-reserve";
 import { removeStaleWorkDirs, runJanitor } from "./janitor";
 import { inputValues, resolveInputs } from "./inputs";
@@ -45,6 +46,7 @@ export class BuildService {
   readonly store: BuildStore;
   readonly artifacts: ArtifactStore;
   private readonly ccache: CompilerCache;
+  private readonly trees: TreeCache;
   private readonly reserve: DiskReserve;
   readonly logs: BuildLogs;
   readonly queue: BuildQueue;
@@ -63,6 +65,7 @@ export class BuildService {
     this.store = new BuildStore(db);
     this.artifacts = new ArtifactStore(settings.dataDir);
     this.ccache = new CompilerCache(settings.dataDir);
+    this.trees = treeCacheFor(settings);
     this.reserve = new DiskReserve(settings.dataDir);
     this.reserve.ensure();
     this.logs = new BuildLogs(settings.dataDir);
@@ -81,6 +84,8 @@ export class BuildService {
     }
     const recipe = project.recipe;
     const image = imageId(recipe.build.image);
+    // A worker here unpacks the commit's ready tree: have it made while the key's olddefconfig runs (a build waits for the same one).
+    if (this.settings.buildWorkers > 0) readyTree({ settings: this.settings, deps: this.deps, trees: this.trees }, recipe, revision.sha).catch((e: unknown) => log.debug({ err: e, commit: revision.sha }, "ready tree not made ahead; the build makes it"));
     const olddef = await this.configHash(project.id, revision, config, recipe);
     const inputs = resolveInputs(recipe, olddef.inputValues, this.store);
     const key = buildKey({ project: project.id, commit: revision.sha, configHash: olddef.hash, recipe: recipe.id, recipeVersion: recipe.version, image, inputs, externals: project.externals });
@@ -204,6 +209,7 @@ export class BuildService {
     this.require(id);
     const b = this.store.cancel(id)!;
     this.running.get(id)?.abort();
+    this.logs.ended(id);
     return b;
   }
 
@@ -231,7 +237,7 @@ export class BuildService {
       const ac = new AbortController();
       const job = (async () => {
         const jobs = Math.max(1, Math.floor(os.availableParallelism() / this.workerCount()));
-        const ctx = { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, logs: this.logs, jobs, worker: workerName() };
+        const ctx = { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, trees: this.trees, logs: this.logs, jobs, worker: workerName() };
         let v: Verification;
         try {
           const rebuilt = await runBuild(ctx, b, 1, ac.signal, { verify: true, logId: `${b.id}-verify` });
@@ -295,7 +301,7 @@ export class BuildService {
     }, 1000);
     try {
       const finish = await runBuild(
-        { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, logs: this.logs, jobs, worker: workerName() },
+        { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, trees: this.trees, logs: this.logs, jobs, worker: workerName() },
         build,
         job.attempt,
         ac.signal,
@@ -318,6 +324,7 @@ export class BuildService {
   /** Record the end of an attempt (a worker here, or a remote one through the API) and count it; false when it no longer counts. */
   finishAttempt(id: string, attempt: number, finish: Finish): boolean {
     const recorded = this.recordFinish(id, attempt, finish);
+    this.logs.ended(id);
     if (recorded) {
       buildsTotal.inc({ state: finish.state });
       const done = this.store.get(id)!;
