@@ -13,7 +13,7 @@ import { imageId } from "./key";
 import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
 import { Staging } from "../sandbox/staging";
 import type { Recipe } from "../core/recipe";
-import { CCACHE_OUTPUT_DIR, type CompilerCache } from "./ccache";
+import { CCACHE_OUTPUT_TAR, type CompilerCache } from "./ccache";
 import { buildScript, reproducer } from "./script";
 import { StepClock } from "./timings";
 import { toolchainVersions } from "./toolchains";
@@ -34,7 +34,7 @@ const MB = 1024 * 1024;
  */
 export interface BuilderContext {
   settings: Settings;
-  deps: Pick<BuildDeps, "projects" | "gitref" | "sandbox"> & { configs: Pick<BuildDeps["configs"], "require"> };
+  deps: Pick<BuildDeps, "projects" | "gitref" | "sandbox"> & { configs: { require(id: string): { id: string; project: string; text: string } } };
   /** Earlier builds, for inputs (recipe `build.inputs`). */
   builds: { get(id: string): BuildRow | undefined };
   artifacts: ArtifactStore;
@@ -204,7 +204,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     if (cache) {
       // After the build is recorded: the merge is kbs's bookkeeping, not part of the build.
       const id = build.id;
-      ctx.ccache.mergeLater(ccacheScope, path.join(outDir, CCACHE_OUTPUT_DIR), `${jobDir}-ccache`, (added, e) => {
+      ctx.ccache.mergeLater(ccacheScope, path.join(outDir, CCACHE_OUTPUT_TAR), `${jobDir}-ccache.tar`, (added, e) => {
         if (e) serverLog.warn({ err: e, build: id }, "compiler cache: this build's new objects were not kept");
         else if (added) serverLog.debug({ build: id, bytes: added }, "compiler cache: kept this build's new objects for the project's later builds from the same client");
       });

@@ -115,7 +115,7 @@ export class BuildService {
    * olddefconfig left them. Once per (config, commit, recipe); concurrent identical
    * requests wait for the same olddefconfig run.
    */
-  private async configHash(project: string, revision: BuildRevision, config: { id: string; text: string }, r: Recipe): Promise<{ hash: string; inputValues: Record<string, string> }> {
+  private async configHash(project: string, revision: BuildRevision, config: { id: string; text: string; kconfigHash: string; written?: string }, r: Recipe): Promise<{ hash: string; inputValues: Record<string, string> }> {
     const recipe = `${r.id}@${r.version}`;
     const known = this.store.configHash(config.id, revision.sha, recipe);
     if (known) return known;
@@ -124,7 +124,11 @@ export class BuildService {
     if (!p) {
       p = (async () => {
         try {
-          const text = await this.deps.kconfig.olddefconfig(project, revision, config.text);
+          // What the tree's tools wrote for this config on this Kconfig tree (a menuconfig save, an upload's completion)
+          // is its olddefconfig already: no sandbox on the request's path. A tree whose Kconfig depends on the session's
+          // ARCH (recipe `arches`) is completed for the build's ARCH instead.
+          const written = config.written !== undefined && config.kconfigHash === revision.kconfigHash && !r.arches.length ? config.written : undefined;
+          const text = written ?? (await this.deps.kconfig.olddefconfig(project, revision, config.text));
           const done = { hash: sha256(this.deps.configs.normalise(text, project)), inputValues: inputValues(r, text) };
           this.store.saveConfigHash(config.id, revision.sha, recipe, done.hash, done.inputValues);
           return done;
