@@ -8,7 +8,7 @@ const k = (s.kbs as any).kconfig; const orig = k.olddefconfig.bind(k);
 let odc = 0; k.olddefconfig = async (...a: unknown[]) => { const t = performance.now(); try { return await orig(...a); } finally { odc = performance.now() - t; } };
 try {
   for (let i = 0; i < Number(process.argv[2] ?? 4); i++) {
-    fs.rmSync(path.join(s.kbs.settings.dataDir, "ccache"), { recursive: true, force: true });
+    if (!process.env.KEEP) fs.rmSync(path.join(s.kbs.settings.dataDir, "ccache"), { recursive: true, force: true });
     const cfg = await post(s.url, "/api/configs", { project: "big", rev: "v1.0.0", text: config(3000 + i) });
     const t0 = performance.now();
     const req = await post(s.url, "/api/builds", { project: "big", rev: "v1.0.0", configId: cfg.json.id });
