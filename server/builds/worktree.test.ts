@@ -52,13 +52,25 @@ describe("the build's git work tree", () => {
     expect(git(tree, describe)).toMatch(/^v0\.2\.0-1-g[0-9a-f]{7}$/);
   });
 
-  it("unpacks the commit's ready tree: files at the commit's time, clean to git by their stat data alone, and a change of the same size still dirty", async () => {
+  it("unpacks the commit's ready tree: files at the commit's time, clean to git by their stat data alone, and a change of the same size still dirty; the cache keeps to its budget", async () => {
     const dir = tmpDir();
     const fw = createFakeFirmwareRepo(path.join(dir, "fw"));
     const gitref = new GitRef(path.join(dir, "gitref.git"));
     await gitref.fetch("fx", fw.dir);
     const backend = await createBackend("bwrap", { dataDir: path.join(dir, "data"), sandboxes: loadSettings().sandboxes });
-    const trees = new TreeCache(path.join(dir, "trees"), path.join(dir, "work"), 2 ** 30);
+    // A budget smaller than any entry: an entry not read for an hour goes, one read just now stays (a build may be unpacking it).
+    const trees = new TreeCache(path.join(dir, "trees"), path.join(dir, "work"), 1);
+    const entry = (sha: string, ageMs: number) => {
+      const e = path.join(dir, "trees", sha);
+      fs.mkdirSync(e, { recursive: true });
+      fs.writeFileSync(path.join(e, "tree.tar"), "x".repeat(1000));
+      fs.writeFileSync(path.join(e, "index"), "x");
+      const t = new Date(Date.now() - ageMs);
+      fs.utimesSync(e, t, t);
+      return e;
+    };
+    const stale = entry("a".repeat(40), 3600_000);
+    const recent = entry("b".repeat(40), 1000);
     const commit = fw.commits.c4!;
     const deps = { sandbox: backend, objectsDir: path.join(gitref.dir, "objects") };
     const limits = { diskBytes: 256 * 2 ** 20, timeoutMs: 60_000 };
@@ -66,6 +78,7 @@ describe("the build's git work tree", () => {
     expect(again.dir).toBe(ready.dir);
     expect(fs.readdirSync(ready.dir).sort()).toEqual(["index", "tree.tar"]);
     expect(fs.readdirSync(path.join(dir, "work"))).toEqual([]);
+    expect([fs.existsSync(stale), fs.existsSync(recent)]).toEqual([false, true]);
 
     const inDir = path.join(dir, "in");
     fs.mkdirSync(inDir);
