@@ -84,8 +84,6 @@ export class BuildService {
     }
     const recipe = project.recipe;
     const image = imageId(recipe.build.image);
-    // A worker here unpacks the commit's ready tree: have it made while the key's olddefconfig runs (a build waits for the same one).
-    if (this.settings.buildWorkers > 0) readyTree({ settings: this.settings, deps: this.deps, trees: this.trees }, recipe, revision.sha).catch((e: unknown) => log.debug({ err: e, commit: revision.sha }, "ready tree not made ahead; the build makes it"));
     const olddef = await this.configHash(project.id, revision, config, recipe);
     const inputs = resolveInputs(recipe, olddef.inputValues, this.store);
     const key = buildKey({ project: project.id, commit: revision.sha, configHash: olddef.hash, recipe: recipe.id, recipeVersion: recipe.version, image, inputs, externals: project.externals });
@@ -93,7 +91,11 @@ export class BuildService {
       { key, project: project.id, rev: r.rev, commit: revision.sha, describe: revision.describe, configId: config.id, recipe: recipe.id, recipeVersion: recipe.version, image, client: r.client, inputs },
       { queueMax: this.settings.builds.queueMax, clientMax: this.settings.builds.clientMax, retryAfter: () => this.retryAfter(recipe.id, recipe.version) },
     );
-    if (outcome === "created") await this.handOver(build.id);
+    if (outcome === "created") {
+      // A worker here unpacks the commit's ready tree: have it made while the build waits in the queue (the build waits for the same one).
+      if (this.settings.buildWorkers > 0) readyTree({ settings: this.settings, deps: this.deps, trees: this.trees }, recipe, revision.sha).catch((e: unknown) => log.debug({ err: e, commit: revision.sha }, "ready tree not made ahead; the build makes it"));
+      await this.handOver(build.id);
+    }
     if (outcome === "cached") cacheHits.inc();
     return { build: this.view(build, outcome === "cached"), outcome };
   }

@@ -44,8 +44,13 @@ export interface TreeCacheDeps {
  * and size; any write during the build gives a file today's mtime, which `--dirty` then sees.
  * Entries are read-only inside every sandbox and kept within `budgetBytes`, least recently used first out.
  */
+/** Entries made at once here: builds queued for many new commits do not start a sandbox each. */
+const MAKE_AT_ONCE = 2;
+
 export class TreeCache {
   private readonly making = new Map<string, Promise<ReadyTree>>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(
     readonly root: string,
@@ -73,6 +78,21 @@ export class TreeCache {
   }
 
   private async make(deps: TreeCacheDeps, image: string, commit: string, dir: string, limits: { diskBytes: number; timeoutMs: number }): Promise<ReadyTree> {
+    // A slot: taken now, or handed over by a make that ends.
+    if (this.running >= MAKE_AT_ONCE) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      // Another process may have made it meanwhile.
+      if (fs.existsSync(path.join(dir, "index"))) return { dir };
+      return await this.makeNow(deps, image, commit, dir, limits);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+
+  private async makeNow(deps: TreeCacheDeps, image: string, commit: string, dir: string, limits: { diskBytes: number; timeoutMs: number }): Promise<ReadyTree> {
     fs.mkdirSync(this.workRoot, { recursive: true });
     const tmp = fs.mkdtempSync(path.join(this.workRoot, `tree-${commit.slice(0, 12)}-`));
     const out = path.join(tmp, "tree");
