@@ -91,13 +91,13 @@ describe("a hostile build or session cannot reach past its sandbox through what 
     expect(b.state).toBe("failed");
     expect(b.errorSummary).toMatch(/'artifacts\/kbs.sqlite': it is a symbolic link/);
     // The same build, without the link: /kbs/in comes from the neutral staging root; what comes from the data dir
-    // (the git objects the work tree borrows, a compiler cache) is read-only.
+    // (the git objects the work tree borrows, the commit's ready tree, a compiler cache) is read-only.
     const seen = await build("fw2", attack("mkdir -p /kbs/out/artifacts; cat /proc/self/mountinfo > /kbs/out/artifacts/mounts.txt"));
     expect(seen.state).toBe("succeeded");
     const mounts = (await (await fetch(`${base}/api/builds/${seen.id}/artifacts/mounts.txt`)).text()).split("\n").map((l) => l.split(" "));
     expect(mounts.find((f) => f[4] === "/kbs/in")?.[3]).toContain(path.join(work, "staging"));
     const fromData = mounts.filter((f) => f[3]?.startsWith(dataDir));
-    expect(fromData.map((f) => f[4])).toEqual(["/kbs/objects"]);
+    expect(fromData.map((f) => f[4])).toEqual(["/kbs/objects", "/kbs/tree"]);
     for (const f of fromData) expect(f[5]!.split(",")).toContain("ro");
   });
 
@@ -143,9 +143,10 @@ describe("a hostile build or session cannot reach past its sandbox through what 
       [
         "echo prefix_command=/work/pre.sh > /ccache/ccache.conf",
         "echo planted > /ccache/planted",
-        "mkdir -p /kbs/out/ccache/0/0",
-        "echo prefix_command=/work/pre.sh > /kbs/out/ccache/ccache.conf",
-        "echo fake > /kbs/out/ccache/0/0/aaaaaaaaaaaaaaaaaaaaaaaaaaR",
+        // The build's own cache (handed back as a tar after its last step): kbs takes only entry-shaped files from it.
+        "mkdir -p /work/.kbs-ccache/0/0",
+        "echo prefix_command=/work/pre.sh > /work/.kbs-ccache/ccache.conf",
+        "echo fake > /work/.kbs-ccache/0/0/aaaaaaaaaaaaaaaaaaaaaaaaaaR",
       ].join("; "),
     );
     const a = await build("fw", plant);

@@ -23,7 +23,7 @@ export async function server(workDir: string, name: string, repoDir: string, wor
   return startServer(loadSettings(env), { withNext: false });
 }
 
-async function post(base: string, p: string, body: unknown): Promise<{ status: number; json: { id: string } & Record<string, unknown> }> {
+export async function post(base: string, p: string, body: unknown): Promise<{ status: number; json: { id: string } & Record<string, unknown> }> {
   const res = await fetch(base + p, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as { id: string } };
 }
@@ -38,8 +38,10 @@ export async function build(base: string, rev: string, text: string, project = "
   return waitDone(base, req.json.id);
 }
 
-async function waitDone(base: string, id: string): Promise<BuildView> {
+/** The finished build: its log followed to the end (which comes when the build ends, as `kbs build` waits), then read. */
+export async function waitDone(base: string, id: string): Promise<BuildView> {
   for (;;) {
+    await (await fetch(`${base}/api/builds/${id}/log?follow=1`)).arrayBuffer();
     const b = (await (await fetch(`${base}/api/builds/${id}`)).json()) as BuildView;
     if (!["queued", "running"].includes(b.state)) {
       if (b.state !== "succeeded") throw new Error(`bench build ${id} ${b.state}: ${b.errorSummary}`);

@@ -35,13 +35,14 @@ export function stepsFromLog(log: string, state: BuildState, failedStep?: string
   return steps;
 }
 
-/** A finished build's steps from its manifest's host-clock timings (queue, setup, sandbox, script steps, store); details from the log. */
+/** A finished build's steps from its manifest's host-clock timings (queue, setup, sandbox, script steps, collect, store); details from the log. */
 export function stepsFromTimings(timings: Array<{ step: string; ms: number }>, log: string): BuildStep[] {
   const details = new Map([...log.matchAll(marker)].map((m) => [m[1]!, m[2]!]));
   const hostSteps: Record<string, string> = {
     queue: "waiting for a worker",
-    setup: "staging the config, refs and toolchain versions",
+    setup: "staging the config, refs, the commit's ready tree and toolchain versions",
     sandbox: "starting the sandbox",
+    collect: "the outputs handed back, the sandbox torn down",
     store: "hashing and storing the outputs",
   };
   return timings.map((t) => ({ name: t.step, detail: details.get(t.step) ?? hostSteps[t.step] ?? t.step, state: "done", durationMs: t.ms }));

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { diskFullMessage, isDiskFull, lowOnSpace } from "../core/disk-full";
-import { GUEST_DL, GUEST_IN, GUEST_OBJECTS } from "../core/guest-paths";
+import { GUEST_DL, GUEST_IN, GUEST_OBJECTS, GUEST_TREE } from "../core/guest-paths";
 import type { Settings } from "../core/settings";
 import type { ArtifactStore } from "./artifacts";
 import type { BuildLogs } from "./logs";
@@ -13,11 +13,12 @@ import { imageId } from "./key";
 import { RESERVED_OUTPUT_NAMES } from "../sandbox/untrusted";
 import { Staging } from "../sandbox/staging";
 import type { Recipe } from "../core/recipe";
-import { CCACHE_OUTPUT_DIR, type CompilerCache } from "./ccache";
+import { CCACHE_OUTPUT_TAR, type CompilerCache } from "./ccache";
 import { buildScript, reproducer } from "./script";
 import { StepClock } from "./timings";
 import { toolchainVersions } from "./toolchains";
 import { prepareWorkTree } from "./worktree";
+import type { TreeCache } from "./tree-cache";
 import type { Finish } from "./store";
 import { log as serverLog } from "../core/log";
 import type { ArtifactRef, BuildDeps, BuildRow, Manifest } from "./types";
@@ -33,11 +34,13 @@ const MB = 1024 * 1024;
  */
 export interface BuilderContext {
   settings: Settings;
-  deps: Pick<BuildDeps, "projects" | "gitref" | "sandbox"> & { configs: Pick<BuildDeps["configs"], "require"> };
+  deps: Pick<BuildDeps, "projects" | "gitref" | "sandbox"> & { configs: { require(id: string): { id: string; project: string; text: string } } };
   /** Earlier builds, for inputs (recipe `build.inputs`). */
   builds: { get(id: string): BuildRow | undefined };
   artifacts: ArtifactStore;
   ccache: CompilerCache;
+  /** Ready work trees per commit (tree-cache.ts). */
+  trees: TreeCache;
   logs: BuildLogs;
   /** -j for this worker: its share of the machine's cores. */
   jobs: number;
@@ -95,8 +98,9 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     say(`recipe ${recipe.id} v${recipe.version}, image ${build.image}, -j${ctx.jobs}, limits ${limits.timeoutSec} s, ${limits.memoryMB} MB memory, ${limits.diskMB} MB disk`);
 
     fs.writeFileSync(path.join(inDir, "config"), config.text);
-    const [tree, toolchains] = await Promise.all([
+    const [tree, ready, toolchains] = await Promise.all([
       prepareWorkTree(deps.gitref, build.project, build.commit, inDir),
+      readyTree(ctx, recipe, build.commit),
       toolchainVersions(deps.sandbox, recipe.build.image, imageId(recipe.build.image), recipe.build.toolchains.filter((r) => r.packaged).map((r) => r.compiler)).catch(() => ""),
     ]);
     fs.writeFileSync(path.join(inDir, "toolchains.txt"), toolchains);
@@ -136,7 +140,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
       image: recipe.build.image,
       argv: ["/bin/bash", `${GUEST_IN}/build.sh`],
       cwd: "/work",
-      binds: [{ host: inDir, guest: GUEST_IN }, { host: tree.objectsDir, guest: GUEST_OBJECTS }, ...(cache?.binds ?? []), ...(recipe.build.fetch ? [{ host: dlDir, guest: GUEST_DL }] : [])],
+      binds: [{ host: inDir, guest: GUEST_IN }, { host: tree.objectsDir, guest: GUEST_OBJECTS }, { host: ready.dir, guest: GUEST_TREE }, ...(cache?.binds ?? []), ...(recipe.build.fetch ? [{ host: dlDir, guest: GUEST_DL }] : [])],
       // Outputs (and the build's new compiler-cache objects) live in the size-limited /work and come back as one strictly parsed tar.
       collect: { into: outDir, maxBytes: limits.diskMB * MB },
       workSizeBytes: limits.diskMB * MB,
@@ -200,7 +204,7 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     if (cache) {
       // After the build is recorded: the merge is kbs's bookkeeping, not part of the build.
       const id = build.id;
-      ctx.ccache.mergeLater(ccacheScope, path.join(outDir, CCACHE_OUTPUT_DIR), `${jobDir}-ccache`, (added, e) => {
+      ctx.ccache.mergeLater(ccacheScope, path.join(outDir, CCACHE_OUTPUT_TAR), `${jobDir}-ccache.tar`, (added, e) => {
         if (e) serverLog.warn({ err: e, build: id }, "compiler cache: this build's new objects were not kept");
         else if (added) serverLog.debug({ build: id, bytes: added }, "compiler cache: kept this build's new objects for the project's later builds from the same client");
       });
@@ -257,6 +261,15 @@ export async function runBuild(ctx: BuilderContext, build: BuildRow, attempt: nu
     staged.remove();
     fs.rmSync(jobDir, { recursive: true, force: true });
   }
+}
+
+/** The commit's ready work tree (tree-cache.ts), made under the build's own disk and time limits if there is none. */
+export function readyTree(ctx: Pick<BuilderContext, "settings" | "deps" | "trees">, recipe: Recipe, commit: string) {
+  const limits = buildLimits(ctx.settings, recipe);
+  return ctx.trees.ensure({ sandbox: ctx.deps.sandbox, objectsDir: path.join(ctx.deps.gitref.dir, "objects") }, recipe.build.image, commit, {
+    diskBytes: limits.diskMB * MB,
+    timeoutMs: limits.timeoutSec * 1000,
+  });
 }
 
 /** A small file kbs wrote from the build's outputs ("" when the build left none). */

@@ -1,14 +1,20 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CompilerCache } from "./ccache";
 import { tmpDir } from "../../test/helpers/tmp";
 
-/** A local ccache dir as a build hands it back: one result entry. */
-function handedBack(dir: string, name: string): string {
+/** A local ccache dir as a build hands it back (build.sh's tar of it): one result entry, and ccache's own stats file, which is not merged. */
+function handedBack(tarFile: string, name: string): string {
+  const dir = `${tarFile}.src`;
   fs.mkdirSync(path.join(dir, "a/b"), { recursive: true });
   fs.writeFileSync(path.join(dir, "a/b", `${name}R`), `object ${name}`);
-  return dir;
+  fs.writeFileSync(path.join(dir, "a/stats"), "0 0 0\n");
+  fs.mkdirSync(path.dirname(tarFile), { recursive: true });
+  execFileSync("tar", ["--format=ustar", "-cf", tarFile, "-C", dir, "."]);
+  fs.rmSync(dir, { recursive: true });
+  return tarFile;
 }
 
 describe("compiler cache merges after the build", () => {
@@ -20,8 +26,8 @@ describe("compiler cache merges after the build", () => {
     fs.mkdirSync(work);
     const results: number[] = [];
     for (const n of ["0123456789abcdef01", "fedcba987654321001"]) {
-      const collected = handedBack(path.join(work, `job-${n}`, "ccache"), n);
-      const spool = path.join(work, `job-${n}-ccache`);
+      const collected = handedBack(path.join(work, `job-${n}`, "ccache.tar"), n);
+      const spool = path.join(work, `job-${n}-ccache.tar`);
       cache.mergeLater(scope, collected, spool, (added, e) => results.push(e ? -1 : added));
       // The job dir can go at once: its objects were moved to the spool.
       expect(fs.existsSync(collected)).toBe(false);
@@ -48,5 +54,8 @@ describe("compiler cache merges after the build", () => {
     expect(conf).toMatch(/^compiler_check = content$/m);
     expect(conf).not.toMatch(/base_dir|sloppiness/);
     expect(env.CCACHE_CONFIGPATH).toBe("/kbs/in/ccache.conf");
+    // The build's own cache lives in its size-limited /work and comes back as one tar among the outputs.
+    expect(env.CCACHE_DIR).toBe("/work/.kbs-ccache");
+    expect(env.KBS_CCACHE_TAR).toBe("/kbs/out/ccache.tar");
   });
 });

@@ -3,12 +3,19 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Bind } from "../sandbox/types";
 import { GUEST_IN, GUEST_OUT } from "../core/guest-paths";
+import { collectTar } from "../sandbox/untrusted";
 
 /** The guest paths of a build's compiler cache. */
 const SHARED_GUEST = "/ccache";
-/** Inside /kbs/out, so the build's new objects count against its disk limit and come back with its outputs. */
-const BUILD_GUEST = `${GUEST_OUT}/ccache`;
-export const CCACHE_OUTPUT_DIR = "ccache";
+/** The build's own local cache: in the size-limited /work, so its new objects count against the build's disk limit. */
+const BUILD_GUEST = "/work/.kbs-ccache";
+/**
+ * The build's new objects come back as one tar among its outputs (build.sh writes it after its
+ * last step): one file for the host to write on the build's critical path instead of a hundred
+ * small ones (ccache keeps a result and a manifest per compile); the merge parses it later.
+ */
+export const CCACHE_OUTPUT_TAR = "ccache.tar";
+const MERGE_LIMITS = { maxBytes: 2 * 2 ** 30, maxFiles: 1_000_000 };
 const CONFIG_NAME = "ccache.conf";
 
 /** A scope's cache is dropped (and starts over) past this. */
@@ -34,9 +41,10 @@ const CCACHE_CONF = "max_size = 2G\numask = 022\ncompiler_check = content\ndepen
  * - a cache is shared only between builds of the same requester (client) and project, of
  *   one recipe and build image (its *scope*), and it is read-only inside the sandbox:
  *   ccache reads it as `remote_storage = file:/ccache|read-only`;
- * - each build writes its own objects to a fresh local cache inside its size-limited
- *   outputs; kbs takes those back with the outputs and merges them into the scope itself,
- *   taking only files shaped like ccache entries, written whole by rename;
+ * - each build writes its own objects to a fresh local cache in its size-limited /work,
+ *   handed back as a tar with the outputs; kbs parses it strictly (sandbox/untrusted.ts) and
+ *   merges it into the scope itself, taking only files shaped like ccache entries, written
+ *   whole by rename;
  * - ccache's own configuration is kbs's read-only file (CCACHE_CONFIGPATH), never one in
  *   a cache dir.
  */
@@ -66,6 +74,7 @@ export class CompilerCache {
       binds: shared ? [{ host: scope, guest: SHARED_GUEST }] : [],
       env: {
         CCACHE_DIR: BUILD_GUEST,
+        KBS_CCACHE_TAR: `${GUEST_OUT}/${CCACHE_OUTPUT_TAR}`,
         CCACHE_CONFIGPATH: `${GUEST_IN}/${CONFIG_NAME}`,
         ...(shared ? { CCACHE_REMOTE_STORAGE: `file:${SHARED_GUEST}|read-only` } : {}),
       },
@@ -77,21 +86,24 @@ export class CompilerCache {
 
   /**
    * Merge a build's new objects after the build is recorded, off its critical path (a local
-   * build pays no merge): `collected` is moved to `spool` (a fresh name in the same file system,
-   * under the build work root whose stale entries the janitor removes) at once, so the build's
-   * job dir can go; the merge then runs in the background and removes it. `ready(scope)` waits
-   * for it, so the next build of the scope reads every object; `settled()` at shutdown.
+   * build pays no merge): `collected` (the build's ccache.tar) is moved to `spool` (a fresh name
+   * in the same file system, under the build work root whose stale entries the janitor removes)
+   * at once, so the build's job dir can go; the tar is then parsed into `spool`.d and merged in the
+   * background, and both removed. `ready(scope)` waits for it, so the next build of the scope
+   * reads every object; `settled()` at shutdown.
    */
   mergeLater(scope: string, collected: string, spool: string, onDone: (added: number, error?: Error) => void): void {
     if (!fs.existsSync(collected)) return;
     fs.renameSync(collected, spool);
+    const dir = `${spool}.d`;
     const job = (this.merging.get(scope) ?? Promise.resolve())
-      .then(() => this.merge(scope, spool))
+      .then(() => collectTar(fs.createReadStream(spool), dir, MERGE_LIMITS))
+      .then(() => this.merge(scope, dir))
       .then(
         (added) => onDone(added),
         (e: Error) => onDone(0, e),
       )
-      .finally(() => fs.promises.rm(spool, { recursive: true, force: true }));
+      .finally(() => Promise.all([fs.promises.rm(spool, { force: true }), fs.promises.rm(dir, { recursive: true, force: true })]));
     this.merging.set(scope, job);
     void job.finally(() => {
       if (this.merging.get(scope) === job) this.merging.delete(scope);
@@ -110,7 +122,7 @@ export class CompilerCache {
 
   /**
    * Merge the local cache a build handed back (`collected`, a dir kbs wrote from the build's
-   * outputs) into `scope`, converted to the remote-storage layout ccache reads it in.
+   * ccache.tar) into `scope`, converted to the remote-storage layout ccache reads it in.
    * Returns the bytes added.
    */
   async merge(scope: string, collected: string): Promise<number> {

@@ -10,6 +10,8 @@ import { log } from "../core/log";
  */
 export class BuildLogs {
   readonly dir: string;
+  /** Followers waiting for more of a log, woken when its build ends in this process (others poll). */
+  private readonly waiting = new Map<string, Set<() => void>>();
 
   constructor(dataDir: string) {
     this.dir = path.join(dataDir, "logs");
@@ -86,7 +88,28 @@ export class BuildLogs {
         continue;
       }
       if (finished) return;
-      await sleep(200, undefined, { signal }).catch(() => undefined);
+      await this.nextPoll(id, signal);
+    }
+  }
+
+  /** The build ended here: its followers read the rest now, not at their next poll. */
+  ended(id: string): void {
+    for (const wake of this.waiting.get(id) ?? []) wake();
+  }
+
+  /** 200 ms, or less when `ended(id)` comes first. */
+  private async nextPoll(id: string, signal?: AbortSignal): Promise<void> {
+    const ac = new AbortController();
+    const wake = () => ac.abort();
+    signal?.addEventListener("abort", wake, { once: true });
+    const set = this.waiting.get(id) ?? new Set();
+    this.waiting.set(id, set.add(wake));
+    try {
+      await sleep(200, undefined, { signal: ac.signal }).catch(() => undefined);
+    } finally {
+      signal?.removeEventListener("abort", wake);
+      set.delete(wake);
+      if (!set.size && this.waiting.get(id) === set) this.waiting.delete(id);
     }
   }
 

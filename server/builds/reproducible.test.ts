@@ -76,7 +76,7 @@ describe("reproducible builds", () => {
     const manifest = one.manifest as Manifest;
     expect(manifest.pinned).toMatchObject({ TZ: "UTC", LC_ALL: "C.UTF-8", hostname: "kbs", user: "kbs", umask: "022", sourcePath: "/tmp/kbs-src-fx" });
     expect(manifest.pinned.SOURCE_DATE_EPOCH).toBe(run("git", ["show", "-s", "--format=%ct", "stamped"], fx.dir).trim());
-    for (const step of ["queue", "setup", "sandbox", "checkout", "olddefconfig", "toolchain", "build", "artifacts", "store"]) {
+    for (const step of ["queue", "setup", "sandbox", "checkout", "olddefconfig", "toolchain", "build", "artifacts", "collect", "store"]) {
       expect(manifest.timings.map((t) => t.step)).toContain(step);
     }
 

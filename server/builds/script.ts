@@ -110,6 +110,8 @@ step artifacts "collecting outputs"
 ${collect(recipe.build.artifacts, '"$OUT/artifacts"')}
 ${collect(recipe.build.optionalArtifacts, '"$OUT/optional"')}
 step done "all steps finished"
+# The compiler cache's new objects, as one file for kbs to merge after the build (ccache.ts); a cache not handed back is no failure.
+if [ -n "\${KBS_CCACHE_TAR:-}" ] && [ -d "\${CCACHE_DIR:-}" ]; then tar --format=ustar -cf "$KBS_CCACHE_TAR" -C "$CCACHE_DIR" . 2>/dev/null || rm -f "$KBS_CCACHE_TAR"; fi
 `;
 }
 

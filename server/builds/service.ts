@@ -10,8 +10,9 @@ import { log } from "../core/log";
 import { loadRecipes, type Recipe } from "../core/recipe";
 import type { Settings } from "../core/settings";
 import { ArtifactStore } from "./artifacts";
-import { buildLimits, runBuild } from "./builder";
+import { buildLimits, readyTree, runBuild } from "./builder";
 import { CompilerCache } from "./ccache";
+import { treeCacheFor, type TreeCache } from "./tree-cache";
 import { DiskReserve } from "../core/disk-reserve";
 import { removeStaleWorkDirs, runJanitor } from "./janitor";
 import { inputValues, resolveInputs } from "./inputs";
@@ -45,6 +46,7 @@ export class BuildService {
   readonly store: BuildStore;
   readonly artifacts: ArtifactStore;
   private readonly ccache: CompilerCache;
+  private readonly trees: TreeCache;
   private readonly reserve: DiskReserve;
   readonly logs: BuildLogs;
   readonly queue: BuildQueue;
@@ -63,6 +65,7 @@ export class BuildService {
     this.store = new BuildStore(db);
     this.artifacts = new ArtifactStore(settings.dataDir);
     this.ccache = new CompilerCache(settings.dataDir);
+    this.trees = treeCacheFor(settings);
     this.reserve = new DiskReserve(settings.dataDir);
     this.reserve.ensure();
     this.logs = new BuildLogs(settings.dataDir);
@@ -88,7 +91,11 @@ export class BuildService {
       { key, project: project.id, rev: r.rev, commit: revision.sha, describe: revision.describe, configId: config.id, recipe: recipe.id, recipeVersion: recipe.version, image, client: r.client, inputs },
       { queueMax: this.settings.builds.queueMax, clientMax: this.settings.builds.clientMax, retryAfter: () => this.retryAfter(recipe.id, recipe.version) },
     );
-    if (outcome === "created") await this.handOver(build.id);
+    if (outcome === "created") {
+      // A worker here unpacks the commit's ready tree: have it made while the build waits in the queue (the build waits for the same one).
+      if (this.settings.buildWorkers > 0) readyTree({ settings: this.settings, deps: this.deps, trees: this.trees }, recipe, revision.sha).catch((e: unknown) => log.debug({ err: e, commit: revision.sha }, "ready tree not made ahead; the build makes it"));
+      await this.handOver(build.id);
+    }
     if (outcome === "cached") cacheHits.inc();
     return { build: this.view(build, outcome === "cached"), outcome };
   }
@@ -110,7 +117,7 @@ export class BuildService {
    * olddefconfig left them. Once per (config, commit, recipe); concurrent identical
    * requests wait for the same olddefconfig run.
    */
-  private async configHash(project: string, revision: BuildRevision, config: { id: string; text: string }, r: Recipe): Promise<{ hash: string; inputValues: Record<string, string> }> {
+  private async configHash(project: string, revision: BuildRevision, config: { id: string; text: string; kconfigHash: string; written?: string }, r: Recipe): Promise<{ hash: string; inputValues: Record<string, string> }> {
     const recipe = `${r.id}@${r.version}`;
     const known = this.store.configHash(config.id, revision.sha, recipe);
     if (known) return known;
@@ -119,7 +126,11 @@ export class BuildService {
     if (!p) {
       p = (async () => {
         try {
-          const text = await this.deps.kconfig.olddefconfig(project, revision, config.text);
+          // What the tree's tools wrote for this config on this Kconfig tree (a menuconfig save, an upload's completion)
+          // is its olddefconfig already: no sandbox on the request's path. A tree whose Kconfig depends on the session's
+          // ARCH (recipe `arches`) is completed for the build's ARCH instead.
+          const written = config.written !== undefined && config.kconfigHash === revision.kconfigHash && !r.arches.length ? config.written : undefined;
+          const text = written ?? (await this.deps.kconfig.olddefconfig(project, revision, config.text));
           const done = { hash: sha256(this.deps.configs.normalise(text, project)), inputValues: inputValues(r, text) };
           this.store.saveConfigHash(config.id, revision.sha, recipe, done.hash, done.inputValues);
           return done;
@@ -204,6 +215,7 @@ export class BuildService {
     this.require(id);
     const b = this.store.cancel(id)!;
     this.running.get(id)?.abort();
+    this.logs.ended(id);
     return b;
   }
 
@@ -231,7 +243,7 @@ export class BuildService {
       const ac = new AbortController();
       const job = (async () => {
         const jobs = Math.max(1, Math.floor(os.availableParallelism() / this.workerCount()));
-        const ctx = { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, logs: this.logs, jobs, worker: workerName() };
+        const ctx = { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, trees: this.trees, logs: this.logs, jobs, worker: workerName() };
         let v: Verification;
         try {
           const rebuilt = await runBuild(ctx, b, 1, ac.signal, { verify: true, logId: `${b.id}-verify` });
@@ -295,7 +307,7 @@ export class BuildService {
     }, 1000);
     try {
       const finish = await runBuild(
-        { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, logs: this.logs, jobs, worker: workerName() },
+        { settings: this.settings, deps: this.deps, builds: this.store, artifacts: this.artifacts, ccache: this.ccache, trees: this.trees, logs: this.logs, jobs, worker: workerName() },
         build,
         job.attempt,
         ac.signal,
@@ -318,6 +330,7 @@ export class BuildService {
   /** Record the end of an attempt (a worker here, or a remote one through the API) and count it; false when it no longer counts. */
   finishAttempt(id: string, attempt: number, finish: Finish): boolean {
     const recorded = this.recordFinish(id, attempt, finish);
+    this.logs.ended(id);
     if (recorded) {
       buildsTotal.inc({ state: finish.state });
       const done = this.store.get(id)!;

@@ -1,8 +1,9 @@
 /**
  * Per-step timings of one build, on the host's clock: the queue wait (request to pickup),
- * the host's own work (`setup`: staging inputs, refs, toolchain versions; `sandbox`: start
- * to the script's first step), each step build.sh announces (`==> [kbs] NAME: ...`, seen
- * as the output streams by), and hashing and storing the outputs. The build page's
+ * the host's own work (`setup`: staging inputs, refs, the ready tree, toolchain versions; `sandbox`:
+ * start to the script's first step), each step build.sh announces (`==> [kbs] NAME: ...`, seen
+ * as the output streams by), `collect` (the outputs handed back, the sandbox torn down), and
+ * hashing and storing the outputs. The build page's
  * timeline shows them (manifest `timings`); `kbs bench` reads them to say where time goes.
  */
 export interface StepTiming {
@@ -38,7 +39,8 @@ export class StepClock {
       const m = MARKER.exec(line);
       if (!m) continue;
       this.current = m[1];
-      if (m[1] !== "done") this.mark(m[1]!, now);
+      // After "done" the sandbox hands its outputs back (the tar of /kbs/out) and is torn down.
+      this.mark(m[1] === "done" ? "collect" : m[1]!, now);
     }
   }
 

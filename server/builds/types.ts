@@ -131,7 +131,7 @@ export interface BuildDeps {
   revdb: { resolve(project: string, rev: string): BuildRevision };
   gitref: GitRefView & { archive(commit: string): Readable };
   configs: {
-    require(id: string): { id: string; project: string; text: string };
+    require(id: string): { id: string; project: string; text: string; kconfigHash: string; written?: string };
     normalise(text: string, project?: string): string;
   };
   kconfig: { olddefconfig(project: string, revision: BuildRevision, text: string): Promise<string> };

@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { ProjectRef } from "../gitref/gitref";
-import { GUEST_IN, GUEST_OBJECTS } from "../core/guest-paths";
+import { GUEST_IN, GUEST_OBJECTS, GUEST_TREE } from "../core/guest-paths";
 import { gitText } from "../gitref/git";
 
 /**
@@ -12,7 +12,8 @@ import { gitText } from "../gitref/git";
  * at the commit, and the index of a fresh checkout, so `git describe --tags --long
  * --dirty` inside prints what it prints in a clone and `git status` is clean.
  *
- * Nothing of the history is copied per build: the sandbox sees gitref's object store
+ * The files and the index come from the commit's ready tree (tree-cache.ts), made once per
+ * commit. Nothing of the history is copied per build: the sandbox sees gitref's object store
  * read-only at GUEST_OBJECTS and the work tree's `.git/objects/info/alternates` points
  * there. Refs come in as a packed-refs file written here from the project's refs only,
  * so other projects' refs are not visible (their objects are, by id, in the shared store).
@@ -79,14 +80,30 @@ export async function prepareWorkTree(gitref: GitRefView, project: string, commi
   return { objectsDir: path.join(gitref.dir, "objects"), abbrev: await cloneAbbrev(gitref.dir, project, text), commitEpoch: Number(time.trim()) };
 }
 
-/** The shell lines of build.sh that make the work tree in /work/src from /kbs/in/packed-refs and the borrowed objects. */
-export function checkoutScript(commit: string, abbrev: number): string {
+/** A fresh git repository in /work/src (the shell's cwd after) whose objects are gitref's, borrowed read-only. */
+export function gitInitScript(): string {
   return [
     "mkdir -p /work/src && cd /work/src || exit 1",
     'git -c init.defaultBranch=master init -q . || fail "git init failed in the work dir"',
-    `git config core.abbrev ${abbrev}`,
     `printf '%s\\n' ${GUEST_OBJECTS} > .git/objects/info/alternates`,
+  ].join("\n");
+}
+
+/**
+ * The shell lines of build.sh that make the work tree in /work/src: the commit's ready tree
+ * (tree-cache.ts, read-only at GUEST_TREE) unpacked, its index, HEAD detached at the commit, and
+ * /kbs/in/packed-refs. The stat check is git's minimal one (mtime in whole seconds and size) with
+ * ctime not trusted: the index was refreshed against the same files in another sandbox, so their
+ * inode numbers, owners and ctimes differ, and only those.
+ */
+export function checkoutScript(commit: string, abbrev: number): string {
+  return [
+    gitInitScript(),
+    // What `git config` and `git checkout --detach` would write, written directly (one git process in all).
+    `printf '[core]\\n\\tabbrev = ${abbrev}\\n\\tcheckStat = minimal\\n\\ttrustctime = false\\n' >> .git/config || exit 1`,
     `cp ${GUEST_IN}/packed-refs .git/packed-refs || exit 1`,
-    `git -c advice.detachedHead=false checkout -q --detach ${commit} || fail "could not check out ${commit}"`,
+    `tar -xf ${GUEST_TREE}/tree.tar || fail "could not unpack the tree of ${commit}"`,
+    `cp ${GUEST_TREE}/index .git/index || exit 1`,
+    `printf '%s\\n' ${commit} > .git/HEAD || exit 1`,
   ].join("\n");
 }

@@ -15,3 +15,5 @@ export const GUEST_STUB = "/kbs/stub";
 export const GUEST_OBJECTS = "/kbs/objects";
 /** The download cache a fetch stage checks and a build reads (Buildroot's dl/), read-only. */
 export const GUEST_DL = "/kbs/dl";
+/** The commit's ready work tree (builds/tree-cache.ts: a tar of the checkout and its index), read-only. */
+export const GUEST_TREE = "/kbs/tree";

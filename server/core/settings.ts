@@ -59,6 +59,8 @@ const SettingsSchema = z.object({
   /** Build artifacts and logs are kept this long, and within this budget (pinned builds excepted). */
   KBS_BUILD_KEEP_DAYS: intFrom("KBS_BUILD_KEEP_DAYS", 30, 1, 36500),
   KBS_BUILD_STORE_MB: intFrom("KBS_BUILD_STORE_MB", 20480, 1, 100_000_000),
+  /** Ready work trees (builds/tree-cache.ts: an uncompressed tar per commit built), least recently used out past this. */
+  KBS_TREE_CACHE_MB: intFrom("KBS_TREE_CACHE_MB", 4096, 1, 100_000_000),
   /** Terminal sessions: ended after this long without input, and after this long in all (seconds). */
   KBS_SESSION_IDLE_SEC: intFrom("KBS_SESSION_IDLE_SEC", 900, 1, 7 * 86400),
   KBS_SESSION_MAX_SEC: intFrom("KBS_SESSION_MAX_SEC", 4 * 3600, 1, 7 * 86400),
@@ -123,7 +125,7 @@ export type Settings = {
   http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerClient: number };
   builtins: boolean;
   upstreams: boolean;
-  builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number };
+  builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number; treeCacheMB: number };
   sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number; primedMemoryMB: number; prebuildTrees: number };
   stagingDir: string;
   trustedProxies: net.BlockList;
@@ -181,6 +183,7 @@ export function loadSettings(env: Env = process.env, overrides: SettingOverrides
       diskCapMB: s.KBS_BUILD_DISK_MB,
       keepDays: s.KBS_BUILD_KEEP_DAYS,
       storeBudgetMB: s.KBS_BUILD_STORE_MB,
+      treeCacheMB: s.KBS_TREE_CACHE_MB,
     },
     sessions: {
       idleSec: s.KBS_SESSION_IDLE_SEC,

@@ -12,6 +12,7 @@ import type { SandboxService } from "../../sandbox/service";
 import type { Settings } from "../../core/settings";
 import { ArtifactStore } from "../artifacts";
 import { runBuild } from "../builder";
+import { treeCacheFor, type TreeCache } from "../tree-cache";
 import { CompilerCache } from "../ccache";
 import { imageId } from "../key";
 import { BuildLogs } from "../logs";
@@ -106,6 +107,7 @@ export class RemoteWorker {
   readonly api: ServerClient;
   private mirror: WorkerMirror;
   private ccache: CompilerCache;
+  private trees: TreeCache;
   private worker: Worker | undefined;
   private connection: IORedis | undefined;
   private running = new Map<string, AbortController>();
@@ -120,6 +122,7 @@ export class RemoteWorker {
     this.api = new ServerClient(opts.server.replace(/\/+$/, ""), opts.token, this.name);
     this.mirror = new WorkerMirror(path.join(opts.settings.dataDir, "git"), this.api.base, () => this.api.authHeader);
     this.ccache = new CompilerCache(opts.settings.dataDir);
+    this.trees = treeCacheFor(opts.settings);
   }
 
   /** Say hello (checks the token), connect to the queue and start taking jobs. */
@@ -254,6 +257,7 @@ export class RemoteWorker {
         builds: { get: (id: string): BuildRow | undefined => inputBuilds.get(id) },
         artifacts,
         ccache: this.ccache,
+        trees: this.trees,
         logs,
         jobs,
         worker: this.name,
