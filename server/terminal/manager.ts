@@ -50,8 +50,12 @@ const ended = counter("kbs_sessions_ended_total", "menuconfig sessions ended, by
 const IN_BUNDLE = "bundle.tar";
 const IN_CONFIG = "config";
 const IN_TOOLS = "tree-bins.tar";
-/** Priming waits this long after a session start, whose own first frame needs the CPU more. */
-const PRIME_DELAY_MS = 500;
+/**
+ * Priming waits this long after a session start, whose own first frame needs the CPU more (a
+ * hand-over's is a redraw, done well within it). The starts of a burst served by primed
+ * sessions come within it, so their replacements launch together and draw together.
+ */
+const PRIME_DELAY_MS = 300;
 
 const unknownSession = () => notFound("unknown_session", "No such session: the id is wrong, or the session belongs to another kbs server. Start a new session; saved configs are kept.");
 

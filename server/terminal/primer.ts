@@ -14,7 +14,7 @@ const wantGauge = gauge("kbs_sessions_primed_wanted", "primed sessions each hot 
 interface Arrival {
   at: number;
   short: boolean;
-  /** It got no primed session at all and started a fresh one. */
+  /** It got no primed session at all and started a fresh one: it is parsing the tree itself for about one launch time. */
   missed: boolean;
 }
 
@@ -41,8 +41,9 @@ interface HotTree {
   want: number;
   /** A primed session was launched for it (since it went hot). */
   launched: boolean;
-  /** A top-up is scheduled. */
-  scheduled: boolean;
+  /** The next top-up: when (ms since the epoch), and its timer. */
+  topUpAt: number | undefined;
+  topUpTimer: NodeJS.Timeout | undefined;
 }
 
 export interface PrimeHooks {
@@ -67,19 +68,23 @@ const DEMAND_WINDOW_MS = 5 * 60_000;
 const FIRST_PRIME_MS = 2000;
 const FIRST_MEMORY_MB = 50;
 const EWMA = 0.3;
-/** Launches per tree at once: more only split the same cores. */
-const MAX_LAUNCHING = Math.max(1, os.availableParallelism());
+/** Kconfig parses at once (primed launches and the fresh parses of starts that found none): more only split the same cores. */
+const PARSES = Math.max(1, os.availableParallelism());
+/** While launches wait for a core, how often they look again at most (a fresh parse's end is only estimated). */
+const BLOCKED_RETRY_MS = 250;
 
 /**
  * Keeps primed menuconfig sessions for the hot trees (every tree a session was started
  * for, most recent first, at most `trees`), so the next session for a tree is an
  * already-drawn frontend instead of a fresh Kconfig parse. How many per tree follows its
  * demand: the most session starts that came within one replacement time of each other in
- * the last minutes (each needs its own primed session), at least one, plus the starts on
- * the hot tree that found none ready; within the memory
- * budget, measured per tree. A start that finds none ready takes one that is launching
- * (it has a head start on a fresh one). Priming runs in the background, only once
- * started (`kbs serve`).
+ * the last minutes (each needs its own primed session), plus the starts on the hot tree
+ * that found none ready, plus a spare (one for a tree with no starts in the window);
+ * within the memory budget, measured per tree. A start that finds none ready takes one that is launching
+ * (it has a head start on a fresh one). Launches never make more Kconfig parses run at
+ * once than there are cores, counting the users' own fresh parses, so priming cannot
+ * slow the sessions it is for. Priming runs in the background, only once started
+ * (`kbs serve`).
  */
 export class Primer {
   private readonly hot = new Map<string, HotTree>();
@@ -103,12 +108,11 @@ export class Primer {
     if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
     // A start before the tree was ever primed is no shortfall: nothing could have been ready.
-    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: true };
+    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: false };
     this.arrivalsOf(key).push(arrival);
     const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
     if (tree && ready) {
       arrival.short = false;
-      arrival.missed = false;
       this.remove(tree, ready);
       hits.inc({ project });
       handovers.inc();
@@ -116,6 +120,7 @@ export class Primer {
     }
     const launching = tree?.primes.find((p) => !p.ready && !p.claim);
     if (!tree || !launching) {
+      arrival.missed = true;
       misses.inc({ project });
       return undefined;
     }
@@ -133,10 +138,10 @@ export class Primer {
       launching.claim = settle;
     });
     if (!session?.active) {
+      arrival.missed = true;
       misses.inc({ project });
       return undefined;
     }
-    arrival.missed = false;
     hits.inc({ project });
     handovers.inc();
     return session;
@@ -145,17 +150,18 @@ export class Primer {
   /** A session was started for `key`: the tree is hot (most recent), and is topped up to its demand. */
   used(key: string, project: string, prime: HotTree["prime"]): void {
     if (!this.started || this.closed) return;
-    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, scheduled: false };
+    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, topUpAt: undefined, topUpTimer: undefined };
     this.hot.delete(key);
     this.hot.set(key, tree);
     for (const [k, t] of this.hot) {
       if (this.hot.size <= this.opts.trees) break;
       this.drop(k, t);
     }
-    // A start that found nothing ready is parsing its tree now: priming waits about as long as
-    // a launch takes, so the two do not split the cores (a Linux parse is seconds).
-    const missed = this.arrivals.get(key)?.at(-1)?.missed ?? false;
-    this.schedule(key, tree, this.opts.delayMs + (missed ? tree.primeMs : 0));
+    // The first start on a tree nobody primed is a cold one: priming waits until it has drawn
+    // (about one launch time), so its parse has the cores. A start that outran the primed ones
+    // (a burst) is followed at once, within the cores its own parse leaves (topUp).
+    const last = this.arrivals.get(key)?.at(-1);
+    this.schedule(key, tree, this.opts.delayMs + (last?.missed && !last.short ? tree.primeMs : 0));
   }
 
   async close(): Promise<void> {
@@ -182,17 +188,22 @@ export class Primer {
    * within one replacement time (the delay before priming, then a launch) of each other,
    * plus the starts that found none ready. Those came later than they would have had one
    * been ready (each waited for a fresh parse), so a burst served short looks slower than
-   * it was; counting them, the next such burst finds enough ready.
+   * it was; counting them, the next such burst finds enough ready. And one spare while the
+   * tree has starts in the window: the start after a burst's last would otherwise wait a
+   * whole launch (seconds on Linux), and replacements launched side by side draw together,
+   * so a spare launched with the replacement serves the start after next at once. A tree
+   * with no starts in the window keeps one.
    */
   private demand(key: string, tree: HotTree): number {
     const arrivals = this.arrivalsOf(key);
+    if (!arrivals.length) return 1;
     const replaceMs = this.opts.delayMs + tree.primeMs;
     let most = 1;
     for (let i = 0, j = 0; j < arrivals.length; j++) {
       while (arrivals[j]!.at - arrivals[i]!.at > replaceMs) i++;
       most = Math.max(most, j - i + 1);
     }
-    return most + arrivals.filter((a) => a.short).length;
+    return most + arrivals.filter((a) => a.short).length + 1;
   }
 
   /** The demand, cut to what the memory budget leaves beside every other hot tree's primed sessions (one each at least). */
@@ -203,24 +214,55 @@ export class Primer {
     return Math.max(1, Math.min(this.demand(key, tree), room));
   }
 
+  /** A top-up in `delayMs`, unless one comes sooner (the starts of a burst share the first's). */
   private schedule(key: string, tree: HotTree, delayMs: number): void {
-    if (tree.scheduled) return;
-    tree.scheduled = true;
-    setTimeout(() => {
-      tree.scheduled = false;
+    const at = Date.now() + delayMs;
+    if (tree.topUpAt !== undefined && tree.topUpAt <= at) return;
+    clearTimeout(tree.topUpTimer);
+    tree.topUpAt = at;
+    tree.topUpTimer = setTimeout(() => {
+      tree.topUpAt = undefined;
       this.topUp(key, tree);
-    }, delayMs).unref();
+    }, delayMs);
+    tree.topUpTimer.unref();
   }
 
-  /** Launch primed sessions until the tree has what it wants (unclaimed ones count), a few at a time. */
+  /**
+   * Launch primed sessions until the tree has what it wants (unclaimed ones count), as many
+   * at once as there are cores no parse holds; the rest when one is free (a launch drawing
+   * looks again at once, a fresh parse's end is estimated).
+   */
   private topUp(key: string, tree: HotTree): void {
     if (this.closed || this.hot.get(key) !== tree) return;
     const want = this.wanted(key, tree);
     wantGauge.inc({ project: tree.project }, want - tree.want);
     tree.want = want;
-    const have = tree.primes.filter((p) => !p.claim).length;
-    const launching = tree.primes.filter((p) => !p.ready).length;
-    for (let n = Math.min(want - have, MAX_LAUNCHING - launching); n > 0; n--) void this.launch(key, tree);
+    const missing = want - tree.primes.filter((p) => !p.claim).length;
+    const { free, nextFreeMs } = this.cores();
+    for (let n = Math.min(missing, free); n > 0; n--) void this.launch(key, tree);
+    if (missing > free) this.schedule(key, tree, Math.min(BLOCKED_RETRY_MS, nextFreeMs));
+  }
+
+  /**
+   * Cores no Kconfig parse holds: every tree's launching primed sessions (claimed ones are a
+   * user's parse) and the fresh parses of starts that found none (each for about its
+   * tree's launch time), against PARSES; and when the first fresh parse should end.
+   */
+  private cores(): { free: number; nextFreeMs: number } {
+    const now = Date.now();
+    let busy = 0;
+    let nextFreeMs = Infinity;
+    for (const t of this.hot.values()) busy += t.primes.filter((p) => !p.ready).length;
+    for (const [k, list] of this.arrivals) {
+      const launchMs = this.hot.get(k)?.primeMs ?? FIRST_PRIME_MS;
+      for (const a of list) {
+        const left = a.at + launchMs - now;
+        if (!a.missed || left <= 0) continue;
+        busy++;
+        nextFreeMs = Math.min(nextFreeMs, left);
+      }
+    }
+    return { free: PARSES - busy, nextFreeMs };
   }
 
   private async launch(key: string, tree: HotTree): Promise<void> {
@@ -245,7 +287,7 @@ export class Primer {
         p.idleTimer = setTimeout(() => this.idle(key, tree, p), this.opts.idleMs);
         p.idleTimer.unref();
       }
-      // Launches go a few at a time: the next one now.
+      // A core is free again: this tree's next launch now (another tree's looks again within BLOCKED_RETRY_MS).
       this.schedule(key, tree, 0);
     };
     try {
@@ -293,6 +335,7 @@ export class Primer {
   private drop(key: string, tree: HotTree): void {
     this.hot.delete(key);
     this.arrivals.delete(key);
+    clearTimeout(tree.topUpTimer);
     wantGauge.dec({ project: tree.project }, tree.want);
     for (const p of [...tree.primes]) {
       const claim = p.claim;
