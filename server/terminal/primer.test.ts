@@ -11,9 +11,10 @@ type PrimeHooks = import("./primer").PrimeHooks;
 type Session = import("./session").Session;
 
 /**
- * The Primer driven by hand: its launches are fake sessions that draw when the test says
- * (no sandbox, no Kconfig), on a fake clock. What is checked is when it launches and how
- * many: the core budget (a user's fresh parse counts), the cold start's wait, the spare.
+ * The Primer driven by hand: its launches and the users' fresh sessions are fakes that
+ * draw when the test says (no sandbox, no Kconfig), on a fake clock. What is checked is
+ * when it launches and how many: the core budget (a user's fresh parse counts until it
+ * drew), the cold start's wait, the spare, a burst's replacements launched together.
  */
 
 const DELAY_MS = 300;
@@ -55,8 +56,10 @@ describe("Primer", () => {
   /** A tree after its first (cold) start, with the one and the spare that follow it drawn, each in the first guess's launch time. */
   async function primedTree(): Promise<ReturnType<typeof fakeTree>> {
     const tree = fakeTree();
-    await start("k", tree);
-    await tick(DELAY_MS + FIRST_PRIME_MS);
+    const cold = await start("k", tree);
+    await tick(FIRST_PRIME_MS);
+    cold.draw();
+    await tick(0);
     await tick(FIRST_PRIME_MS);
     for (const l of tree.launches) l.draw();
     await tick(0);
@@ -64,19 +67,23 @@ describe("Primer", () => {
     return tree;
   }
 
-  /** A session start on the tree as the manager makes it: take, then used. */
-  async function start(key: string, tree: ReturnType<typeof fakeTree>): Promise<Session | undefined> {
+  /** A session start on the tree as the manager makes it: take, then used; `draw` draws a fresh session's first frame. */
+  async function start(key: string, tree: ReturnType<typeof fakeTree>): Promise<{ got: Session | undefined; draw(): void }> {
     const got = await primer.take(key, "p");
-    primer.used(key, "p", tree.prime);
-    return got;
+    let draw = () => {};
+    const drawn = got ? Promise.resolve() : new Promise<void>((resolve) => (draw = resolve));
+    primer.used(key, "p", tree.prime, drawn);
+    return { got, draw };
   }
 
-  it("after the first start on a cold tree, priming waits until that start's own parse should be done; then it primes one and a spare", async () => {
+  it("after the first start on a cold tree, priming waits until that start's own session drew; then it primes one and a spare", async () => {
     const tree = fakeTree();
-    expect(await start("k", tree)).toBeUndefined();
-    await tick(DELAY_MS + FIRST_PRIME_MS - 1);
+    const cold = await start("k", tree);
+    expect(cold.got).toBeUndefined();
+    await tick(30_000);
     expect(tree.launches).toHaveLength(0);
-    await tick(1);
+    cold.draw();
+    await tick(0);
     expect(tree.launches).toHaveLength(2);
   });
 
@@ -84,13 +91,17 @@ describe("Primer", () => {
     const tree = await primedTree();
     const launched = tree.launches.length;
     // A burst: the two ready ones are handed over, the third finds none (not even launching) and parses fresh.
-    expect(await start("k", tree)).toBeDefined();
-    expect(await start("k", tree)).toBeDefined();
-    expect(await start("k", tree)).toBeUndefined();
+    expect((await start("k", tree)).got).toBeDefined();
+    expect((await start("k", tree)).got).toBeDefined();
+    const fresh = await start("k", tree);
+    expect(fresh.got).toBeUndefined();
     await tick(DELAY_MS);
     expect(tree.launches.length - launched).toBe(1);
-    // Its parse takes about the tree's launch time: then both cores are there for priming.
-    await tick(FIRST_PRIME_MS);
+    // Once it drew, both cores are there for priming.
+    await tick(FIRST_PRIME_MS / 2);
+    expect(tree.launches.length - launched).toBe(1);
+    fresh.draw();
+    await tick(0);
     expect(tree.launches.length - launched).toBe(2);
     // Never more than two parses at once: the next launch waits for one to draw.
     await tick(10_000);
@@ -103,9 +114,9 @@ describe("Primer", () => {
   it("the starts of a burst served by primed sessions are replaced together, after the priming delay", async () => {
     const tree = await primedTree();
     const launched = tree.launches.length;
-    expect(await start("k", tree)).toBeDefined();
+    expect((await start("k", tree)).got).toBeDefined();
     await tick(DELAY_MS / 2);
-    expect(await start("k", tree)).toBeDefined();
+    expect((await start("k", tree)).got).toBeDefined();
     expect(tree.launches.length - launched).toBe(0);
     await tick(DELAY_MS / 2);
     expect(tree.launches.length - launched).toBe(2);

@@ -14,8 +14,10 @@ const wantGauge = gauge("kbs_sessions_primed_wanted", "primed sessions each hot 
 interface Arrival {
   at: number;
   short: boolean;
-  /** It got no primed session at all and started a fresh one: it is parsing the tree itself for about one launch time. */
+  /** It got no primed session at all and started a fresh one. */
   missed: boolean;
+  /** Its fresh session is parsing the tree (until it drew): a core priming leaves it. */
+  parsing: boolean;
 }
 
 /** One primed session of a tree: launching, or drawn and waiting to be handed over. */
@@ -70,7 +72,7 @@ const FIRST_MEMORY_MB = 50;
 const EWMA = 0.3;
 /** Kconfig parses at once (primed launches and the fresh parses of starts that found none): more only split the same cores. */
 const PARSES = Math.max(1, os.availableParallelism());
-/** While launches wait for a core, how often they look again at most (a fresh parse's end is only estimated). */
+/** While launches wait for a core, how often they look again (a parse that ends says so, but one may be given up on). */
 const BLOCKED_RETRY_MS = 250;
 
 /**
@@ -108,7 +110,7 @@ export class Primer {
     if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
     // A start before the tree was ever primed is no shortfall: nothing could have been ready.
-    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: false };
+    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: false, parsing: false };
     this.arrivalsOf(key).push(arrival);
     const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
     if (tree && ready) {
@@ -147,8 +149,11 @@ export class Primer {
     return session;
   }
 
-  /** A session was started for `key`: the tree is hot (most recent), and is topped up to its demand. */
-  used(key: string, project: string, prime: HotTree["prime"]): void {
+  /**
+   * A session was started for `key` (`drawn` when its frontend first drew): the tree is hot
+   * (most recent), and is topped up to its demand.
+   */
+  used(key: string, project: string, prime: HotTree["prime"], drawn: Promise<void>): void {
     if (!this.started || this.closed) return;
     const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, topUpAt: undefined, topUpTimer: undefined };
     this.hot.delete(key);
@@ -157,11 +162,18 @@ export class Primer {
       if (this.hot.size <= this.opts.trees) break;
       this.drop(k, t);
     }
-    // The first start on a tree nobody primed is a cold one: priming waits until it has drawn
-    // (about one launch time), so its parse has the cores. A start that outran the primed ones
-    // (a burst) is followed at once, within the cores its own parse leaves (topUp).
     const last = this.arrivals.get(key)?.at(-1);
-    this.schedule(key, tree, this.opts.delayMs + (last?.missed && !last.short ? tree.primeMs : 0));
+    if (!last?.missed) return this.schedule(key, tree, this.opts.delayMs);
+    // A fresh session parses the tree itself: it holds a core until it drew (cores()). The
+    // first start on a tree nobody primed (a cold one) is primed for once it drew, so its
+    // parse had the cores; a start that outran the primed ones (a burst) is followed at
+    // once, within the cores its own parse leaves.
+    last.parsing = true;
+    void drawn.then(() => {
+      last.parsing = false;
+      this.coreFreed();
+    });
+    if (last.short) this.schedule(key, tree, this.opts.delayMs);
   }
 
   async close(): Promise<void> {
@@ -238,31 +250,31 @@ export class Primer {
     wantGauge.inc({ project: tree.project }, want - tree.want);
     tree.want = want;
     const missing = want - tree.primes.filter((p) => !p.claim).length;
-    const { free, nextFreeMs } = this.cores();
+    const free = this.freeCores();
     for (let n = Math.min(missing, free); n > 0; n--) void this.launch(key, tree);
-    if (missing > free) this.schedule(key, tree, Math.min(BLOCKED_RETRY_MS, nextFreeMs));
+    if (missing > free) this.schedule(key, tree, BLOCKED_RETRY_MS);
+  }
+
+  /** A parse ended: every hot tree looks again at once. */
+  private coreFreed(): void {
+    for (const [k, t] of this.hot) this.schedule(k, t, 0);
   }
 
   /**
    * Cores no Kconfig parse holds: every tree's launching primed sessions (claimed ones are a
-   * user's parse) and the fresh parses of starts that found none (each for about its
-   * tree's launch time), against PARSES; and when the first fresh parse should end.
+   * user's parse) and the fresh parses of starts that found none, until they drew (at most
+   * twice their tree's launch time: a session whose client never came does not parse),
+   * against PARSES.
    */
-  private cores(): { free: number; nextFreeMs: number } {
+  private freeCores(): number {
     const now = Date.now();
     let busy = 0;
-    let nextFreeMs = Infinity;
     for (const t of this.hot.values()) busy += t.primes.filter((p) => !p.ready).length;
     for (const [k, list] of this.arrivals) {
       const launchMs = this.hot.get(k)?.primeMs ?? FIRST_PRIME_MS;
-      for (const a of list) {
-        const left = a.at + launchMs - now;
-        if (!a.missed || left <= 0) continue;
-        busy++;
-        nextFreeMs = Math.min(nextFreeMs, left);
-      }
+      busy += list.filter((a) => a.parsing && now - a.at < 2 * launchMs).length;
     }
-    return { free: PARSES - busy, nextFreeMs };
+    return PARSES - busy;
   }
 
   private async launch(key: string, tree: HotTree): Promise<void> {
@@ -287,8 +299,8 @@ export class Primer {
         p.idleTimer = setTimeout(() => this.idle(key, tree, p), this.opts.idleMs);
         p.idleTimer.unref();
       }
-      // A core is free again: this tree's next launch now (another tree's looks again within BLOCKED_RETRY_MS).
-      this.schedule(key, tree, 0);
+      // A core is free again.
+      this.coreFreed();
     };
     try {
       p.session = await tree.prime({

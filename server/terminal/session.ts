@@ -3,7 +3,7 @@ import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
 import { ConfigWatcher } from "./config-watcher";
 import { FlowControl } from "./flow";
 import type { Frontend } from "./frontend";
-import { PrimedReadiness, type Priming } from "./priming";
+import { CursesStart, PrimedReadiness, type Priming } from "./priming";
 import type { ErrorCode } from "../../contracts/terminal-error-codes";
 import type { ServerMessage } from "../../contracts/terminal-protocol";
 import { ScreenMirror } from "./screen";
@@ -119,6 +119,10 @@ export class Session {
   private pendingSize: { cols: number; rows: number } | undefined;
   private readonly flow: FlowControl;
   private readonly subscriptions: Disposable[] = [];
+  private readonly curses = new CursesStart();
+  private markDrawn: () => void = () => {};
+  /** Resolved once the frontend has parsed the tree and started curses (its first frame), or the session ended without. */
+  readonly drawn: Promise<void>;
 
   constructor(
     private readonly opts: SessionOptions,
@@ -128,6 +132,7 @@ export class Session {
     this.kconfigHash = opts.kconfigHash;
     this.owner = owner;
     this.primed = priming !== undefined;
+    this.drawn = new Promise((resolve) => (this.markDrawn = resolve));
     this.flow = new FlowControl({ ...opts.flow, pause: () => this.opts.sandbox.pause(), resume: () => this.opts.sandbox.resume() });
     this.config = new ConfigWatcher({
       outDir: opts.sandbox.outDir,
@@ -337,6 +342,7 @@ export class Session {
     await this.opts.sandbox.kill().catch((e: unknown) => log.warn({ err: e, session: this.id }, "sandbox kill failed"));
     this.screen?.dispose();
     this.enter({ name: "ended", reason });
+    this.markDrawn();
   }
 
   /** The one place the state changes: the old state's timers end, flow control starts over, the new state's timers start. */
@@ -443,6 +449,7 @@ export class Session {
   }
 
   private output(data: Buffer): void {
+    if (this.curses.output(data)) this.markDrawn();
     this.screen?.write(data);
     const s = this.current;
     if (s.name === "primed") s.readiness.output(data);
