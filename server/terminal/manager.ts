@@ -139,12 +139,16 @@ export class SessionManager {
     this.primer.start();
   }
 
-  /** The session's latest saved config text, live or ended. */
+  /**
+   * The session's latest saved config, live or ended, as the tree's tools wrote it (what a
+   * download serves; the canonical text for a starting config nobody has had written yet).
+   */
   savedConfig(id: string): string {
     const rec = this.record(id);
     if (!rec) throw unknownSession();
     if (!rec.configId) throw notFound("no_config_yet", "This session has no saved config yet: save it in menuconfig first (S, or Q then Y; in the portal also its Save button).");
-    return this.deps.configs.require(rec.configId).text;
+    const c = this.deps.configs.require(rec.configId);
+    return c.written ?? c.text;
   }
 
   async close(): Promise<void> {
