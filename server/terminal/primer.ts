@@ -255,9 +255,9 @@ export class Primer {
     if (missing > free) this.schedule(key, tree, BLOCKED_RETRY_MS);
   }
 
-  /** A parse ended: every hot tree looks again at once. */
+  /** A parse ended: every hot tree looks again at once, the most recently used first. */
   private coreFreed(): void {
-    for (const [k, t] of this.hot) this.schedule(k, t, 0);
+    for (const [k, t] of [...this.hot].reverse()) this.schedule(k, t, 0);
   }
 
   /**
