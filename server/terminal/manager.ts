@@ -210,7 +210,7 @@ export class SessionManager {
       const primed = await this.primer.take(spec.key, project);
       primed?.handOver(owner);
       session = primed ?? new Session(this.sessionOptions(spec, await this.sandboxFor(spec, undefined)), owner);
-      this.primer.used(spec.key, project, (hooks) => this.prime(spec, hooks), session.drawn);
+      this.primer.used(spec.key, project, (hooks) => this.prime(spec, hooks), session);
     } else session = new Session(this.sessionOptions(spec, await this.sandboxFor(spec, owner.startText)), owner);
     return session;
   }

@@ -67,13 +67,18 @@ describe("Primer", () => {
     return tree;
   }
 
-  /** A session start on the tree as the manager makes it: take, then used; `draw` draws a fresh session's first frame. */
-  async function start(key: string, tree: ReturnType<typeof fakeTree>): Promise<{ got: Session | undefined; draw(): void }> {
+  /**
+   * A session start on the tree as the manager makes it: take, then used; `draw` draws a
+   * fresh session's first frame, `show` shows a hand-over to its client (at once unless `shown: false`).
+   */
+  async function start(key: string, tree: ReturnType<typeof fakeTree>, o: { shown?: boolean } = {}): Promise<{ got: Session | undefined; draw(): void; show(): void }> {
     const got = await primer.take(key, "p");
     let draw = () => {};
+    let show = () => {};
     const drawn = got ? Promise.resolve() : new Promise<void>((resolve) => (draw = resolve));
-    primer.used(key, "p", tree.prime, drawn);
-    return { got, draw };
+    const shown = got && o.shown !== false ? Promise.resolve() : new Promise<void>((resolve) => (show = resolve));
+    primer.used(key, "p", tree.prime, { drawn, shown: got ? shown : drawn });
+    return { got, draw, show };
   }
 
   it("after the first start on a cold tree, priming waits until that start's own session drew; then it primes one and a spare", async () => {
@@ -118,6 +123,19 @@ describe("Primer", () => {
     await tick(DELAY_MS / 2);
     expect((await start("k", tree)).got).toBeDefined();
     expect(tree.launches.length - launched).toBe(0);
+    await tick(DELAY_MS / 2);
+    expect(tree.launches.length - launched).toBe(2);
+  });
+
+  it("a hand-over is replaced once its client saw it and the priming delay passed, so the start its client makes next falls within it", async () => {
+    const tree = await primedTree();
+    const launched = tree.launches.length;
+    const first = await start("k", tree, { shown: false });
+    await tick(2000);
+    expect(tree.launches.length - launched).toBe(0);
+    first.show();
+    await tick(DELAY_MS / 2);
+    expect((await start("k", tree)).got).toBeDefined();
     await tick(DELAY_MS / 2);
     expect(tree.launches.length - launched).toBe(2);
   });

@@ -72,6 +72,8 @@ const FIRST_MEMORY_MB = 50;
 const EWMA = 0.3;
 /** Kconfig parses at once (primed launches and the fresh parses of starts that found none): more only split the same cores. */
 const PARSES = Math.max(1, os.availableParallelism());
+/** A hand-over whose client has not seen it by then is replaced anyway. */
+const UNSHOWN_MS = 5000;
 /** While launches wait for a core, how often they look again (a parse that ends says so, but one may be given up on). */
 const BLOCKED_RETRY_MS = 250;
 
@@ -150,10 +152,10 @@ export class Primer {
   }
 
   /**
-   * A session was started for `key` (`drawn` when its frontend first drew): the tree is hot
-   * (most recent), and is topped up to its demand.
+   * A session was started for `key` (`drawn` when its frontend first drew, `shown` when its
+   * client first saw it): the tree is hot (most recent), and is topped up to its demand.
    */
-  used(key: string, project: string, prime: HotTree["prime"], drawn: Promise<void>): void {
+  used(key: string, project: string, prime: HotTree["prime"], session: Pick<Session, "drawn" | "shown">): void {
     if (!this.started || this.closed) return;
     const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, topUpAt: undefined, topUpTimer: undefined };
     this.hot.delete(key);
@@ -163,13 +165,18 @@ export class Primer {
       this.drop(k, t);
     }
     const last = this.arrivals.get(key)?.at(-1);
-    if (!last?.missed) return this.schedule(key, tree, this.opts.delayMs);
+    // A hand-over: the delay runs from when its client saw it, so the next start of a burst
+    // (each comes as the previous one drew) falls within it and both are replaced together.
+    if (!last?.missed) {
+      this.schedule(key, tree, UNSHOWN_MS);
+      return void session.shown.then(() => this.schedule(key, tree, this.opts.delayMs));
+    }
     // A fresh session parses the tree itself: it holds a core until it drew (cores()). The
     // first start on a tree nobody primed (a cold one) is primed for once it drew, so its
     // parse had the cores; a start that outran the primed ones (a burst) is followed at
     // once, within the cores its own parse leaves.
     last.parsing = true;
-    void drawn.then(() => {
+    void session.drawn.then(() => {
       last.parsing = false;
       this.coreFreed();
     });

@@ -36,6 +36,10 @@ export class CursesStart {
   /** The last bytes of output, in case ALT_SCREEN is split between two chunks. */
   private tail = Buffer.alloc(0);
 
+  get started(): boolean {
+    return this.seen;
+  }
+
   /** Whether curses has started, with `data` the output since the last call. */
   output(data: Buffer): boolean {
     if (this.seen) return true;
