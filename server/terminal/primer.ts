@@ -43,6 +43,8 @@ interface HotTree {
   want: number;
   /** A primed session was launched for it (since it went hot). */
   launched: boolean;
+  /** No launches before this (ms since the epoch): a hand-over's client has not seen it yet, or just did. */
+  heldUntil: number;
   /** The next top-up: when (ms since the epoch), and its timer. */
   topUpAt: number | undefined;
   topUpTimer: NodeJS.Timeout | undefined;
@@ -157,7 +159,7 @@ export class Primer {
    */
   used(key: string, project: string, prime: HotTree["prime"], session: Pick<Session, "drawn" | "shown">): void {
     if (!this.started || this.closed) return;
-    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, topUpAt: undefined, topUpTimer: undefined };
+    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, heldUntil: 0, topUpAt: undefined, topUpTimer: undefined };
     this.hot.delete(key);
     this.hot.set(key, tree);
     for (const [k, t] of this.hot) {
@@ -165,22 +167,30 @@ export class Primer {
       this.drop(k, t);
     }
     const last = this.arrivals.get(key)?.at(-1);
-    // A hand-over: the delay runs from when its client saw it, so the next start of a burst
-    // (each comes as the previous one drew) falls within it and both are replaced together.
+    // A hand-over: nothing launches until its client saw it and the delay passed, so the next
+    // start of a burst (each comes as the previous one drew) falls within it, and the burst's
+    // replacements launch together (side by side they draw together).
     if (!last?.missed) {
+      tree.heldUntil = Date.now() + UNSHOWN_MS;
       this.schedule(key, tree, UNSHOWN_MS);
-      return void session.shown.then(() => this.schedule(key, tree, this.opts.delayMs));
+      return void session.shown.then(() => {
+        tree.heldUntil = Date.now() + this.opts.delayMs;
+        this.schedule(key, tree, this.opts.delayMs);
+      });
     }
     // A fresh session parses the tree itself: it holds a core until it drew (cores()). The
     // first start on a tree nobody primed (a cold one) is primed for once it drew, so its
     // parse had the cores; a start that outran the primed ones (a burst) is followed at
-    // once, within the cores its own parse leaves.
+    // once, within the cores its own parse leaves, whatever hand-over held the tree: side by
+    // side with its parse, the replacement draws about when it does, for the next start.
     last.parsing = true;
     void session.drawn.then(() => {
       last.parsing = false;
       this.coreFreed();
     });
-    if (last.short) this.schedule(key, tree, this.opts.delayMs);
+    if (!last.short) return;
+    tree.heldUntil = 0;
+    this.schedule(key, tree, 0);
   }
 
   async close(): Promise<void> {
@@ -233,16 +243,16 @@ export class Primer {
     return Math.max(1, Math.min(this.demand(key, tree), room));
   }
 
-  /** A top-up in `delayMs`, unless one comes sooner (the starts of a burst share the first's). */
+  /** A top-up in `delayMs` (not before the tree's hold ends), unless one comes sooner. */
   private schedule(key: string, tree: HotTree, delayMs: number): void {
-    const at = Date.now() + delayMs;
+    const at = Math.max(Date.now() + delayMs, tree.heldUntil);
     if (tree.topUpAt !== undefined && tree.topUpAt <= at) return;
     clearTimeout(tree.topUpTimer);
     tree.topUpAt = at;
     tree.topUpTimer = setTimeout(() => {
       tree.topUpAt = undefined;
       this.topUp(key, tree);
-    }, delayMs);
+    }, at - Date.now());
     tree.topUpTimer.unref();
   }
 
@@ -253,6 +263,7 @@ export class Primer {
    */
   private topUp(key: string, tree: HotTree): void {
     if (this.closed || this.hot.get(key) !== tree) return;
+    if (Date.now() < tree.heldUntil) return this.schedule(key, tree, 0);
     const want = this.wanted(key, tree);
     wantGauge.inc({ project: tree.project }, want - tree.want);
     tree.want = want;
