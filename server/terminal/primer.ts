@@ -178,7 +178,7 @@ export class Primer {
         this.schedule(key, tree, this.opts.delayMs);
       });
     }
-    // A fresh session parses the tree itself: it holds a core until it drew (cores()). The
+    // A fresh session parses the tree itself: it holds a core until it drew (freeCores). The
     // first start on a tree nobody primed (a cold one) is primed for once it drew, so its
     // parse had the cores; a start that outran the primed ones (a burst) is followed at
     // once, within the cores its own parse leaves, whatever hand-over held the tree: side by
@@ -258,8 +258,8 @@ export class Primer {
 
   /**
    * Launch primed sessions until the tree has what it wants (unclaimed ones count), as many
-   * at once as there are cores no parse holds; the rest when one is free (a launch drawing
-   * looks again at once, a fresh parse's end is estimated).
+   * at once as there are cores no parse holds; the rest when one is free (a launch or a
+   * fresh session drawing looks again at once), none while a hand-over holds the tree.
    */
   private topUp(key: string, tree: HotTree): void {
     if (this.closed || this.hot.get(key) !== tree) return;
