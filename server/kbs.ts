@@ -97,7 +97,15 @@ export async function createKbs(settings: Settings): Promise<Kbs> {
   const derived = new DerivedConfigs(configs, kconfig);
   const sessions = new SessionManager({ settings, db, projects, revdb, bundles, sandbox, configs, kconfig });
   // So that no user pays for compiling a tree's mconf: built as a sync's last phase.
-  sync.onSynced((id, progress) => prebuildTreeTools({ settings, projects, revdb, bundles, kconfig }, id, progress));
+  const prebuildDeps = { settings, projects, revdb, bundles, kconfig };
+  sync.onSynced((id, progress) => prebuildTreeTools(prebuildDeps, id, progress));
+  // A new server knows nothing of the trees yet: the newest ones' bundles, file lists and tools
+  // are looked at (built, if an older kbs synced them) before a first session waits for that.
+  onStart(() => {
+    void (async () => {
+      for (const p of projects.list()) await prebuildTreeTools(prebuildDeps, p.id, () => {}).catch((e: unknown) => log.warn({ err: e, project: p.id }, "preparing the tree's Kconfig tools failed; its first session prepares them"));
+    })();
+  });
   onStart(() => sessions.startPriming());
   onClose(() => sessions.close());
 

@@ -85,8 +85,8 @@ describe("primed menuconfig sessions", () => {
     const saved = await enableDebugAndSave(c);
     const text = await (await fetch(`${url}/api/sessions/${s.id}/config`)).text();
     expect(text).toContain("CONFIG_ENABLE_DEBUG=y");
-    const stored = (await (await fetch(`${url}/api/configs/${saved.configId as string}`)).json()) as { text: string; commit: string; describe: string };
-    expect(stored.text).toBe(text);
+    const stored = (await (await fetch(`${url}/api/configs/${saved.configId as string}`)).json()) as { written: string; commit: string; describe: string };
+    expect(stored.written).toBe(text);
     expect(stored.describe).not.toBe("v0.2.0"); // stored for c4, the revision this session was asked for
     await c.untilText("Configuration saved");
     c.type(keys.enter);

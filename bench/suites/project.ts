@@ -4,7 +4,7 @@ import path from "node:path";
 import { loadSettings } from "../../server/core/settings";
 import { localMenuconfigFirstFrame } from "../baselines";
 import { startKbs } from "../../test/helpers/server";
-import { arrivalPatterns, arrivalRows, topFrame, warmUnprimed } from "../arrivals";
+import { arrivalPatterns, arrivalRows, firstSessions, topFrame, warmUnprimed } from "../arrivals";
 import { api, LoadTerminal } from "../load";
 import type { BenchSuite } from "../types";
 
@@ -47,7 +47,10 @@ export const suite: BenchSuite = async (ctx) => {
     ctx.log(`${id}: warm, unprimed sessions (${runs})`);
     const unprimed = await startKbs({ dataDir, withNext: false, env: { KBS_UPSTREAMS: "0", KBS_BUILD_WORKERS: "0", KBS_LOG_LEVEL: "error", KBS_PRIMED_TREES: "0" } });
     const warm = await warmUnprimed(unprimed.url, id, rev.sha, runs).finally(() => unprimed.stop());
-    kbs = await startKbs({ dataDir, withNext: false, env: { KBS_UPSTREAMS: "0", KBS_BUILD_WORKERS: "1", KBS_LOG_LEVEL: "error" } });
+    ctx.log(`${id}: the first session of ${runs - 1} more fresh servers`);
+    const primedServer = () => startKbs({ dataDir, withNext: false, env: { KBS_UPSTREAMS: "0", KBS_BUILD_WORKERS: "1", KBS_LOG_LEVEL: "error" } });
+    const moreAfterSync = await firstSessions(primedServer, id, rev.sha, runs - 1);
+    kbs = await primedServer();
 
     ctx.log(`${id}: local make menuconfig on a checkout of ${rev.describe}`);
     const tree = path.join(ctx.workDir, "tree");
@@ -59,7 +62,7 @@ export const suite: BenchSuite = async (ctx) => {
     });
 
     const baseline = local.length ? { name: "local make menuconfig in tmux, same revision", samples: local } : undefined;
-    const figures = arrivalRows(`project.${id}`, arrivals, warm, baseline, SPACED_MS);
+    const figures = arrivalRows(`project.${id}`, arrivals, warm, baseline, SPACED_MS, moreAfterSync);
     figures.push({ name: `project.${id}.keystroke`, unit: "ms", samples: keystrokes, note: "key to first redraw byte, one session" });
     if (!ctx.full && !ctx.kernelBuild) {
       figures.push({ name: `project.${id}.build`, unit: "s", samples: [], skipped: "a build of the default config runs with --full or --kernel-build (a kernel takes longer than the suite's budget)" });

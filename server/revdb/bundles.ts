@@ -8,6 +8,9 @@ import { KbsError, invalid, notFound } from "../core/errors";
 
 const HASH = /^[0-9a-f]{64}$/;
 
+/** A bundle file's identity: any rewrite changes it, so a file verified with it is still the verified content. */
+const identityOf = (st: fs.Stats) => `${st.ino}:${st.size}:${st.mtimeMs}`;
+
 /** (path, git blob id, git mode) of a bundle's entries: what its hash is computed from. */
 function entriesOf(tar: TarEntry[]): KconfigEntry[] {
   return tar
@@ -38,11 +41,15 @@ export async function readBlobs(gitDir: string, ids: string[]): Promise<Map<stri
 /**
  * Kconfig-only trees as tars, one per distinct kconfig hash (`data/bundles/<hash>.tar`).
  * Written from git objects, deterministic (sorted, fixed mtime and owner), and checked
- * against their name whenever they are handed out.
+ * against their name when written and whenever the file changed since (its identity,
+ * inode, size and mtime, is kept in `data/bundles.verified/<hash>`, so a new process, the
+ * `kbs serve` after a `kbs sync`, does not hash a Linux tree's 10 MB on its first session).
  */
 export class KconfigBundleStore {
   /** hash -> the file identity last verified, so repeated reads of an unchanged file are cheap */
   private verified = new Map<string, string>();
+  /** Where each verified identity is kept for the next process. */
+  private readonly stamps: string;
 
   /** Bundles being written on demand, so concurrent asks for one write it once. */
   private making = new Map<string, Promise<void>>();
@@ -52,7 +59,9 @@ export class KconfigBundleStore {
     private gitDir: string,
     /** The tree behind a hash and the extra files its recipe adds, for bundles written on demand. */
     private source: (hash: string) => { entries: KconfigEntry[]; extraFiles: Record<string, string> } | undefined,
-  ) {}
+  ) {
+    this.stamps = `${dir}.verified`;
+  }
 
   /**
    * The verified bundle's path, written first if it is not there yet. A sync writes the
@@ -88,8 +97,12 @@ export class KconfigBundleStore {
     const file = this.file(hash);
     const st = fs.statSync(file, { throwIfNoEntry: false });
     if (!st) throw notFound("unknown_bundle", `No kconfig bundle ${hash.slice(0, 12)}…; sync the project to make it.`);
-    const identity = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const identity = identityOf(st);
     if (this.verified.get(hash) === identity) return file;
+    if (this.stamp(hash) === identity) {
+      this.verified.set(hash, identity);
+      return file;
+    }
     let actual: string;
     try {
       actual = kconfigHash(entriesOf(parseTar(fs.readFileSync(file))));
@@ -97,13 +110,37 @@ export class KconfigBundleStore {
       throw new KbsError("internal", "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… is unreadable (${(e as Error).message}); delete ${file} and sync the project to rebuild it.`);
     }
     if (actual !== hash) throw new KbsError("internal", "corrupt_bundle", `The kconfig bundle ${hash.slice(0, 12)}… does not match its hash; delete ${file} and sync the project to rebuild it.`);
-    this.verified.set(hash, identity);
+    this.verifiedAs(hash, identity);
     return file;
+  }
+
+  /** The identity the bundle was last verified with, by any process. */
+  private stamp(hash: string): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.stamps, hash), "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The bundle file as it is now matches its hash: remember its identity here and for the next process. */
+  private verifiedAs(hash: string, identity: string): void {
+    this.verified.set(hash, identity);
+    const tmp = path.join(this.stamps, `${hash}.${process.pid}.tmp`);
+    try {
+      fs.mkdirSync(this.stamps, { recursive: true });
+      fs.writeFileSync(tmp, identity);
+      fs.renameSync(tmp, path.join(this.stamps, hash));
+    } catch {
+      // Only a saving for the next process (a full data disk, say): it verifies the bundle itself.
+      fs.rmSync(tmp, { force: true });
+    }
   }
 
   /** Delete a bundle (its project was removed and no other has it); missing is fine. */
   remove(hash: string): void {
     fs.rmSync(this.file(hash), { force: true });
+    fs.rmSync(path.join(this.stamps, hash), { force: true });
     this.verified.delete(hash);
   }
 
@@ -137,6 +174,8 @@ export class KconfigBundleStore {
       const tmp = `${file}.${process.pid}.tmp`;
       fs.writeFileSync(tmp, buf);
       fs.renameSync(tmp, file);
+      // Its content was checked against the hash just above.
+      this.verifiedAs(hash, identityOf(fs.statSync(file)));
       written += buf.length;
       onBundle?.(i + 1);
     }

@@ -8,6 +8,7 @@ import { tmpDir } from "../../test/helpers/tmp";
 import { lsTreeKconfig } from "./indexer";
 import { extraEntries, kconfigHash, pathMatcher, withExtras } from "./kconfig-tree";
 import { parseTar } from "../core/tar";
+import { KconfigBundleStore } from "./bundles";
 
 const recipe = getRecipe("kconfiglib")!;
 
@@ -126,6 +127,29 @@ describe("revdb on the fake firmware repo", () => {
       fs.writeFileSync(file, good);
     }
     expect(parts.bundles.path(h)).toBe(file);
+  });
+
+  it("a bundle verified once is not hashed again by the next process (its identity is kept), unless the file changed since", () => {
+    const h = parts.revdb.resolve("fw", "v0.1.0").kconfigHash;
+    const file = path.join(dataDir, "bundles", `${h}.tar`);
+    const stamp = path.join(dataDir, "bundles.verified", h);
+    // The sync that wrote it verified it.
+    const st = fs.statSync(file);
+    expect(fs.readFileSync(stamp, "utf8")).toBe(`${st.ino}:${st.size}:${st.mtimeMs}`);
+    const next = () => new KconfigBundleStore(path.join(dataDir, "bundles"), parts.gitref.dir, () => undefined);
+    expect(next().path(h)).toBe(file);
+    const good = fs.readFileSync(file);
+    const bad = Buffer.from(good);
+    bad[512 + 3] = bad[512 + 3]! ^ 1;
+    // Written in place (same inode and size): only its mtime tells, and a new store checks it again.
+    fs.writeFileSync(file, bad);
+    fs.utimesSync(file, st.atime, new Date(st.mtimeMs + 1000));
+    try {
+      expect(() => next().path(h)).toThrow(/does not match its hash/);
+    } finally {
+      fs.writeFileSync(file, good);
+    }
+    expect(next().path(h)).toBe(file);
   });
 
   it("resolves tags, branches, short shas, describe strings and HEAD; refuses unknown, ambiguous and hostile names", () => {

@@ -50,8 +50,12 @@ const ended = counter("kbs_sessions_ended_total", "menuconfig sessions ended, by
 const IN_BUNDLE = "bundle.tar";
 const IN_CONFIG = "config";
 const IN_TOOLS = "tree-bins.tar";
-/** Priming waits this long after a session start, whose own first frame needs the CPU more. */
-const PRIME_DELAY_MS = 500;
+/**
+ * Priming waits this long after a session start, whose own first frame needs the CPU more (a
+ * hand-over's is a redraw, done well within it). The starts of a burst served by primed
+ * sessions come within it, so their replacements launch together and draw together.
+ */
+const PRIME_DELAY_MS = 300;
 
 const unknownSession = () => notFound("unknown_session", "No such session: the id is wrong, or the session belongs to another kbs server. Start a new session; saved configs are kept.");
 
@@ -135,12 +139,16 @@ export class SessionManager {
     this.primer.start();
   }
 
-  /** The session's latest saved config text, live or ended. */
+  /**
+   * The session's latest saved config, live or ended, as the tree's tools wrote it (what a
+   * download serves; the canonical text for a starting config nobody has had written yet).
+   */
   savedConfig(id: string): string {
     const rec = this.record(id);
     if (!rec) throw unknownSession();
     if (!rec.configId) throw notFound("no_config_yet", "This session has no saved config yet: save it in menuconfig first (S, or Q then Y; in the portal also its Save button).");
-    return this.deps.configs.require(rec.configId).text;
+    const c = this.deps.configs.require(rec.configId);
+    return c.written ?? c.text;
   }
 
   async close(): Promise<void> {
@@ -202,7 +210,7 @@ export class SessionManager {
       const primed = await this.primer.take(spec.key, project);
       primed?.handOver(owner);
       session = primed ?? new Session(this.sessionOptions(spec, await this.sandboxFor(spec, undefined)), owner);
-      this.primer.used(spec.key, project, (hooks) => this.prime(spec, hooks));
+      this.primer.used(spec.key, project, (hooks) => this.prime(spec, hooks), session);
     } else session = new Session(this.sessionOptions(spec, await this.sandboxFor(spec, owner.startText)), owner);
     return session;
   }

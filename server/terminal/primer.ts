@@ -16,6 +16,8 @@ interface Arrival {
   short: boolean;
   /** It got no primed session at all and started a fresh one. */
   missed: boolean;
+  /** Its fresh session is parsing the tree (until it drew): a core priming leaves it. */
+  parsing: boolean;
 }
 
 /** One primed session of a tree: launching, or drawn and waiting to be handed over. */
@@ -41,8 +43,11 @@ interface HotTree {
   want: number;
   /** A primed session was launched for it (since it went hot). */
   launched: boolean;
-  /** A top-up is scheduled. */
-  scheduled: boolean;
+  /** No launches before this (ms since the epoch): a hand-over's client has not seen it yet, or just did. */
+  heldUntil: number;
+  /** The next top-up: when (ms since the epoch), and its timer. */
+  topUpAt: number | undefined;
+  topUpTimer: NodeJS.Timeout | undefined;
 }
 
 export interface PrimeHooks {
@@ -67,19 +72,25 @@ const DEMAND_WINDOW_MS = 5 * 60_000;
 const FIRST_PRIME_MS = 2000;
 const FIRST_MEMORY_MB = 50;
 const EWMA = 0.3;
-/** Launches per tree at once: more only split the same cores. */
-const MAX_LAUNCHING = Math.max(1, os.availableParallelism());
+/** Kconfig parses at once (primed launches and the fresh parses of starts that found none): more only split the same cores. */
+const PARSES = Math.max(1, os.availableParallelism());
+/** A hand-over whose client has not seen it by then is replaced anyway. */
+const UNSHOWN_MS = 5000;
+/** While launches wait for a core, how often they look again (a parse that ends says so, but one may be given up on). */
+const BLOCKED_RETRY_MS = 250;
 
 /**
  * Keeps primed menuconfig sessions for the hot trees (every tree a session was started
  * for, most recent first, at most `trees`), so the next session for a tree is an
  * already-drawn frontend instead of a fresh Kconfig parse. How many per tree follows its
  * demand: the most session starts that came within one replacement time of each other in
- * the last minutes (each needs its own primed session), at least one, plus the starts on
- * the hot tree that found none ready; within the memory
- * budget, measured per tree. A start that finds none ready takes one that is launching
- * (it has a head start on a fresh one). Priming runs in the background, only once
- * started (`kbs serve`).
+ * the last minutes (each needs its own primed session), plus the starts on the hot tree
+ * that found none ready, plus a spare (one for a tree with no starts in the window);
+ * within the memory budget, measured per tree. A start that finds none ready takes one that is launching
+ * (it has a head start on a fresh one). Launches never make more Kconfig parses run at
+ * once than there are cores, counting the users' own fresh parses, so priming cannot
+ * slow the sessions it is for. Priming runs in the background, only once started
+ * (`kbs serve`).
  */
 export class Primer {
   private readonly hot = new Map<string, HotTree>();
@@ -103,12 +114,11 @@ export class Primer {
     if (!this.started || this.closed) return undefined;
     const tree = this.hot.get(key);
     // A start before the tree was ever primed is no shortfall: nothing could have been ready.
-    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: true };
+    const arrival: Arrival = { at: Date.now(), short: !!tree?.launched, missed: false, parsing: false };
     this.arrivalsOf(key).push(arrival);
     const ready = tree?.primes.find((p) => p.ready && !p.claim && p.session?.active);
     if (tree && ready) {
       arrival.short = false;
-      arrival.missed = false;
       this.remove(tree, ready);
       hits.inc({ project });
       handovers.inc();
@@ -116,6 +126,7 @@ export class Primer {
     }
     const launching = tree?.primes.find((p) => !p.ready && !p.claim);
     if (!tree || !launching) {
+      arrival.missed = true;
       misses.inc({ project });
       return undefined;
     }
@@ -133,29 +144,53 @@ export class Primer {
       launching.claim = settle;
     });
     if (!session?.active) {
+      arrival.missed = true;
       misses.inc({ project });
       return undefined;
     }
-    arrival.missed = false;
     hits.inc({ project });
     handovers.inc();
     return session;
   }
 
-  /** A session was started for `key`: the tree is hot (most recent), and is topped up to its demand. */
-  used(key: string, project: string, prime: HotTree["prime"]): void {
+  /**
+   * A session was started for `key` (`drawn` when its frontend first drew, `shown` when its
+   * client first saw it): the tree is hot (most recent), and is topped up to its demand.
+   */
+  used(key: string, project: string, prime: HotTree["prime"], session: Pick<Session, "drawn" | "shown">): void {
     if (!this.started || this.closed) return;
-    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, scheduled: false };
+    const tree: HotTree = this.hot.get(key) ?? { project, prime, primes: [], primeMs: FIRST_PRIME_MS, memoryMB: FIRST_MEMORY_MB, want: 0, launched: false, heldUntil: 0, topUpAt: undefined, topUpTimer: undefined };
     this.hot.delete(key);
     this.hot.set(key, tree);
     for (const [k, t] of this.hot) {
       if (this.hot.size <= this.opts.trees) break;
       this.drop(k, t);
     }
-    // A start that found nothing ready is parsing its tree now: priming waits about as long as
-    // a launch takes, so the two do not split the cores (a Linux parse is seconds).
-    const missed = this.arrivals.get(key)?.at(-1)?.missed ?? false;
-    this.schedule(key, tree, this.opts.delayMs + (missed ? tree.primeMs : 0));
+    const last = this.arrivals.get(key)?.at(-1);
+    // A hand-over: nothing launches until its client saw it and the delay passed, so the next
+    // start of a burst (each comes as the previous one drew) falls within it, and the burst's
+    // replacements launch together (side by side they draw together).
+    if (!last?.missed) {
+      tree.heldUntil = Date.now() + UNSHOWN_MS;
+      this.schedule(key, tree, UNSHOWN_MS);
+      return void session.shown.then(() => {
+        tree.heldUntil = Date.now() + this.opts.delayMs;
+        this.schedule(key, tree, this.opts.delayMs);
+      });
+    }
+    // A fresh session parses the tree itself: it holds a core until it drew (freeCores). The
+    // first start on a tree nobody primed (a cold one) is primed for once it drew, so its
+    // parse had the cores; a start that outran the primed ones (a burst) is followed at
+    // once, within the cores its own parse leaves, whatever hand-over held the tree: side by
+    // side with its parse, the replacement draws about when it does, for the next start.
+    last.parsing = true;
+    void session.drawn.then(() => {
+      last.parsing = false;
+      this.coreFreed();
+    });
+    if (!last.short) return;
+    tree.heldUntil = 0;
+    this.schedule(key, tree, 0);
   }
 
   async close(): Promise<void> {
@@ -182,17 +217,22 @@ export class Primer {
    * within one replacement time (the delay before priming, then a launch) of each other,
    * plus the starts that found none ready. Those came later than they would have had one
    * been ready (each waited for a fresh parse), so a burst served short looks slower than
-   * it was; counting them, the next such burst finds enough ready.
+   * it was; counting them, the next such burst finds enough ready. And one spare while the
+   * tree has starts in the window: the start after a burst's last would otherwise wait a
+   * whole launch (seconds on Linux), and replacements launched side by side draw together,
+   * so a spare launched with the replacement serves the start after next at once. A tree
+   * with no starts in the window keeps one.
    */
   private demand(key: string, tree: HotTree): number {
     const arrivals = this.arrivalsOf(key);
+    if (!arrivals.length) return 1;
     const replaceMs = this.opts.delayMs + tree.primeMs;
     let most = 1;
     for (let i = 0, j = 0; j < arrivals.length; j++) {
       while (arrivals[j]!.at - arrivals[i]!.at > replaceMs) i++;
       most = Math.max(most, j - i + 1);
     }
-    return most + arrivals.filter((a) => a.short).length;
+    return most + arrivals.filter((a) => a.short).length + 1;
   }
 
   /** The demand, cut to what the memory budget leaves beside every other hot tree's primed sessions (one each at least). */
@@ -203,24 +243,56 @@ export class Primer {
     return Math.max(1, Math.min(this.demand(key, tree), room));
   }
 
+  /** A top-up in `delayMs` (not before the tree's hold ends), unless one comes sooner. */
   private schedule(key: string, tree: HotTree, delayMs: number): void {
-    if (tree.scheduled) return;
-    tree.scheduled = true;
-    setTimeout(() => {
-      tree.scheduled = false;
+    const at = Math.max(Date.now() + delayMs, tree.heldUntil);
+    if (tree.topUpAt !== undefined && tree.topUpAt <= at) return;
+    clearTimeout(tree.topUpTimer);
+    tree.topUpAt = at;
+    tree.topUpTimer = setTimeout(() => {
+      tree.topUpAt = undefined;
       this.topUp(key, tree);
-    }, delayMs).unref();
+    }, at - Date.now());
+    tree.topUpTimer.unref();
   }
 
-  /** Launch primed sessions until the tree has what it wants (unclaimed ones count), a few at a time. */
+  /**
+   * Launch primed sessions until the tree has what it wants (unclaimed ones count), as many
+   * at once as there are cores no parse holds; the rest when one is free (a launch or a
+   * fresh session drawing looks again at once), none while a hand-over holds the tree.
+   */
   private topUp(key: string, tree: HotTree): void {
     if (this.closed || this.hot.get(key) !== tree) return;
+    if (Date.now() < tree.heldUntil) return this.schedule(key, tree, 0);
     const want = this.wanted(key, tree);
     wantGauge.inc({ project: tree.project }, want - tree.want);
     tree.want = want;
-    const have = tree.primes.filter((p) => !p.claim).length;
-    const launching = tree.primes.filter((p) => !p.ready).length;
-    for (let n = Math.min(want - have, MAX_LAUNCHING - launching); n > 0; n--) void this.launch(key, tree);
+    const missing = want - tree.primes.filter((p) => !p.claim).length;
+    const free = this.freeCores();
+    for (let n = Math.min(missing, free); n > 0; n--) void this.launch(key, tree);
+    if (missing > free) this.schedule(key, tree, BLOCKED_RETRY_MS);
+  }
+
+  /** A parse ended: every hot tree looks again at once, the most recently used first. */
+  private coreFreed(): void {
+    for (const [k, t] of [...this.hot].reverse()) this.schedule(k, t, 0);
+  }
+
+  /**
+   * Cores no Kconfig parse holds: every tree's launching primed sessions (claimed ones are a
+   * user's parse) and the fresh parses of starts that found none, until they drew (at most
+   * twice their tree's launch time: a session whose client never came does not parse),
+   * against PARSES.
+   */
+  private freeCores(): number {
+    const now = Date.now();
+    let busy = 0;
+    for (const t of this.hot.values()) busy += t.primes.filter((p) => !p.ready).length;
+    for (const [k, list] of this.arrivals) {
+      const launchMs = this.hot.get(k)?.primeMs ?? FIRST_PRIME_MS;
+      busy += list.filter((a) => a.parsing && now - a.at < 2 * launchMs).length;
+    }
+    return PARSES - busy;
   }
 
   private async launch(key: string, tree: HotTree): Promise<void> {
@@ -245,8 +317,8 @@ export class Primer {
         p.idleTimer = setTimeout(() => this.idle(key, tree, p), this.opts.idleMs);
         p.idleTimer.unref();
       }
-      // Launches go a few at a time: the next one now.
-      this.schedule(key, tree, 0);
+      // A core is free again.
+      this.coreFreed();
     };
     try {
       p.session = await tree.prime({
@@ -293,6 +365,7 @@ export class Primer {
   private drop(key: string, tree: HotTree): void {
     this.hot.delete(key);
     this.arrivals.delete(key);
+    clearTimeout(tree.topUpTimer);
     wantGauge.dec({ project: tree.project }, tree.want);
     for (const p of [...tree.primes]) {
       const claim = p.claim;

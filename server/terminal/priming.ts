@@ -27,14 +27,35 @@ export interface Priming {
 const ALT_SCREEN = Buffer.from("\x1b[?1049h");
 
 /**
- * Whether a primed frontend is ready: it switched to the alternate screen (curses started,
- * so the stub had set the pty size: a resize now sticks) and its output went quiet.
+ * Whether a frontend's output has started curses: it switched to the alternate screen,
+ * which both frontends do once they have parsed the tree (so the stub had set the pty
+ * size: a resize now sticks).
+ */
+export class CursesStart {
+  private seen = false;
+  /** The last bytes of output, in case ALT_SCREEN is split between two chunks. */
+  private tail = Buffer.alloc(0);
+
+  get started(): boolean {
+    return this.seen;
+  }
+
+  /** Whether curses has started, with `data` the output since the last call. */
+  output(data: Buffer): boolean {
+    if (this.seen) return true;
+    const both = Buffer.concat([this.tail, data]);
+    this.seen = both.includes(ALT_SCREEN);
+    this.tail = both.subarray(Math.max(0, both.length - ALT_SCREEN.length + 1));
+    return this.seen;
+  }
+}
+
+/**
+ * Whether a primed frontend is ready: curses started and its output went quiet.
  * The quiet timer is one of the primed state's own `timers`, so it ends with that state.
  */
 export class PrimedReadiness {
-  private cursesSeen = false;
-  /** The last bytes of output, in case ALT_SCREEN is split between two chunks. */
-  private tail = Buffer.alloc(0);
+  private readonly curses = new CursesStart();
 
   constructor(
     private readonly priming: Priming,
@@ -42,12 +63,6 @@ export class PrimedReadiness {
   ) {}
 
   output(data: Buffer): void {
-    if (!this.cursesSeen) {
-      const seen = Buffer.concat([this.tail, data]);
-      this.cursesSeen = seen.includes(ALT_SCREEN);
-      this.tail = seen.subarray(Math.max(0, seen.length - ALT_SCREEN.length + 1));
-      if (!this.cursesSeen) return;
-    }
-    this.timers.after("quiet", this.priming.quietMs, () => this.priming.onReady());
+    if (this.curses.output(data)) this.timers.after("quiet", this.priming.quietMs, () => this.priming.onReady());
   }
 }

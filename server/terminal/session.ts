@@ -3,7 +3,7 @@ import type { Disposable, LaunchJob, WarmSandbox } from "../sandbox/types";
 import { ConfigWatcher } from "./config-watcher";
 import { FlowControl } from "./flow";
 import type { Frontend } from "./frontend";
-import { PrimedReadiness, type Priming } from "./priming";
+import { CursesStart, PrimedReadiness, type Priming } from "./priming";
 import type { ErrorCode } from "../../contracts/terminal-error-codes";
 import type { ServerMessage } from "../../contracts/terminal-protocol";
 import { ScreenMirror } from "./screen";
@@ -119,6 +119,13 @@ export class Session {
   private pendingSize: { cols: number; rows: number } | undefined;
   private readonly flow: FlowControl;
   private readonly subscriptions: Disposable[] = [];
+  private readonly curses = new CursesStart();
+  private markDrawn: () => void = () => {};
+  private markShown: () => void = () => {};
+  /** Resolved once the frontend has parsed the tree and started curses (its first frame), or the session ended without. */
+  readonly drawn: Promise<void>;
+  /** Resolved once a client was shown the frontend's screen (a fresh session's first frame, a primed one's snapshot at its hand-over), or the session ended without. */
+  readonly shown: Promise<void>;
 
   constructor(
     private readonly opts: SessionOptions,
@@ -128,6 +135,8 @@ export class Session {
     this.kconfigHash = opts.kconfigHash;
     this.owner = owner;
     this.primed = priming !== undefined;
+    this.drawn = new Promise((resolve) => (this.markDrawn = resolve));
+    this.shown = new Promise((resolve) => (this.markShown = resolve));
     this.flow = new FlowControl({ ...opts.flow, pause: () => this.opts.sandbox.pause(), resume: () => this.opts.sandbox.resume() });
     this.config = new ConfigWatcher({
       outDir: opts.sandbox.outDir,
@@ -237,6 +246,7 @@ export class Session {
     client.sendMessage({ type: "snapshot" });
     // A full reset first, so whatever the client showed before is replaced, not overlaid.
     client.sendBytes(Buffer.concat([Buffer.from("\x1bc"), snap]));
+    if (this.curses.started) this.markShown();
     for (const d of held) this.sendOutput(client, d);
     if (resized && this.tooSmall()) this.send({ type: "error", code: "terminal_too_small", message: this.tooSmallMessage() });
   }
@@ -337,6 +347,8 @@ export class Session {
     await this.opts.sandbox.kill().catch((e: unknown) => log.warn({ err: e, session: this.id }, "sandbox kill failed"));
     this.screen?.dispose();
     this.enter({ name: "ended", reason });
+    this.markDrawn();
+    this.markShown();
   }
 
   /** The one place the state changes: the old state's timers end, flow control starts over, the new state's timers start. */
@@ -443,6 +455,10 @@ export class Session {
   }
 
   private output(data: Buffer): void {
+    if (this.curses.output(data)) {
+      this.markDrawn();
+      if (this.current.name === "live") this.markShown();
+    }
     this.screen?.write(data);
     const s = this.current;
     if (s.name === "primed") s.readiness.output(data);
