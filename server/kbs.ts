@@ -101,10 +101,20 @@ export async function createKbs(settings: Settings): Promise<Kbs> {
   sync.onSynced((id, progress) => prebuildTreeTools(prebuildDeps, id, progress));
   // A new server knows nothing of the trees yet: the newest ones' bundles, file lists and tools
   // are looked at (built, if an older kbs synced them) before a first session waits for that.
+  // Not awaited by start; close waits for it (stopping between projects) so no sandbox outlives the db.
+  let preparing = Promise.resolve();
+  let closing = false;
   onStart(() => {
-    void (async () => {
-      for (const p of projects.list()) await prebuildTreeTools(prebuildDeps, p.id, () => {}).catch((e: unknown) => log.warn({ err: e, project: p.id }, "preparing the tree's Kconfig tools failed; its first session prepares them"));
+    preparing = (async () => {
+      for (const p of projects.list()) {
+        if (closing) return;
+        await prebuildTreeTools(prebuildDeps, p.id, () => {}).catch((e: unknown) => log.warn({ err: e, project: p.id }, "preparing the tree's Kconfig tools failed; its first session prepares them"));
+      }
     })();
+  });
+  onClose(() => {
+    closing = true;
+    return preparing;
   });
   onStart(() => sessions.startPriming());
   onClose(() => sessions.close());
