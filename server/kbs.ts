@@ -120,6 +120,7 @@ export async function createKbs(settings: Settings): Promise<Kbs> {
   onClose(() => sessions.close());
 
   const builds = new BuildService(settings, db, { projects, revdb, gitref, configs, kconfig, sandbox });
+  sync.onSynced((id, progress) => builds.prepareTrees(id, progress));
   const workerTokens = new WorkerTokens(db);
   const remoteJobs = new RemoteJobs(settings, builds, { projects, configs }, new WorkerRegistry());
   onStart(() => remoteJobs.removeStaleUploads());

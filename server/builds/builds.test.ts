@@ -51,6 +51,16 @@ describe.each(engines)("builds ($name engine)", ({ name, redisDb }) => {
 
   const request = (rev: string, configId: string) => api<BuildView>(base, "POST", "/api/builds", { project: "fx", rev, configId });
 
+  it("the sync made the ready work tree of the newest named commit, so its first build unpacks it", async () => {
+    const trees = path.join(server.kbs.settings.dataDir, "trees");
+    const made = fs.readdirSync(trees).filter((n) => /^[0-9a-f]{40}$/.test(n));
+    expect(made).toHaveLength(1);
+    const named = (await run("git", ["-C", fx.dir, "for-each-ref", "--format=%(objectname) %(*objectname)"])).stdout.toString().split(/\s+/);
+    expect(named).toContain(made[0]);
+    expect(fs.statSync(path.join(trees, made[0]!, "tree.tar")).size).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(trees, made[0]!, "index"))).toBe(true);
+  });
+
   it("builds a host firmware, serves artifacts that match the manifest, and answers the same request from the cache", async () => {
     const first = await request("v0.3.0", configs.host!);
     expect(first.status).toBe(201);

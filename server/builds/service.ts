@@ -100,6 +100,24 @@ export class BuildService {
     return { build: this.view(build, outcome === "cached"), outcome };
   }
 
+  /**
+   * A sync's last phase: the ready work trees of the project's newest named commits, so the
+   * first build of a release or a branch head unpacks one instead of making it (seconds on a
+   * Klipper-sized tree). Only where this process builds; remote workers make their own.
+   */
+  async prepareTrees(projectId: string, progress: (done: number, total: number) => void): Promise<void> {
+    const limit = this.settings.builds.readyTreesAfterSync;
+    if (!limit || this.settings.buildWorkers === 0) return;
+    const { recipe } = this.deps.projects.require(projectId);
+    const commits = this.deps.revdb.namedCommits(projectId, limit);
+    progress(0, commits.length);
+    for (const [i, commit] of commits.entries()) {
+      if (this.stopping) return;
+      await readyTree({ settings: this.settings, deps: this.deps, trees: this.trees }, recipe, commit);
+      progress(i + 1, commits.length);
+    }
+  }
+
   /** Give a new build to the queue; if the queue cannot take it, the build fails at once and the client may retry. */
   private async handOver(id: string): Promise<void> {
     try {

@@ -128,7 +128,7 @@ export interface BuildView extends RevisionPin {
 export interface BuildDeps {
   /** A project's recipe, and its external trees (projects/externals.ts) where it has them. */
   projects: { require(id: string): { id: string; recipe: Recipe; externals?: External[] } };
-  revdb: { resolve(project: string, rev: string): BuildRevision };
+  revdb: { resolve(project: string, rev: string): BuildRevision; namedCommits(project: string, limit: number): string[] };
   gitref: GitRefView & { archive(commit: string): Readable };
   configs: {
     require(id: string): { id: string; project: string; text: string; kconfigHash: string; written?: string };

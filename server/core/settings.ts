@@ -61,6 +61,8 @@ const SettingsSchema = z.object({
   KBS_BUILD_STORE_MB: intFrom("KBS_BUILD_STORE_MB", 20480, 1, 100_000_000),
   /** Ready work trees (builds/tree-cache.ts: an uncompressed tar per commit built), least recently used out past this. */
   KBS_TREE_CACHE_MB: intFrom("KBS_TREE_CACHE_MB", 4096, 1, 100_000_000),
+  /** After a sync, ready work trees are made for this many of its newest named commits (tags and branch heads), so their first build does not make one. */
+  KBS_READY_TREES: intFrom("KBS_READY_TREES", 1, 0, 20),
   /** Terminal sessions: ended after this long without input, and after this long in all (seconds). */
   KBS_SESSION_IDLE_SEC: intFrom("KBS_SESSION_IDLE_SEC", 900, 1, 7 * 86400),
   KBS_SESSION_MAX_SEC: intFrom("KBS_SESSION_MAX_SEC", 4 * 3600, 1, 7 * 86400),
@@ -125,7 +127,7 @@ export type Settings = {
   http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerClient: number };
   builtins: boolean;
   upstreams: boolean;
-  builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number; treeCacheMB: number };
+  builds: { queueMax: number; clientMax: number; timeoutCapSec: number; diskCapMB: number; keepDays: number; storeBudgetMB: number; treeCacheMB: number; readyTreesAfterSync: number };
   sessions: { idleSec: number; maxSec: number; graceSec: number; perClient: number; max: number; primedTrees: number; primedMemoryMB: number; prebuildTrees: number };
   stagingDir: string;
   trustedProxies: net.BlockList;
@@ -184,6 +186,7 @@ export function loadSettings(env: Env = process.env, overrides: SettingOverrides
       keepDays: s.KBS_BUILD_KEEP_DAYS,
       storeBudgetMB: s.KBS_BUILD_STORE_MB,
       treeCacheMB: s.KBS_TREE_CACHE_MB,
+      readyTreesAfterSync: s.KBS_READY_TREES,
     },
     sessions: {
       idleSec: s.KBS_SESSION_IDLE_SEC,

@@ -45,6 +45,11 @@ export class RevDb {
       .all(projectId, limit) as string[];
   }
 
+  /** The newest named commits (tags, branch heads), newest first. */
+  namedCommits(projectId: string, limit: number): string[] {
+    return this.db.prepare("SELECT sha FROM revdb_commits WHERE project = ? AND named = 1 ORDER BY date DESC LIMIT ?").pluck().all(projectId, limit) as string[];
+  }
+
   /** A project that has a commit with this kconfig hash (its recipe's extras are in the tree). */
   projectWithHash(hash: string): string | undefined {
     return this.db.prepare("SELECT project FROM revdb_commits WHERE kconfig_hash = ? LIMIT 1").pluck().get(hash) as string | undefined;
