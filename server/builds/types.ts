@@ -1,3 +1,4 @@
+import type { Build, Verification } from "../../contracts/api";
 import type { External } from "../projects/externals";
 import type { Readable } from "node:stream";
 import { finishedBuildStates, type BuildState } from "../../contracts/build-states";
@@ -81,45 +82,10 @@ export interface BuildRow {
   finishedAt: string | null;
 }
 
-/** A verify run: the same key rebuilt on a fresh work tree without ccache, every artifact compared by sha256. */
-export interface Verification {
-  state: "running" | "done" | "failed";
-  /** null while running, or when the rebuild itself failed (`error` says why). */
-  reproducible: boolean | null;
-  /** Per artifact that differs: its name and the first byte offset where the two differ (the shorter one's length when one is a prefix). */
-  differences: Array<{ name: string; offset: number | null; sha256: string | null; rebuiltSha256: string | null }>;
-  error: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-}
+export type { Verification };
 
-/** GET /api/builds/:id */
-export interface BuildView extends RevisionPin {
-  id: string;
-  state: BuildState;
-  configId: string;
-  /** The config's symbols whose values run commands when built (server/configs/runs-code.ts). */
-  runsCode: string[];
-  recipe: { id: string; version: number };
-  cached: boolean;
-  queuePosition: number | null;
-  /** Estimated seconds until the build ends (from past durations of the recipe); null without history. */
-  eta: number | null;
-  attempt: number;
-  failedStep: string | null;
-  errorSummary: string | null;
-  artifacts: Array<ArtifactRef & { url: string }>;
-  manifest: Manifest | null;
-  pinned: boolean;
-  expired: boolean;
-  /** The verify result (true|false), null when never verified or still running; `verification` has the details. */
-  reproducible: boolean | null;
-  verification: Verification | null;
-  logUrl: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** GET /api/builds/:id: the contract's view, with the manifest typed as the server writes it. */
+export type BuildView = Omit<Build, "manifest"> & { manifest: Manifest | null };
 
 /**
  * What the build part consumes from the others (api-contracts.md), as narrow
